@@ -1,0 +1,91 @@
+//! GPT-2's forward pass on the CPU, over the whole sequence (no KV cache).
+
+use super::ops::*;
+use crate::model::Gpt2Weights;
+
+/// What the CPU forward pass can record besides logits.
+#[derive(Default)]
+pub struct Gpt2Trace {
+    /// Attention probabilities per layer, each [NH, T, T].
+    pub attention: Vec<Vec<f32>>,
+}
+
+/// Logits [T, V] for every position of `tokens`.
+pub fn gpt2_forward(
+    w: &Gpt2Weights,
+    tokens: &[u32],
+    mut trace: Option<&mut Gpt2Trace>,
+) -> Vec<f32> {
+    let cfg = &w.config;
+    let (t, c, f, v) = (tokens.len(), cfg.n_embd, cfg.n_inner, cfg.vocab_size);
+    let mut x = vec![0.0; t * c]; // the residual stream
+    let mut ln = vec![0.0; t * c];
+    let mut qkv = vec![0.0; t * 3 * c];
+    let (mut q, mut k, mut vv) = (vec![0.0; t * c], vec![0.0; t * c], vec![0.0; t * c]);
+    let mut att = vec![0.0; t * c];
+    let mut proj = vec![0.0; t * c];
+    let mut fc = vec![0.0; t * f];
+    let mut fc_gelu = vec![0.0; t * f];
+    embedding_forward(&mut x, tokens, &w.wte, &w.wpe, 0, c);
+
+    for b in &w.blocks {
+        layernorm_forward(
+            &mut ln,
+            &x,
+            &b.ln_1.weight,
+            &b.ln_1.bias,
+            cfg.layer_norm_epsilon,
+            c,
+        );
+        let l = &b.attn_c_attn;
+        matmul_forward(&mut qkv, &ln, &l.weight, Some(&l.bias), c, 3 * c);
+        for i in 0..t {
+            q[i * c..][..c].copy_from_slice(&qkv[i * 3 * c..][..c]);
+            k[i * c..][..c].copy_from_slice(&qkv[i * 3 * c + c..][..c]);
+            vv[i * c..][..c].copy_from_slice(&qkv[i * 3 * c + 2 * c..][..c]);
+        }
+        let mut probs = vec![0.0; cfg.n_head * t * t];
+        attention_forward(
+            &mut att,
+            Some(&mut probs),
+            &q,
+            &k,
+            &vv,
+            0,
+            cfg.n_head,
+            cfg.head_size(),
+        );
+        if let Some(tr) = trace.as_deref_mut() {
+            tr.attention.push(probs);
+        }
+        let l = &b.attn_c_proj;
+        matmul_forward(&mut proj, &att, &l.weight, Some(&l.bias), c, c);
+        residual_forward(&mut x, &proj);
+
+        layernorm_forward(
+            &mut ln,
+            &x,
+            &b.ln_2.weight,
+            &b.ln_2.bias,
+            cfg.layer_norm_epsilon,
+            c,
+        );
+        let l = &b.mlp_c_fc;
+        matmul_forward(&mut fc, &ln, &l.weight, Some(&l.bias), c, f);
+        gelu_forward(&mut fc_gelu, &fc);
+        let l = &b.mlp_c_proj;
+        matmul_forward(&mut proj, &fc_gelu, &l.weight, Some(&l.bias), f, c);
+        residual_forward(&mut x, &proj);
+    }
+    layernorm_forward(
+        &mut ln,
+        &x,
+        &w.ln_f.weight,
+        &w.ln_f.bias,
+        cfg.layer_norm_epsilon,
+        c,
+    );
+    let mut logits = vec![0.0; t * v];
+    matmul_forward(&mut logits, &ln, w.lm_head(), None, c, v);
+    logits
+}

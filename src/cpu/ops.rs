@@ -1,0 +1,129 @@
+//! One function per op, the same ops the WGSL kernels implement.
+
+/// out[t, c] = wte[tokens[t], c] + wpe[pos0 + t, c]
+pub fn embedding_forward(
+    out: &mut [f32], // [T, C]
+    tokens: &[u32],  // [T]
+    wte: &[f32],     // [V, C]
+    wpe: &[f32],     // [P, C]
+    pos0: usize,
+    c: usize,
+) {
+    for (t, &tok) in tokens.iter().enumerate() {
+        let row = &mut out[t * c..(t + 1) * c];
+        let te = &wte[tok as usize * c..(tok as usize + 1) * c];
+        let pe = &wpe[(pos0 + t) * c..(pos0 + t + 1) * c];
+        for i in 0..c {
+            row[i] = te[i] + pe[i];
+        }
+    }
+}
+
+/// Normalizes each row to zero mean and unit variance, then scales and shifts.
+pub fn layernorm_forward(
+    out: &mut [f32], // [T, C]
+    inp: &[f32],     // [T, C]
+    weight: &[f32],  // [C]
+    bias: &[f32],    // [C]
+    eps: f32,
+    c: usize,
+) {
+    for (o, x) in out.chunks_exact_mut(c).zip(inp.chunks_exact(c)) {
+        let mean = x.iter().map(|&v| v as f64).sum::<f64>() / c as f64;
+        let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / c as f64;
+        let rstd = 1.0 / (var + eps as f64).sqrt();
+        for i in 0..c {
+            o[i] = (((x[i] as f64 - mean) * rstd) as f32) * weight[i] + bias[i];
+        }
+    }
+}
+
+/// out[t, o] = Σ_i inp[t, i] · weight[o, i] + bias[o]
+pub fn matmul_forward(
+    out: &mut [f32],      // [T, OC]
+    inp: &[f32],          // [T, C]
+    weight: &[f32],       // [OC, C]
+    bias: Option<&[f32]>, // [OC]
+    c: usize,
+    oc: usize,
+) {
+    for (o_row, x) in out.chunks_exact_mut(oc).zip(inp.chunks_exact(c)) {
+        for (o, w) in weight.chunks_exact(c).enumerate() {
+            let dot: f64 = x.iter().zip(w).map(|(&a, &b)| a as f64 * b as f64).sum();
+            o_row[o] = dot as f32 + bias.map_or(0.0, |b| b[o]);
+        }
+    }
+}
+
+/// Causal self-attention of T new queries over a cache of `pos0 + T` keys and values.
+/// Query t sits at position pos0 + t and sees keys 0..=pos0 + t.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_forward(
+    out: &mut [f32],           // [T, NH * HS]
+    probs: Option<&mut [f32]>, // [NH, T, pos0 + T], zero where masked
+    q: &[f32],                 // [T, NH * HS]
+    k: &[f32],                 // [pos0 + T, NH * HS]
+    v: &[f32],                 // [pos0 + T, NH * HS]
+    pos0: usize,
+    n_head: usize,
+    head_size: usize,
+) {
+    let c = n_head * head_size;
+    let t_new = q.len() / c;
+    let n_kv = pos0 + t_new;
+    let scale = 1.0 / (head_size as f64).sqrt();
+    let mut all_probs = vec![0.0f32; n_head * t_new * n_kv];
+    for h in 0..n_head {
+        for t in 0..t_new {
+            let qv = &q[t * c + h * head_size..][..head_size];
+            let seen = pos0 + t + 1;
+            // pass 1: scores and their max
+            let scores: Vec<f64> = (0..seen)
+                .map(|j| {
+                    let kv = &k[j * c + h * head_size..][..head_size];
+                    qv.iter()
+                        .zip(kv)
+                        .map(|(&a, &b)| a as f64 * b as f64)
+                        .sum::<f64>()
+                        * scale
+                })
+                .collect();
+            let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            // pass 2: exp (after subtracting the max) and the sum
+            let exps: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let sum: f64 = exps.iter().sum();
+            // pass 3: normalize
+            let row = &mut all_probs[(h * t_new + t) * n_kv..][..n_kv];
+            for j in 0..seen {
+                row[j] = (exps[j] / sum) as f32;
+            }
+            // pass 4: weighted sum of the values
+            let o = &mut out[t * c + h * head_size..][..head_size];
+            for (d, od) in o.iter_mut().enumerate() {
+                let acc: f64 = (0..seen)
+                    .map(|j| exps[j] / sum * v[j * c + h * head_size + d] as f64)
+                    .sum();
+                *od = acc as f32;
+            }
+        }
+    }
+    if let Some(p) = probs {
+        p.copy_from_slice(&all_probs);
+    }
+}
+
+/// GELU, tanh form (GPT-2's "gelu_new").
+pub fn gelu_forward(out: &mut [f32], inp: &[f32]) {
+    let s = (2.0 / std::f64::consts::PI).sqrt();
+    for (o, &x) in out.iter_mut().zip(inp) {
+        let x = x as f64;
+        *o = (0.5 * x * (1.0 + (s * (x + 0.044715 * x * x * x)).tanh())) as f32;
+    }
+}
+
+/// out += inp
+pub fn residual_forward(out: &mut [f32], inp: &[f32]) {
+    for (o, &x) in out.iter_mut().zip(inp) {
+        *o += x;
+    }
+}

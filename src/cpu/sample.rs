@@ -1,0 +1,74 @@
+//! Sampling the next token from logits. The GPU kernel (`shaders/sample.wgsl`) implements the
+//! same rule with a different method (threshold search instead of sorting); this is the
+//! definition both follow:
+//!
+//! 1. temperature 0: the arg max (lowest id on a tie);
+//! 2. otherwise keep the tokens whose logit is at least the k-th largest (`top_k`, 0 = all);
+//! 3. of those, with p ∝ exp(logit / temperature), keep the most likely tokens whose mass
+//!    first reaches `top_p` of the total (ties at the edge kept; 1.0 = all);
+//! 4. walk the kept tokens in id order, summing p, and take the first whose running sum
+//!    exceeds `u` × the kept mass.
+
+/// Settings of one draw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleParams {
+    pub temperature: f32,
+    pub top_k: u32,
+    pub top_p: f32,
+}
+
+/// The sampled token id; `u` is a uniform random number in [0, 1).
+pub fn sample(logits: &[f32], p: SampleParams, u: f32) -> u32 {
+    let argmax = || {
+        let mut best = 0;
+        for (i, &l) in logits.iter().enumerate() {
+            if l > logits[best] {
+                best = i;
+            }
+        }
+        best as u32
+    };
+    if p.temperature <= 0.0 {
+        return argmax();
+    }
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    let max = logits[order[0]] as f64;
+    let weight = |i: usize| ((logits[i] as f64 - max) / p.temperature as f64).exp();
+
+    // 2. top-k: a threshold on the logit, ties kept.
+    let mut threshold = f32::NEG_INFINITY;
+    if p.top_k > 0 && (p.top_k as usize) < logits.len() {
+        threshold = logits[order[p.top_k as usize - 1]];
+    }
+    // 3. top-p: raise the threshold to the logit at which the mass first reaches top_p.
+    if p.top_p < 1.0 {
+        let total: f64 = order
+            .iter()
+            .filter(|&&i| logits[i] >= threshold)
+            .map(|&i| weight(i))
+            .sum();
+        let mut mass = 0.0;
+        for &i in order.iter().take_while(|&&i| logits[i] >= threshold) {
+            mass += weight(i);
+            if mass >= p.top_p as f64 * total {
+                threshold = logits[i];
+                break;
+            }
+        }
+    }
+    // 4. inverse CDF over the kept tokens, in id order.
+    let kept = |i: &usize| logits[*i] >= threshold;
+    let total: f64 = (0..logits.len()).filter(kept).map(weight).sum();
+    let target = u as f64 * total;
+    let mut running = 0.0;
+    let mut last = argmax();
+    for i in (0..logits.len()).filter(kept) {
+        running += weight(i);
+        last = i as u32;
+        if running > target {
+            break;
+        }
+    }
+    last
+}

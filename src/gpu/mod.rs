@@ -1,0 +1,7 @@
+//! todo
+pub struct Gpu;
+impl Gpu {
+    pub async fn new() -> crate::Result<Self> {
+        Ok(Gpu)
+    }
+}

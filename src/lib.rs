@@ -1,0 +1,14 @@
+//! Lantern: a small GPT on hand-written WGSL compute shaders.
+//!
+//! - [`model`]: config, checkpoint loading, tokenizer.
+//! - [`cpu`]: the reference forward pass the GPU is tested against.
+//! - [`gpu`]: the device, one Rust file per WGSL kernel, the GPU forward pass.
+//! - [`generate`]: prefill + decode, sampling, the token stream.
+
+pub mod cpu;
+pub mod error;
+pub mod generate;
+pub mod gpu;
+pub mod model;
+
+pub use error::{LanternError, Result};

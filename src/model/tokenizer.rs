@@ -1,0 +1,435 @@
+//! Byte-level BPE, the tokenizer of GPT-2.
+//!
+//! Text is split into words by GPT-2's pre-tokenizer rule (see [`split_gpt2`]), each word's
+//! UTF-8 bytes become one token per byte, and adjacent pairs are merged in the order of the
+//! merges list until no listed pair is left. Special tokens such as `<|endoftext|>` are cut
+//! out of the text first and map straight to their ids.
+
+use crate::error::{LanternError, Result};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use unicode_general_category::{GeneralCategory as G, get_general_category};
+
+pub struct Tokenizer {
+    /// Bytes of each token id (empty for ids the vocabulary skips).
+    token_bytes: Vec<Vec<u8>>,
+    /// Id of each single byte.
+    byte_ids: [u32; 256],
+    /// (left, right) → (rank, merged id).
+    merges: HashMap<(u32, u32), (u32, u32)>,
+    /// Special tokens, longest first, so that one that prefixes another cannot shadow it.
+    special: Vec<(String, u32)>,
+    /// BPE results per word: text repeats words a lot.
+    cache: RefCell<HashMap<String, Vec<u32>>>,
+}
+
+impl Tokenizer {
+    /// Reads a Hugging Face `tokenizer.json` (a byte-level BPE model).
+    pub fn from_tokenizer_json(text: &str, file: &str) -> Result<Self> {
+        let err = |reason: String| LanternError::Tokenizer {
+            file: file.to_string(),
+            reason,
+        };
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| err(format!("malformed JSON: {e}")))?;
+        let model = v
+            .get("model")
+            .ok_or_else(|| err("missing field `model`".into()))?;
+        let kind = model.get("type").and_then(Value::as_str).unwrap_or("BPE");
+        if kind != "BPE" {
+            return Err(err(format!(
+                "model type is \"{kind}\"; Lantern reads byte-level BPE"
+            )));
+        }
+        let vocab = vocab_from_json(
+            model
+                .get("vocab")
+                .ok_or_else(|| err("missing field `model.vocab`".into()))?,
+        )
+        .map_err(err)?;
+        let merges_json = model
+            .get("merges")
+            .and_then(Value::as_array)
+            .ok_or_else(|| err("missing field `model.merges`".into()))?;
+        let mut merges = Vec::with_capacity(merges_json.len());
+        for (i, m) in merges_json.iter().enumerate() {
+            // Older files write "a b", newer ones ["a", "b"].
+            let pair = match m {
+                Value::String(s) => s
+                    .split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string())),
+                Value::Array(a) if a.len() == 2 => match (a[0].as_str(), a[1].as_str()) {
+                    (Some(x), Some(y)) => Some((x.to_string(), y.to_string())),
+                    _ => None,
+                },
+                _ => None,
+            };
+            merges.push(pair.ok_or_else(|| err(format!("merge #{i} is malformed: {m}")))?);
+        }
+        let mut special = Vec::new();
+        for t in v
+            .get("added_tokens")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let content = t.get("content").and_then(Value::as_str);
+            let id = t.get("id").and_then(Value::as_u64);
+            match (content, id) {
+                (Some(c), Some(id)) => special.push((c.to_string(), id as u32)),
+                _ => return Err(err(format!("malformed entry in `added_tokens`: {t}"))),
+            }
+        }
+        Self::build(vocab, merges, special).map_err(err)
+    }
+
+    /// Reads the older pair of files: `vocab.json` and `merges.txt`.
+    pub fn from_vocab_and_merges(vocab_json: &str, merges_txt: &str, file: &str) -> Result<Self> {
+        let err = |reason: String| LanternError::Tokenizer {
+            file: file.to_string(),
+            reason,
+        };
+        let v: Value = serde_json::from_str(vocab_json)
+            .map_err(|e| err(format!("vocab.json: malformed JSON: {e}")))?;
+        let vocab = vocab_from_json(&v).map_err(|e| err(format!("vocab.json: {e}")))?;
+        let mut merges = Vec::new();
+        for (i, line) in merges_txt.lines().enumerate() {
+            if line.starts_with("#version") || line.trim().is_empty() {
+                continue;
+            }
+            let (a, b) = line.split_once(' ').ok_or_else(|| {
+                err(format!(
+                    "merges.txt line {}: expected two tokens, got {line:?}",
+                    i + 1
+                ))
+            })?;
+            merges.push((a.to_string(), b.to_string()));
+        }
+        // The old format has no list of special tokens; GPT-2's one is in the vocabulary.
+        let special = ["<|endoftext|>"]
+            .iter()
+            .filter_map(|s| vocab.get(*s).map(|&id| (s.to_string(), id)))
+            .collect();
+        Self::build(vocab, merges, special).map_err(err)
+    }
+
+    fn build(
+        vocab: HashMap<String, u32>,
+        merges: Vec<(String, String)>,
+        mut special: Vec<(String, u32)>,
+    ) -> std::result::Result<Self, String> {
+        let unicode_to_byte: HashMap<char, u8> = byte_to_unicode()
+            .iter()
+            .enumerate()
+            .map(|(b, &c)| (c, b as u8))
+            .collect();
+        let max_id = vocab
+            .values()
+            .chain(special.iter().map(|(_, id)| id))
+            .copied()
+            .max()
+            .unwrap_or(0);
+        if max_id > 10_000_000 {
+            return Err(format!("token id {max_id} is implausibly large"));
+        }
+        let mut token_bytes = vec![Vec::new(); max_id as usize + 1];
+        for (token, &id) in &vocab {
+            let bytes: Option<Vec<u8>> = token
+                .chars()
+                .map(|c| unicode_to_byte.get(&c).copied())
+                .collect();
+            token_bytes[id as usize] = match (bytes, special.iter().any(|(s, _)| s == token)) {
+                (_, true) => token.as_bytes().to_vec(),
+                (Some(b), false) => b,
+                // A token outside the byte alphabet (an added, non-special token): keep its text.
+                (None, false) => token.as_bytes().to_vec(),
+            };
+        }
+        for (s, id) in &special {
+            token_bytes[*id as usize] = s.as_bytes().to_vec();
+        }
+
+        let mut byte_ids = [0u32; 256];
+        for (b, c) in byte_to_unicode().iter().enumerate() {
+            byte_ids[b] = *vocab.get(&c.to_string()).ok_or_else(|| {
+                format!("the vocabulary lacks the token for byte {b:#04x} ({c:?})")
+            })?;
+        }
+
+        let mut merge_map = HashMap::with_capacity(merges.len());
+        for (rank, (a, b)) in merges.iter().enumerate() {
+            let id = |t: &str| {
+                vocab.get(t).copied().ok_or_else(|| {
+                    format!("merge #{rank} ({a} {b}): `{t}` is not in the vocabulary")
+                })
+            };
+            let merged = format!("{a}{b}");
+            merge_map.insert((id(a)?, id(b)?), (rank as u32, id(&merged)?));
+        }
+        special.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        Ok(Self {
+            token_bytes,
+            byte_ids,
+            merges: merge_map,
+            special,
+            cache: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// Number of token ids (one past the largest).
+    pub fn vocab_size(&self) -> usize {
+        self.token_bytes.len()
+    }
+
+    /// The id of a special token such as `<|endoftext|>`.
+    pub fn special_id(&self, text: &str) -> Option<u32> {
+        self.special
+            .iter()
+            .find(|(s, _)| s == text)
+            .map(|&(_, id)| id)
+    }
+
+    /// Encodes text; special tokens written in the text become their ids.
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        let mut ids = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            // The earliest special token in the rest of the text.
+            let next = self
+                .special
+                .iter()
+                .filter_map(|(s, id)| rest.find(s.as_str()).map(|at| (at, s.len(), *id)))
+                .min_by_key(|&(at, len, _)| (at, std::cmp::Reverse(len)));
+            match next {
+                Some((at, len, id)) => {
+                    self.encode_ordinary_into(&rest[..at], &mut ids);
+                    ids.push(id);
+                    rest = &rest[at + len..];
+                }
+                None => {
+                    self.encode_ordinary_into(rest, &mut ids);
+                    break;
+                }
+            }
+        }
+        ids
+    }
+
+    /// Encodes text, reading special tokens as plain text.
+    pub fn encode_ordinary(&self, text: &str) -> Vec<u32> {
+        let mut ids = Vec::new();
+        self.encode_ordinary_into(text, &mut ids);
+        ids
+    }
+
+    fn encode_ordinary_into(&self, text: &str, ids: &mut Vec<u32>) {
+        for word in split_gpt2(text) {
+            if let Some(cached) = self.cache.borrow().get(word) {
+                ids.extend_from_slice(cached);
+                continue;
+            }
+            let word_ids = self.bpe(word.as_bytes());
+            ids.extend_from_slice(&word_ids);
+            let mut cache = self.cache.borrow_mut();
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(word.to_string(), word_ids);
+        }
+    }
+
+    /// Merges the bytes of one word, always the pair of lowest rank first.
+    fn bpe(&self, bytes: &[u8]) -> Vec<u32> {
+        let mut parts: Vec<u32> = bytes.iter().map(|&b| self.byte_ids[b as usize]).collect();
+        loop {
+            let best = parts
+                .windows(2)
+                .enumerate()
+                .filter_map(|(i, w)| {
+                    self.merges
+                        .get(&(w[0], w[1]))
+                        .map(|&(rank, id)| (rank, i, id))
+                })
+                .min();
+            let Some((_, i, id)) = best else { break };
+            parts[i] = id;
+            parts.remove(i + 1);
+        }
+        parts
+    }
+
+    /// The bytes of the tokens, concatenated (not necessarily valid UTF-8 on its own).
+    pub fn decode_bytes(&self, ids: &[u32]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Some(b) = self.token_bytes.get(id as usize) {
+                out.extend_from_slice(b);
+            }
+        }
+        out
+    }
+
+    /// Decodes to text; invalid UTF-8 becomes U+FFFD.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        String::from_utf8_lossy(&self.decode_bytes(ids)).into_owned()
+    }
+
+    /// The bytes of one token.
+    pub fn token_bytes(&self, id: u32) -> &[u8] {
+        self.token_bytes.get(id as usize).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn vocab_from_json(v: &Value) -> std::result::Result<HashMap<String, u32>, String> {
+    let obj = v.as_object().ok_or("the vocabulary is not a JSON object")?;
+    obj.iter()
+        .map(|(k, id)| {
+            id.as_u64()
+                .filter(|&n| n <= u32::MAX as u64)
+                .map(|n| (k.clone(), n as u32))
+                .ok_or_else(|| format!("token {k:?} has a bad id {id}"))
+        })
+        .collect()
+}
+
+/// GPT-2's printable stand-in for each byte, so that every token is a visible string.
+fn byte_to_unicode() -> [char; 256] {
+    let mut table = ['\0'; 256];
+    let mut next = 256u32;
+    for b in 0..256u32 {
+        let printable =
+            (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+        table[b as usize] = if printable {
+            char::from_u32(b).expect("valid")
+        } else {
+            next += 1;
+            char::from_u32(next - 1).expect("valid")
+        };
+    }
+    table
+}
+
+fn is_letter(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        G::UppercaseLetter
+            | G::LowercaseLetter
+            | G::TitlecaseLetter
+            | G::ModifierLetter
+            | G::OtherLetter
+    )
+}
+
+fn is_number(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        G::DecimalNumber | G::LetterNumber | G::OtherNumber
+    )
+}
+
+/// Splits text into words with GPT-2's pattern, written out by hand:
+/// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+pub fn split_gpt2(text: &str) -> Vec<&str> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let offset = |i: usize| chars.get(i).map_or(text.len(), |&(o, _)| o);
+    let run = |mut i: usize, pred: &dyn Fn(char) -> bool| {
+        while at(i).is_some_and(pred) {
+            i += 1;
+        }
+        i
+    };
+    let is_other = |c: char| !c.is_whitespace() && !is_letter(c) && !is_number(c);
+
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i].1;
+        let end = if c == '\'' && contraction_len(&text[offset(i)..]) > 0 {
+            i + contraction_len(&text[offset(i)..])
+        } else {
+            // An optional single space, then a run of one class.
+            let j = if c == ' ' && at(i + 1).is_some_and(|n| !n.is_whitespace()) {
+                i + 1
+            } else {
+                i
+            };
+            match at(j) {
+                Some(n) if is_letter(n) => run(j, &is_letter),
+                Some(n) if is_number(n) => run(j, &is_number),
+                Some(n) if is_other(n) => run(j, &is_other),
+                _ => {
+                    // Whitespace: leave the last one to prefix the next word, unless the run
+                    // ends the text or is a single character.
+                    let e = run(i, &|c: char| c.is_whitespace());
+                    if e < chars.len() && e - i > 1 {
+                        e - 1
+                    } else {
+                        e
+                    }
+                }
+            }
+        };
+        words.push(&text[offset(i)..offset(end)]);
+        i = end;
+    }
+    words
+}
+
+/// Length in characters of a contraction ('s 't 're 've 'm 'll 'd) at the start of `s`.
+fn contraction_len(s: &str) -> usize {
+    ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"]
+        .iter()
+        .find(|p| s.starts_with(**p))
+        .map_or(0, |p| p.len())
+}
+
+/// Turns a stream of token ids into a stream of text that never splits a UTF-8 character:
+/// bytes of an incomplete character wait for the next token.
+#[derive(Default)]
+pub struct TextStream {
+    pending: Vec<u8>,
+}
+
+impl TextStream {
+    /// Adds one token's bytes; returns the text that is now complete (maybe empty).
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let mut out = String::new();
+        loop {
+            match std::str::from_utf8(&self.pending) {
+                Ok(s) => {
+                    out.push_str(s);
+                    self.pending.clear();
+                    return out;
+                }
+                Err(e) => {
+                    let valid = e.valid_up_to();
+                    out.push_str(
+                        std::str::from_utf8(&self.pending[..valid]).expect("valid prefix"),
+                    );
+                    match e.error_len() {
+                        // Bytes that can never become a character: show U+FFFD and go on.
+                        Some(n) => {
+                            out.push(char::REPLACEMENT_CHARACTER);
+                            self.pending.drain(..valid + n);
+                        }
+                        // An incomplete character at the end: wait for more bytes.
+                        None => {
+                            self.pending.drain(..valid);
+                            return out;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the stream; a character left incomplete becomes U+FFFD.
+    pub fn finish(&mut self) -> String {
+        let out = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        out
+    }
+}

@@ -1,0 +1,44 @@
+//! GPT-2 weights in memory, f32, named after the checkpoint's keys. Linear layers are
+//! `[out, in]` (PyTorch's nn.Linear layout) whatever the checkpoint stored.
+
+use super::config::Gpt2Config;
+
+pub struct LayerNorm {
+    pub weight: Vec<f32>, // [C]
+    pub bias: Vec<f32>,   // [C]
+}
+
+/// y = x · weightᵀ + bias.
+pub struct Linear {
+    pub weight: Vec<f32>, // [n_out, n_in]
+    pub bias: Vec<f32>,   // [n_out]
+    pub n_in: usize,
+    pub n_out: usize,
+}
+
+/// One transformer block: `h.{i}.*` in the checkpoint.
+pub struct Gpt2Block {
+    pub ln_1: LayerNorm,
+    pub attn_c_attn: Linear, // [3C, C]: q, k, v
+    pub attn_c_proj: Linear, // [C, C]
+    pub ln_2: LayerNorm,
+    pub mlp_c_fc: Linear,   // [F, C]
+    pub mlp_c_proj: Linear, // [C, F]
+}
+
+pub struct Gpt2Weights {
+    pub config: Gpt2Config,
+    pub wte: Vec<f32>, // [V, C] token embeddings
+    pub wpe: Vec<f32>, // [P, C] position embeddings
+    pub blocks: Vec<Gpt2Block>,
+    pub ln_f: LayerNorm,
+    /// [V, C]; `None` when tied to `wte` (GPT-2's usual case).
+    pub lm_head: Option<Vec<f32>>,
+}
+
+impl Gpt2Weights {
+    /// The unembedding matrix, [V, C].
+    pub fn lm_head(&self) -> &[f32] {
+        self.lm_head.as_deref().unwrap_or(&self.wte)
+    }
+}
