@@ -62,13 +62,11 @@ pub fn sample(logits: &[f32], p: SampleParams, u: f32) -> u32 {
     let total: f64 = (0..logits.len()).filter(kept).map(weight).sum();
     let target = u as f64 * total;
     let mut running = 0.0;
-    let mut last = argmax();
     for i in (0..logits.len()).filter(kept) {
         running += weight(i);
-        last = i as u32;
         if running > target {
-            break;
+            return i as u32;
         }
     }
-    last
+    argmax() // rounding can leave no winner when u is within an ulp of 1
 }

@@ -1,7 +1,50 @@
-//! todo
-pub struct Gpu;
-impl Gpu {
-    pub async fn new() -> crate::Result<Self> {
-        Ok(Gpu)
-    }
+//! The GPU side: the device context, one small Rust file per WGSL kernel (its parameters and
+//! how it is dispatched), and the GPT-2 forward pass built from them.
+
+mod context;
+mod kernel;
+
+pub mod add;
+pub mod attention;
+pub mod embedding;
+pub mod gelu;
+pub mod gpt2;
+pub mod kv_store;
+pub mod layer_norm;
+pub mod matmul;
+pub mod sample;
+
+pub use context::{CounterSnapshot, Gpu};
+pub use kernel::{Kernel, Slot};
+
+/// Values that change from one pass to the next, in one uniform buffer every kernel may bind.
+/// Mirrors `struct Step` in the shaders.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Step {
+    /// T: tokens in this pass (the prompt chunk in prefill, 1 in decode).
+    pub n_tokens: u32,
+    /// Position of the first of them.
+    pub pos0: u32,
+    /// Uniform random number in [0, 1) for the sampler.
+    pub u: f32,
+    pub _pad: u32,
+}
+
+/// Every kernel source, by file name: for the shader test and for the page to show.
+pub const SHADERS: &[(&str, &str)] = &[
+    ("add.wgsl", add::SOURCE),
+    ("attention.wgsl", attention::SOURCE),
+    ("embedding.wgsl", embedding::SOURCE),
+    ("gelu.wgsl", gelu::SOURCE),
+    ("kv_store.wgsl", kv_store::SOURCE),
+    ("layer_norm.wgsl", layer_norm::SOURCE),
+    ("matmul.wgsl", matmul::MATMUL_SOURCE),
+    ("matvec.wgsl", matmul::MATVEC_SOURCE),
+    ("sample.wgsl", sample::SOURCE),
+];
+
+/// Workgroups to cover `n` invocations of a 1-D kernel of `wg` invocations per workgroup.
+pub fn groups_for(n: u32, wg: u32) -> u32 {
+    n.div_ceil(wg)
 }

@@ -1,0 +1,41 @@
+// Token and position embeddings: out[t, c] = wte[tokens[t], c] + wpe[pos0 + t, c].
+// One invocation per output value.
+
+struct Params {
+    n_embd: u32,      // C
+    vocab_size: u32,  // V, to keep a bad id inside wte
+    use_wpe: u32,     // 1 for learned position embeddings (GPT-2), 0 for none
+    _pad: u32,
+}
+
+struct Step {
+    n_tokens: u32,  // T: tokens in this pass
+    pos0: u32,      // position of the first of them
+    u: f32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<uniform> step: Step;
+@group(0) @binding(2) var<storage, read> tokens: array<u32>;       // [T]
+@group(0) @binding(3) var<storage, read> wte: array<f32>;          // [V, C]
+@group(0) @binding(4) var<storage, read> wpe: array<f32>;          // [P, C]
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;    // [T, C]
+
+override WG: u32 = 256;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+    let i = gid.x + gid.y * groups.x * WG;
+    if (i >= step.n_tokens * p.n_embd) {
+        return;
+    }
+    let t = i / p.n_embd;
+    let c = i % p.n_embd;
+    let token = min(tokens[t], p.vocab_size - 1u);
+    var v = wte[token * p.n_embd + c];
+    if (p.use_wpe != 0u) {
+        v += wpe[(step.pos0 + t) * p.n_embd + c];
+    }
+    out[i] = v;
+}

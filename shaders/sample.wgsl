@@ -1,0 +1,196 @@
+// Picks the next token from the logits, on the GPU, so that only its id is read back.
+// The rule (the CPU reference in src/cpu/sample.rs states it too):
+//   temperature 0 → arg max (lowest id on a tie);
+//   else keep logits >= the k-th largest (top_k, 0 = all), then of those the most likely
+//   whose mass first reaches top_p, and draw with p ∝ exp(logit / temperature) using u.
+// Instead of sorting, thresholds are found bit by bit on an order-preserving u32 key of the
+// logits: the largest key θ such that "count (or mass) of keys >= θ" still meets the goal.
+// One workgroup of WG invocations.
+
+struct Params {
+    vocab: u32,        // V
+    top_k: u32,        // 0 = off
+    temperature: f32,  // 0 = greedy
+    top_p: f32,        // 1 = off
+}
+
+struct Step {
+    n_tokens: u32,
+    pos0: u32,
+    u: f32,  // uniform random number in [0, 1) for this draw
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<uniform> step: Step;
+@group(0) @binding(2) var<storage, read> logits: array<f32>;     // [V]
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;  // [0]: the token id
+
+override WG: u32 = 256;  // a power of two
+var<workgroup> red_f: array<f32, WG>;
+var<workgroup> red_u: array<u32, WG>;
+var<workgroup> total_mass: f32;
+var<workgroup> chosen: u32;
+
+// Orders like the floats: a < b ⇔ key(a) < key(b).
+fn key(x: f32) -> u32 {
+    let b = bitcast<u32>(x);
+    if ((b >> 31u) == 1u) {
+        return ~b;
+    }
+    return b | 0x80000000u;
+}
+
+fn sum_f(tid: u32, v: f32) -> f32 {
+    red_f[tid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (tid < s) {
+            red_f[tid] += red_f[tid + s];
+        }
+        workgroupBarrier();
+    }
+    let r = red_f[0];
+    workgroupBarrier();
+    return r;
+}
+
+fn sum_u(tid: u32, v: u32) -> u32 {
+    red_u[tid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (tid < s) {
+            red_u[tid] += red_u[tid + s];
+        }
+        workgroupBarrier();
+    }
+    let r = red_u[0];
+    workgroupBarrier();
+    return r;
+}
+
+fn weight(l: f32, max_logit: f32) -> f32 {
+    return exp((l - max_logit) / p.temperature);
+}
+
+// Mass (unnormalized) of the logits whose key is >= theta, this invocation's share.
+fn mass_above(tid: u32, theta: u32, max_logit: f32) -> f32 {
+    var s = 0.0;
+    for (var i = tid; i < p.vocab; i += WG) {
+        let l = logits[i];
+        if (key(l) >= theta) {
+            s += weight(l, max_logit);
+        }
+    }
+    return s;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) tid: u32) {
+    // Arg max: the greedy answer, the max for a stable exp, and the fallback of a draw.
+    var best = -3.4e38;
+    var best_i = 0xffffffffu;
+    for (var i = tid; i < p.vocab; i += WG) {
+        let l = logits[i];
+        if (l > best) {
+            best = l;
+            best_i = i;
+        }
+    }
+    red_f[tid] = best;
+    red_u[tid] = best_i;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (tid < s) {
+            let v = red_f[tid + s];
+            let vi = red_u[tid + s];
+            if (v > red_f[tid] || (v == red_f[tid] && vi < red_u[tid])) {
+                red_f[tid] = v;
+                red_u[tid] = vi;
+            }
+        }
+        workgroupBarrier();
+    }
+    let max_logit = red_f[0];
+    let arg_max = red_u[0];
+    workgroupBarrier();
+    if (p.temperature <= 0.0) {
+        if (tid == 0u) {
+            out[0] = arg_max;
+        }
+        return;
+    }
+
+    // top-k: θ = the key of the k-th largest logit.
+    var theta = 0u;
+    if (p.top_k > 0u && p.top_k < p.vocab) {
+        for (var bit = 31i; bit >= 0i; bit--) {
+            let cand = theta | (1u << u32(bit));
+            var n = 0u;
+            for (var i = tid; i < p.vocab; i += WG) {
+                n += select(0u, 1u, key(logits[i]) >= cand);
+            }
+            if (sum_u(tid, n) >= p.top_k) {
+                theta = cand;
+            }
+        }
+    }
+    // top-p: raise θ to the largest key whose mass above still reaches top_p of the kept mass.
+    if (p.top_p < 1.0) {
+        let goal = p.top_p * sum_f(tid, mass_above(tid, theta, max_logit));
+        var theta_p = 0u;
+        for (var bit = 31i; bit >= 0i; bit--) {
+            let cand = theta_p | (1u << u32(bit));
+            if (sum_f(tid, mass_above(tid, max(cand, theta), max_logit)) >= goal) {
+                theta_p = cand;
+            }
+        }
+        theta = max(theta, theta_p);
+    }
+
+    // The draw: each invocation sums the kept mass of a contiguous range of ids, a prefix sum
+    // over invocations orders the ranges by id, and the one whose range holds u × total walks it.
+    let chunk = (p.vocab + WG - 1u) / WG;
+    let lo = min(tid * chunk, p.vocab);
+    let hi = min(lo + chunk, p.vocab);
+    var local = 0.0;
+    for (var i = lo; i < hi; i++) {
+        let l = logits[i];
+        if (key(l) >= theta) {
+            local += weight(l, max_logit);
+        }
+    }
+    red_f[tid] = local;
+    workgroupBarrier();
+    if (tid == 0u) {
+        var running = 0.0;
+        for (var i = 0u; i < WG; i++) {
+            let v = red_f[i];
+            red_f[i] = running;
+            running += v;
+        }
+        total_mass = running;
+        chosen = 0xffffffffu;
+    }
+    workgroupBarrier();
+    let start = red_f[tid];
+    let goal = step.u * total_mass;
+    if (local > 0.0 && goal >= start && goal < start + local) {
+        var running = start;
+        for (var i = lo; i < hi; i++) {
+            let l = logits[i];
+            if (key(l) >= theta) {
+                running += weight(l, max_logit);
+                if (running > goal) {
+                    chosen = i;
+                    break;
+                }
+            }
+        }
+    }
+    workgroupBarrier();
+    if (tid == 0u) {
+        // Rounding can leave no winner when u is within an ulp of 1: take the arg max then.
+        out[0] = select(chosen, arg_max, chosen == 0xffffffffu);
+    }
+}

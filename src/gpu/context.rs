@@ -1,0 +1,257 @@
+//! The one GPU context: device, queue, limits, and the counters the benchmark reports.
+//! Every buffer, bind group and pipeline is made through these helpers, so that the
+//! benchmark can prove none is made per token.
+
+use crate::error::{LanternError, Result};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// Counts of GPU work and GPU objects, since the device was made.
+#[derive(Default, Debug)]
+pub struct Counters {
+    pub buffers: AtomicU64,
+    pub bind_groups: AtomicU64,
+    pub pipelines: AtomicU64,
+    pub dispatches: AtomicU64,
+    pub submits: AtomicU64,
+    pub readback_bytes: AtomicU64,
+}
+
+/// A snapshot of [`Counters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CounterSnapshot {
+    pub buffers: u64,
+    pub bind_groups: u64,
+    pub pipelines: u64,
+    pub dispatches: u64,
+    pub submits: u64,
+    pub readback_bytes: u64,
+}
+
+impl CounterSnapshot {
+    /// GPU objects (buffers, bind groups, pipelines) made.
+    pub fn objects(&self) -> u64 {
+        self.buffers + self.bind_groups + self.pipelines
+    }
+
+    pub fn since(&self, earlier: &CounterSnapshot) -> CounterSnapshot {
+        CounterSnapshot {
+            buffers: self.buffers - earlier.buffers,
+            bind_groups: self.bind_groups - earlier.bind_groups,
+            pipelines: self.pipelines - earlier.pipelines,
+            dispatches: self.dispatches - earlier.dispatches,
+            submits: self.submits - earlier.submits,
+            readback_bytes: self.readback_bytes - earlier.readback_bytes,
+        }
+    }
+}
+
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub counters: Counters,
+    /// The first validation or out-of-memory error the device reported, if any.
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl Gpu {
+    /// Opens the default adapter with its own limits (a 128 MiB storage binding on Mesa's
+    /// lavapipe, 1 GiB on SwiftShader).
+    pub async fn new() -> Result<Self> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| LanternError::NoAdapter(e.to_string()))?;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("lantern"),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| LanternError::Gpu(format!("cannot open the GPU device: {e}")))?;
+        let error = Arc::new(Mutex::new(None));
+        let sink = error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().expect("error slot");
+            slot.get_or_insert_with(|| e.to_string());
+        }));
+        Ok(Self {
+            device,
+            queue,
+            info: adapter.get_info(),
+            limits,
+            counters: Counters::default(),
+            error,
+        })
+    }
+
+    /// "name (backend, device type)", for logs and the page.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let c = &self.counters;
+        CounterSnapshot {
+            buffers: c.buffers.load(Relaxed),
+            bind_groups: c.bind_groups.load(Relaxed),
+            pipelines: c.pipelines.load(Relaxed),
+            dispatches: c.dispatches.load(Relaxed),
+            submits: c.submits.load(Relaxed),
+            readback_bytes: c.readback_bytes.load(Relaxed),
+        }
+    }
+
+    /// Fails with the first error the device reported since it was made.
+    pub fn check(&self) -> Result<()> {
+        match self.error.lock().expect("error slot").clone() {
+            Some(e) => Err(LanternError::Gpu(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a buffer larger than one storage binding may be.
+    fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
+        let limit = (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size);
+        if bytes > limit {
+            return Err(LanternError::TooLargeForDevice {
+                what: what.to_string(),
+                needed: bytes,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// A storage buffer of `bytes` (at least 4), zeroed.
+    pub fn storage(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
+        self.check_size(label, bytes)?;
+        self.counters.buffers.fetch_add(1, Relaxed);
+        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(4).next_multiple_of(4),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        }))
+    }
+
+    /// A storage buffer holding `data`.
+    pub fn storage_init<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> Result<wgpu::Buffer> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        self.check_size(label, bytes.len() as u64)?;
+        if bytes.is_empty() {
+            return self.storage(label, 4);
+        }
+        self.counters.buffers.fetch_add(1, Relaxed);
+        Ok(self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        }))
+    }
+
+    /// A uniform buffer holding `value`, writable later with `queue.write_buffer`.
+    pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        self.counters.buffers.fetch_add(1, Relaxed);
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::bytes_of(value),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+
+    /// A buffer the CPU can map and read, the target of copies from storage buffers.
+    pub fn readback(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.counters.buffers.fetch_add(1, Relaxed);
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.next_multiple_of(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// A bind group of whole buffers, bound at 0, 1, 2, … in order.
+    pub fn bind_group(&self, label: &str, layout: &wgpu::BindGroupLayout, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        self.counters.bind_groups.fetch_add(1, Relaxed);
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout,
+            entries: &entries,
+        })
+    }
+
+    /// Submits one command buffer, counted.
+    pub fn submit(&self, encoder: wgpu::CommandEncoder) {
+        self.counters.submits.fetch_add(1, Relaxed);
+        self.queue.submit([encoder.finish()]);
+    }
+
+    pub fn encoder(&self) -> wgpu::CommandEncoder {
+        self.device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
+    }
+
+    /// Maps `buffer` (a [`Gpu::readback`] buffer whose copy was already submitted), reads its
+    /// first `bytes` bytes and unmaps it.
+    pub async fn read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let slice = buffer.slice(..bytes);
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| LanternError::Gpu(format!("waiting for the GPU failed: {e}")))?;
+        rx.await
+            .map_err(|_| LanternError::Gpu("the GPU device was lost while reading back".into()))?
+            .map_err(|e| LanternError::Gpu(format!("cannot read back from the GPU: {e}")))?;
+        let data = slice
+            .get_mapped_range()
+            .map_err(|e| LanternError::Gpu(format!("cannot read back from the GPU: {e}")))?
+            .to_vec();
+        buffer.unmap();
+        self.counters.readback_bytes.fetch_add(bytes, Relaxed);
+        self.check()?;
+        Ok(data)
+    }
+
+    /// Copies a storage buffer out and reads it as f32. Makes a staging buffer: for tests
+    /// and tools, never on the per-token path.
+    pub async fn read_f32(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+        let bytes = (len * 4) as u64;
+        let staging = self.readback("staging", bytes);
+        let mut enc = self.encoder();
+        enc.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+        self.submit(enc);
+        let data = self.read(&staging, bytes).await?;
+        Ok(bytemuck::pod_collect_to_vec(&data))
+    }
+
+    /// As [`Gpu::read_f32`], for u32.
+    pub async fn read_u32(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<u32>> {
+        let f = self.read_f32(buffer, len).await?;
+        Ok(bytemuck::cast_slice(&f).to_vec())
+    }
+}

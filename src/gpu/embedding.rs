@@ -1,0 +1,26 @@
+//! `shaders/embedding.wgsl`: token + position embeddings.
+
+use super::{Gpu, Kernel, Slot, groups_for};
+use crate::error::Result;
+
+pub const SOURCE: &str = include_str!("../../shaders/embedding.wgsl");
+const WG: u32 = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Params {
+    pub n_embd: u32,
+    pub vocab_size: u32,
+    pub use_wpe: u32,
+    pub _pad: u32,
+}
+
+/// Slots: params, step, tokens, wte, wpe, out.
+pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
+    use Slot::*;
+    Kernel::new(gpu, "embedding", SOURCE, &[Uniform, Uniform, Read, Read, Read, ReadWrite], &[("WG", WG as f64)]).await
+}
+
+pub fn dispatch(gpu: &Gpu, k: &Kernel, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, n_tokens: u32, n_embd: u32) {
+    k.dispatch_linear(gpu, pass, bind, groups_for(n_tokens * n_embd, WG));
+}
