@@ -1,1 +1,239 @@
-//! todo
+//! Generation: prefill the prompt, then decode one token per pass until the end-of-text
+//! token, the token limit or the end of the context, as a stream of text pieces that never
+//! split a character.
+
+use crate::cpu::{self, SampleParams};
+use crate::error::{LanternError, Result};
+use crate::gpu::Gpu;
+use crate::gpu::gpt2::Gpt2Gpu;
+use crate::model::{Gpt2Weights, TextStream, Tokenizer};
+
+/// What to generate and how to pick tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateOptions {
+    /// New tokens at most, e.g. 64.
+    pub max_tokens: usize,
+    pub sample: SampleParams,
+    /// Seed of the random numbers the sampler draws with.
+    pub seed: u64,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self {
+            max_tokens: 64,
+            sample: SampleParams {
+                temperature: 0.8,
+                top_k: 40,
+                top_p: 0.95,
+            },
+            seed: 0,
+        }
+    }
+}
+
+impl GenerateOptions {
+    pub fn validate(&self) -> Result<()> {
+        let s = &self.sample;
+        if !(s.temperature >= 0.0 && s.temperature.is_finite()) {
+            return Err(LanternError::Sampling(format!(
+                "temperature must be 0 or more, got {}",
+                s.temperature
+            )));
+        }
+        if !(s.top_p > 0.0 && s.top_p <= 1.0) {
+            return Err(LanternError::Sampling(format!(
+                "top-p must be in (0, 1], got {}",
+                s.top_p
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    EndOfText,
+    MaxTokens,
+    ContextFull,
+}
+
+/// The random numbers of the sampler (splitmix64): the same seed gives the same text.
+pub struct SampleRng(u64);
+
+impl SampleRng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// Uniform in [0, 1), 24 bits.
+    pub fn next_uniform(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// Checks a prompt against the context before any GPU work.
+pub fn check_prompt(prompt_ids: &[u32], context: usize, max_new: usize) -> Result<()> {
+    if prompt_ids.is_empty() {
+        return Err(LanternError::EmptyPrompt);
+    }
+    if prompt_ids.len() > context {
+        return Err(LanternError::PromptTooLong {
+            prompt_tokens: prompt_ids.len(),
+            context,
+            max_new,
+        });
+    }
+    Ok(())
+}
+
+/// A generation in progress on the GPU. Natively it is an [`Iterator`] of text pieces; on
+/// the web, call [`Generation::next_piece`].
+pub struct Generation<'a> {
+    gpu: &'a Gpu,
+    model: &'a mut Gpt2Gpu,
+    tokenizer: &'a Tokenizer,
+    eos: Option<u32>,
+    opts: GenerateOptions,
+    rng: SampleRng,
+    pub prompt_ids: Vec<u32>,
+    pub generated_ids: Vec<u32>,
+    text: TextStream,
+    pub stop: Option<StopReason>,
+}
+
+impl<'a> Generation<'a> {
+    /// Starts from an empty context. Fails if the prompt is empty or longer than the context.
+    pub fn new(
+        gpu: &'a Gpu,
+        model: &'a mut Gpt2Gpu,
+        tokenizer: &'a Tokenizer,
+        eos: Option<u32>,
+        prompt_ids: Vec<u32>,
+        opts: GenerateOptions,
+    ) -> Result<Self> {
+        opts.validate()?;
+        check_prompt(&prompt_ids, model.config.n_positions, opts.max_tokens)?;
+        model.reset();
+        Ok(Self {
+            gpu,
+            model,
+            tokenizer,
+            eos,
+            opts,
+            rng: SampleRng::new(opts.seed),
+            prompt_ids,
+            generated_ids: Vec::new(),
+            text: TextStream::default(),
+            stop: None,
+        })
+    }
+
+    /// The next token id, or `None` once generation has stopped.
+    pub async fn next_token(&mut self) -> Result<Option<u32>> {
+        if self.stop.is_some() {
+            return Ok(None);
+        }
+        if self.generated_ids.len() >= self.opts.max_tokens {
+            self.stop = Some(StopReason::MaxTokens);
+            return Ok(None);
+        }
+        let u = self.rng.next_uniform();
+        let id = if self.generated_ids.is_empty() {
+            self.model
+                .prefill(self.gpu, &self.prompt_ids, self.opts.sample, u)
+                .await?
+        } else if self.model.position() >= self.model.config.n_positions {
+            self.stop = Some(StopReason::ContextFull);
+            return Ok(None);
+        } else {
+            self.model.decode(self.gpu, self.opts.sample, u).await?
+        };
+        if Some(id) == self.eos {
+            self.stop = Some(StopReason::EndOfText);
+            return Ok(None);
+        }
+        self.generated_ids.push(id);
+        Ok(Some(id))
+    }
+
+    /// The next piece of text (possibly several tokens' worth, never half a character), or
+    /// `None` at the end.
+    pub async fn next_piece(&mut self) -> Result<Option<String>> {
+        loop {
+            match self.next_token().await? {
+                Some(id) => {
+                    let piece = self.text.push(self.tokenizer.token_bytes(id));
+                    if !piece.is_empty() {
+                        return Ok(Some(piece));
+                    }
+                }
+                None => {
+                    let rest = self.text.finish();
+                    return Ok((!rest.is_empty()).then_some(rest));
+                }
+            }
+        }
+    }
+
+    /// All generated text so far.
+    pub fn text(&self) -> String {
+        self.tokenizer.decode(&self.generated_ids)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Iterator for Generation<'_> {
+    type Item = Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = pollster::block_on(self.next_piece());
+        if r.is_err() {
+            self.stop.get_or_insert(StopReason::MaxTokens);
+        }
+        r.transpose()
+    }
+}
+
+/// The same generation on the CPU reference (a full forward pass per token): slow, for
+/// tests and for checking the GPU.
+pub fn generate_cpu(
+    w: &Gpt2Weights,
+    eos: Option<u32>,
+    prompt_ids: &[u32],
+    opts: GenerateOptions,
+) -> Result<(Vec<u32>, StopReason)> {
+    opts.validate()?;
+    let ctx = w.config.n_positions;
+    check_prompt(prompt_ids, ctx, opts.max_tokens)?;
+    let v = w.config.vocab_size;
+    let mut rng = SampleRng::new(opts.seed);
+    let mut ids = prompt_ids.to_vec();
+    let mut generated = Vec::new();
+    loop {
+        if generated.len() >= opts.max_tokens {
+            return Ok((generated, StopReason::MaxTokens));
+        }
+        // The model sees at most `ctx` tokens, as the GPU's KV cache holds.
+        if ids.len() > ctx {
+            return Ok((generated, StopReason::ContextFull));
+        }
+        let logits = cpu::gpt2_forward(w, &ids, None);
+        let next = cpu::sample(
+            &logits[(ids.len() - 1) * v..],
+            opts.sample,
+            rng.next_uniform(),
+        );
+        if Some(next) == eos {
+            return Ok((generated, StopReason::EndOfText));
+        }
+        generated.push(next);
+        ids.push(next);
+    }
+}

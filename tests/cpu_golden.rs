@@ -3,7 +3,8 @@
 
 mod common;
 use common::*;
-use lantern::cpu::gpt2_forward;
+use lantern::cpu::{SampleParams, gpt2_forward};
+use lantern::generate::{GenerateOptions, StopReason, generate_cpu};
 use lantern::model::LoadedModel;
 
 #[test]
@@ -31,44 +32,29 @@ fn cpu_logits_and_greedy_tokens_match_golden() {
                     1e-3,
                 );
             }
-            // Greedy generation, one full forward pass per token.
-            let mut ids = case.prompt_ids.clone();
-            let mut generated = Vec::new();
-            while generated.len() < case.greedy_ids.len() + 1
-                && ids.len() < model.weights.config.n_positions
-            {
-                let logits = gpt2_forward(&model.weights, &ids, None);
-                let last = &logits[(ids.len() - 1) * v..];
-                let next = lantern::cpu::sample(
-                    last,
-                    lantern::cpu::SampleParams {
-                        temperature: 0.0,
-                        top_k: 0,
-                        top_p: 1.0,
-                    },
-                    0.0,
-                );
-                if Some(next) == model.eos {
-                    break;
-                }
-                generated.push(next);
-                ids.push(next);
-                if generated.len() == case.greedy_ids.len()
-                    && golden_stopped_by_length(&case.greedy_ids)
-                {
-                    break;
-                }
-            }
+            let greedy = SampleParams {
+                temperature: 0.0,
+                top_k: 0,
+                top_p: 1.0,
+            };
+            let opts = GenerateOptions {
+                max_tokens: 12,
+                sample: greedy,
+                seed: 0,
+            };
+            let (generated, stop) =
+                generate_cpu(&model.weights, model.eos, &case.prompt_ids, opts).unwrap();
             assert_eq!(
                 generated, case.greedy_ids,
                 "{name}: greedy ids for {:?}",
                 case.prompt
             );
+            let want_stop = if case.greedy_ids.len() < 12 {
+                StopReason::EndOfText
+            } else {
+                StopReason::MaxTokens
+            };
+            assert_eq!(stop, want_stop, "{name}: stop reason");
         }
     }
-}
-
-/// The golden script generates at most 12 tokens.
-fn golden_stopped_by_length(ids: &[u32]) -> bool {
-    ids.len() == 12
 }

@@ -7,7 +7,15 @@ use lantern::cpu;
 use lantern::gpu::{self, Gpu, Step};
 
 fn step(gpu: &Gpu, n_tokens: u32, pos0: u32, u: f32) -> wgpu::Buffer {
-    gpu.uniform("step", &Step { n_tokens, pos0, u, _pad: 0 })
+    gpu.uniform(
+        "step",
+        &Step {
+            n_tokens,
+            pos0,
+            u,
+            _pad: 0,
+        },
+    )
 }
 
 fn buf(gpu: &Gpu, data: &[f32]) -> wgpu::Buffer {
@@ -40,12 +48,26 @@ fn embedding_matches_cpu() {
     let mut want = vec![0.0; t * c];
     cpu::embedding_forward(&mut want, &tokens, &wte, &wpe, pos0, c);
 
-    let params = gpu.uniform("p", &gpu::embedding::Params { n_embd: c as u32, vocab_size: v as u32, use_wpe: 1, _pad: 0 });
+    let params = gpu.uniform(
+        "p",
+        &gpu::embedding::Params {
+            n_embd: c as u32,
+            vocab_size: v as u32,
+            use_wpe: 1,
+            _pad: 0,
+        },
+    );
     let st = step(gpu, t as u32, pos0 as u32, 0.0);
-    let (tb, wteb, wpeb) = (gpu.storage_init("t", &tokens).unwrap(), buf(gpu, &wte), buf(gpu, &wpe));
+    let (tb, wteb, wpeb) = (
+        gpu.storage_init("t", &tokens).unwrap(),
+        buf(gpu, &wte),
+        buf(gpu, &wpe),
+    );
     let out = gpu.storage("out", (t * c * 4) as u64).unwrap();
     let bg = k.bind(gpu, &[&params, &st, &tb, &wteb, &wpeb, &out]);
-    run(gpu, |pass| gpu::embedding::dispatch(gpu, &k, pass, &bg, t as u32, c as u32));
+    run(gpu, |pass| {
+        gpu::embedding::dispatch(gpu, &k, pass, &bg, t as u32, c as u32)
+    });
     assert_close("embedding", &read(gpu, &out, t * c), &want, 0.0, 0.0);
 }
 
@@ -61,12 +83,27 @@ fn layer_norm_matches_cpu() {
         let b = rng.data(c, 0.3);
         let mut want = vec![0.0; t * c];
         cpu::layernorm_forward(&mut want, &x, &w, &b, 1e-5, c);
-        let params = gpu.uniform("p", &gpu::layer_norm::Params { n: c as u32, eps: 1e-5, _pad: [0; 2] });
+        let params = gpu.uniform(
+            "p",
+            &gpu::layer_norm::Params {
+                n: c as u32,
+                eps: 1e-5,
+                _pad: [0; 2],
+            },
+        );
         let (xb, wb, bb) = (buf(gpu, &x), buf(gpu, &w), buf(gpu, &b));
         let out = gpu.storage("out", (t * c * 4) as u64).unwrap();
         let bg = k.bind(gpu, &[&params, &xb, &wb, &bb, &out]);
-        run(gpu, |pass| gpu::layer_norm::dispatch(gpu, &k, pass, &bg, t as u32));
-        assert_close(&format!("layer_norm {t}x{c}"), &read(gpu, &out, t * c), &want, 1e-4, 1e-4);
+        run(gpu, |pass| {
+            gpu::layer_norm::dispatch(gpu, &k, pass, &bg, t as u32)
+        });
+        assert_close(
+            &format!("layer_norm {t}x{c}"),
+            &read(gpu, &out, t * c),
+            &want,
+            1e-4,
+            1e-4,
+        );
     }
 }
 
@@ -76,13 +113,28 @@ fn matmul_and_matvec_match_cpu() {
     let lin = pollster::block_on(gpu::matmul::Linear::new(gpu)).unwrap();
     let mut rng = Rng(3);
     // (rows, K, N, bias): odd sizes, sizes below one tile, sizes across tile edges.
-    for (m, kk, n, bias) in [(1usize, 77usize, 131usize, true), (7, 45, 33, false), (65, 130, 67, true), (1, 1000, 5, true), (130, 64, 200, true), (2, 3, 1, false)] {
+    for (m, kk, n, bias) in [
+        (1usize, 77usize, 131usize, true),
+        (7, 45, 33, false),
+        (65, 130, 67, true),
+        (1, 1000, 5, true),
+        (130, 64, 200, true),
+        (2, 3, 1, false),
+    ] {
         let x = rng.data(m * kk, 1.0);
         let w = rng.data(n * kk, 0.5);
         let b = rng.data(n, 1.0);
         let mut want = vec![0.0; m * n];
         cpu::matmul_forward(&mut want, &x, &w, bias.then_some(&b[..]), kk, n);
-        let params = gpu.uniform("p", &gpu::matmul::Params { k: kk as u32, n: n as u32, has_bias: bias as u32, _pad: 0 });
+        let params = gpu.uniform(
+            "p",
+            &gpu::matmul::Params {
+                k: kk as u32,
+                n: n as u32,
+                has_bias: bias as u32,
+                _pad: 0,
+            },
+        );
         let st = step(gpu, m as u32, 0, 0.0);
         let (xb, wb, bb) = (buf(gpu, &x), buf(gpu, &w), buf(gpu, &b));
         let out = gpu.storage("out", (m * n * 4) as u64).unwrap();
@@ -90,9 +142,23 @@ fn matmul_and_matvec_match_cpu() {
         // The path the model takes (matvec when m == 1), then matmul for every shape.
         run(gpu, |pass| lin.dispatch(gpu, pass, &bg, m as u32, n as u32));
         let tol = 1e-5 * (kk as f32).sqrt() * 20.0;
-        assert_close(&format!("linear {m}x{kk}x{n}"), &read(gpu, &out, m * n), &want, tol, 1e-4);
-        run(gpu, |pass| lin.dispatch_matmul(gpu, pass, &bg, m as u32, n as u32));
-        assert_close(&format!("matmul {m}x{kk}x{n}"), &read(gpu, &out, m * n), &want, tol, 1e-4);
+        assert_close(
+            &format!("linear {m}x{kk}x{n}"),
+            &read(gpu, &out, m * n),
+            &want,
+            tol,
+            1e-4,
+        );
+        run(gpu, |pass| {
+            lin.dispatch_matmul(gpu, pass, &bg, m as u32, n as u32)
+        });
+        assert_close(
+            &format!("matmul {m}x{kk}x{n}"),
+            &read(gpu, &out, m * n),
+            &want,
+            tol,
+            1e-4,
+        );
     }
 }
 
@@ -101,7 +167,13 @@ fn attention_matches_cpu_with_probabilities() {
     let Some(gpu) = gpu() else { return };
     let mut rng = Rng(4);
     // (heads, kv heads, head size, new tokens, cached positions before them)
-    for (nh, nkv, hs, t, pos0) in [(3usize, 3usize, 16usize, 5usize, 0usize), (4, 4, 64, 1, 70), (2, 2, 24, 9, 3), (6, 2, 32, 3, 130), (1, 1, 100, 2, 0)] {
+    for (nh, nkv, hs, t, pos0) in [
+        (3usize, 3usize, 16usize, 5usize, 0usize),
+        (4, 4, 64, 1, 70),
+        (2, 2, 24, 9, 3),
+        (6, 2, 32, 3, 130),
+        (1, 1, 100, 2, 0),
+    ] {
         let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32)).unwrap();
         let (c, ckv, n_kv) = (nh * hs, nkv * hs, pos0 + t);
         let q = rng.data(t * c, 1.0);
@@ -110,11 +182,23 @@ fn attention_matches_cpu_with_probabilities() {
         // CPU reference is multi-head only: expand the shared kv heads.
         let group = nh / nkv;
         let expand = |src: &[f32]| -> Vec<f32> {
-            (0..n_kv).flat_map(|j| (0..nh).flat_map(move |h| (0..hs).map(move |d| (j, h, d)))).map(|(j, h, d)| src[j * ckv + (h / group) * hs + d]).collect()
+            (0..n_kv)
+                .flat_map(|j| (0..nh).flat_map(move |h| (0..hs).map(move |d| (j, h, d))))
+                .map(|(j, h, d)| src[j * ckv + (h / group) * hs + d])
+                .collect()
         };
         let mut want = vec![0.0; t * c];
         let mut want_p = vec![0.0; nh * t * n_kv];
-        cpu::attention_forward(&mut want, Some(&mut want_p), &q, &expand(&kc), &expand(&vc), pos0, nh, hs);
+        cpu::attention_forward(
+            &mut want,
+            Some(&mut want_p),
+            &q,
+            &expand(&kc),
+            &expand(&vc),
+            pos0,
+            nh,
+            hs,
+        );
 
         let params = gpu.uniform(
             "p",
@@ -137,7 +221,9 @@ fn attention_matches_cpu_with_probabilities() {
         // Filled with junk first: masked entries must be written as zeros.
         let probs = buf(gpu, &vec![7.0; nh * t * n_kv]);
         let bg = k.bind(gpu, &[&params, &st, &qb, &kb, &vb, &out, &probs]);
-        run(gpu, |pass| gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32));
+        run(gpu, |pass| {
+            gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32)
+        });
         let what = format!("attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0}");
         assert_close(&what, &read(gpu, &out, t * c), &want, 1e-5, 1e-4);
         let got_p = read(gpu, &probs, nh * t * n_kv);
@@ -152,7 +238,12 @@ fn attention_matches_cpu_with_probabilities() {
 #[test]
 fn gelu_and_residual_add_match_cpu() {
     let Some(gpu) = gpu() else { return };
-    let (gk, ak) = pollster::block_on(async { (gpu::gelu::kernel(gpu).await.unwrap(), gpu::add::kernel(gpu).await.unwrap()) });
+    let (gk, ak) = pollster::block_on(async {
+        (
+            gpu::gelu::kernel(gpu).await.unwrap(),
+            gpu::add::kernel(gpu).await.unwrap(),
+        )
+    });
     let mut rng = Rng(5);
     let (t, w) = (3usize, 333usize);
     // Includes ±20 outliers and large magnitudes where tanh saturates.
@@ -166,14 +257,24 @@ fn gelu_and_residual_add_match_cpu() {
     let mut want_add = want.clone();
     cpu::residual_forward(&mut want_add, &y);
 
-    let params = gpu.uniform("p", &gpu::gelu::Params { width: w as u32, _pad: [0; 3] });
+    let params = gpu.uniform(
+        "p",
+        &gpu::gelu::Params {
+            width: w as u32,
+            _pad: [0; 3],
+        },
+    );
     let st = step(gpu, t as u32, 0, 0.0);
     let (xb, yb) = (buf(gpu, &x), buf(gpu, &y));
     let gbg = gk.bind(gpu, &[&params, &st, &xb]);
-    run(gpu, |pass| gpu::gelu::dispatch(gpu, &gk, pass, &gbg, (t * w) as u32));
+    run(gpu, |pass| {
+        gpu::gelu::dispatch(gpu, &gk, pass, &gbg, (t * w) as u32)
+    });
     assert_close("gelu", &read(gpu, &xb, t * w), &want, 1e-6, 1e-5);
     let abg = ak.bind(gpu, &[&params, &st, &xb, &yb]);
-    run(gpu, |pass| gpu::add::dispatch(gpu, &ak, pass, &abg, (t * w) as u32));
+    run(gpu, |pass| {
+        gpu::add::dispatch(gpu, &ak, pass, &abg, (t * w) as u32)
+    });
     assert_close("add", &read(gpu, &xb, t * w), &want_add, 1e-6, 1e-5);
 }
 
@@ -185,12 +286,25 @@ fn kv_store_appends_rows_at_the_position() {
     let (t, width, pos0, ctx) = (3usize, 21usize, 5usize, 10usize);
     let stride = 3 * width + 2;
     let src = rng.data(t * stride, 1.0);
-    let params = gpu.uniform("p", &gpu::kv_store::Params { width: width as u32, src_stride: stride as u32, k_offset: width as u32, v_offset: 2 * width as u32 });
+    let params = gpu.uniform(
+        "p",
+        &gpu::kv_store::Params {
+            width: width as u32,
+            src_stride: stride as u32,
+            k_offset: width as u32,
+            v_offset: 2 * width as u32,
+        },
+    );
     let st = step(gpu, t as u32, pos0 as u32, 0.0);
     let sb = buf(gpu, &src);
-    let (kc, vc) = (buf(gpu, &vec![-1.0; ctx * width]), buf(gpu, &vec![-1.0; ctx * width]));
+    let (kc, vc) = (
+        buf(gpu, &vec![-1.0; ctx * width]),
+        buf(gpu, &vec![-1.0; ctx * width]),
+    );
     let bg = k.bind(gpu, &[&params, &st, &sb, &kc, &vc]);
-    run(gpu, |pass| gpu::kv_store::dispatch(gpu, &k, pass, &bg, t as u32, width as u32));
+    run(gpu, |pass| {
+        gpu::kv_store::dispatch(gpu, &k, pass, &bg, t as u32, width as u32)
+    });
     let (mut want_k, mut want_v) = (vec![-1.0; ctx * width], vec![-1.0; ctx * width]);
     for r in 0..t {
         for c in 0..width {
@@ -225,7 +339,11 @@ fn sampling_matches_cpu_rule() {
         let lb = buf(gpu, &logits);
         let out = gpu.storage("out", 16).unwrap();
         for &(temperature, top_k, top_p) in &settings {
-            let sp = cpu::SampleParams { temperature, top_k, top_p };
+            let sp = cpu::SampleParams {
+                temperature,
+                top_k,
+                top_p,
+            };
             let params = gpu.uniform("p", &gpu::sample::Params::new(v as u32, sp));
             for _ in 0..6 {
                 let u = (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
@@ -234,7 +352,10 @@ fn sampling_matches_cpu_rule() {
                 run(gpu, |pass| gpu::sample::dispatch(gpu, &k, pass, &bg));
                 let got = pollster::block_on(gpu.read_u32(&out, 1)).unwrap()[0];
                 let want = cpu::sample(&logits, sp, u);
-                assert_eq!(got, want, "V={v} {sp:?} u={u}: GPU picked {got}, CPU {want}");
+                assert_eq!(
+                    got, want,
+                    "V={v} {sp:?} u={u}: GPU picked {got}, CPU {want}"
+                );
                 draws += 1;
             }
         }

@@ -11,9 +11,22 @@ pub use super::gelu::Params;
 /// Slots: params, step, x, y.
 pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
     use Slot::*;
-    Kernel::new(gpu, "add", SOURCE, &[Uniform, Uniform, ReadWrite, Read], &[("WG", WG as f64)]).await
+    Kernel::new(
+        gpu,
+        "add",
+        SOURCE,
+        &[Uniform, Uniform, ReadWrite, Read],
+        &[("WG", WG as f64)],
+    )
+    .await
 }
 
-pub fn dispatch(gpu: &Gpu, k: &Kernel, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, n: u32) {
+pub fn dispatch(
+    gpu: &Gpu,
+    k: &Kernel,
+    pass: &mut wgpu::ComputePass,
+    bind: &wgpu::BindGroup,
+    n: u32,
+) {
     k.dispatch_linear(gpu, pass, bind, groups_for(n, WG));
 }

@@ -41,6 +41,13 @@ pub async fn kernel(gpu: &Gpu, head_size: u32) -> Result<Kernel> {
 }
 
 /// One workgroup per (head, query).
-pub fn dispatch(gpu: &Gpu, k: &Kernel, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, n_head: u32, n_tokens: u32) {
+pub fn dispatch(
+    gpu: &Gpu,
+    k: &Kernel,
+    pass: &mut wgpu::ComputePass,
+    bind: &wgpu::BindGroup,
+    n_head: u32,
+    n_tokens: u32,
+) {
     k.dispatch(gpu, pass, bind, [n_head, n_tokens, 1]);
 }

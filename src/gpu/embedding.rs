@@ -18,9 +18,23 @@ pub struct Params {
 /// Slots: params, step, tokens, wte, wpe, out.
 pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
     use Slot::*;
-    Kernel::new(gpu, "embedding", SOURCE, &[Uniform, Uniform, Read, Read, Read, ReadWrite], &[("WG", WG as f64)]).await
+    Kernel::new(
+        gpu,
+        "embedding",
+        SOURCE,
+        &[Uniform, Uniform, Read, Read, Read, ReadWrite],
+        &[("WG", WG as f64)],
+    )
+    .await
 }
 
-pub fn dispatch(gpu: &Gpu, k: &Kernel, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, n_tokens: u32, n_embd: u32) {
+pub fn dispatch(
+    gpu: &Gpu,
+    k: &Kernel,
+    pass: &mut wgpu::ComputePass,
+    bind: &wgpu::BindGroup,
+    n_tokens: u32,
+    n_embd: u32,
+) {
     k.dispatch_linear(gpu, pass, bind, groups_for(n_tokens * n_embd, WG));
 }

@@ -17,9 +17,22 @@ pub struct Params {
 /// Slots: params, step, x.
 pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
     use Slot::*;
-    Kernel::new(gpu, "gelu", SOURCE, &[Uniform, Uniform, ReadWrite], &[("WG", WG as f64)]).await
+    Kernel::new(
+        gpu,
+        "gelu",
+        SOURCE,
+        &[Uniform, Uniform, ReadWrite],
+        &[("WG", WG as f64)],
+    )
+    .await
 }
 
-pub fn dispatch(gpu: &Gpu, k: &Kernel, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, n: u32) {
+pub fn dispatch(
+    gpu: &Gpu,
+    k: &Kernel,
+    pass: &mut wgpu::ComputePass,
+    bind: &wgpu::BindGroup,
+    n: u32,
+) {
     k.dispatch_linear(gpu, pass, bind, groups_for(n, WG));
 }

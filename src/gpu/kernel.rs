@@ -76,7 +76,9 @@ impl Kernel {
             cache: None,
         });
         if let Some(e) = scope.pop().await {
-            return Err(LanternError::Gpu(format!("kernel {name} failed to build: {e}")));
+            return Err(LanternError::Gpu(format!(
+                "kernel {name} failed to build: {e}"
+            )));
         }
         gpu.counters.pipelines.fetch_add(1, Relaxed);
         Ok(Self {
@@ -92,7 +94,13 @@ impl Kernel {
     }
 
     /// Records one dispatch of `groups` workgroups (x, y, z), counted.
-    pub fn dispatch(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, groups: [u32; 3]) {
+    pub fn dispatch(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        bind: &wgpu::BindGroup,
+        groups: [u32; 3],
+    ) {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, bind, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
@@ -101,7 +109,13 @@ impl Kernel {
 
     /// Records a dispatch of `n` workgroups in all, folded into x and y when `n` exceeds one
     /// dimension's limit; the shader recovers its index as `wg.x + wg.y * num_wg.x`.
-    pub fn dispatch_linear(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, n: u32) {
+    pub fn dispatch_linear(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        bind: &wgpu::BindGroup,
+        n: u32,
+    ) {
         let x = n.clamp(1, MAX_GROUPS_PER_DIM);
         self.dispatch(gpu, pass, bind, [x, n.div_ceil(x).max(1), 1]);
     }

@@ -18,9 +18,23 @@ pub struct Params {
 /// Slots: params, step, src, k_cache, v_cache.
 pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
     use Slot::*;
-    Kernel::new(gpu, "kv_store", SOURCE, &[Uniform, Uniform, Read, ReadWrite, ReadWrite], &[("WG", WG as f64)]).await
+    Kernel::new(
+        gpu,
+        "kv_store",
+        SOURCE,
+        &[Uniform, Uniform, Read, ReadWrite, ReadWrite],
+        &[("WG", WG as f64)],
+    )
+    .await
 }
 
-pub fn dispatch(gpu: &Gpu, k: &Kernel, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, n_tokens: u32, width: u32) {
+pub fn dispatch(
+    gpu: &Gpu,
+    k: &Kernel,
+    pass: &mut wgpu::ComputePass,
+    bind: &wgpu::BindGroup,
+    n_tokens: u32,
+    width: u32,
+) {
     k.dispatch_linear(gpu, pass, bind, groups_for(n_tokens * width, WG));
 }

@@ -16,9 +16,22 @@ pub struct Params {
 /// Slots: params, x, weight, bias, out.
 pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
     use Slot::*;
-    Kernel::new(gpu, "layer_norm", SOURCE, &[Uniform, Read, Read, Read, ReadWrite], &[("WG", 256.0)]).await
+    Kernel::new(
+        gpu,
+        "layer_norm",
+        SOURCE,
+        &[Uniform, Read, Read, Read, ReadWrite],
+        &[("WG", 256.0)],
+    )
+    .await
 }
 
-pub fn dispatch(gpu: &Gpu, k: &Kernel, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, rows: u32) {
+pub fn dispatch(
+    gpu: &Gpu,
+    k: &Kernel,
+    pass: &mut wgpu::ComputePass,
+    bind: &wgpu::BindGroup,
+    rows: u32,
+) {
     k.dispatch(gpu, pass, bind, [rows, 1, 1]);
 }

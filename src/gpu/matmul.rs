@@ -18,7 +18,14 @@ pub struct Params {
     pub _pad: u32,
 }
 
-const SLOTS: [Slot; 6] = [Slot::Uniform, Slot::Uniform, Slot::Read, Slot::Read, Slot::Read, Slot::ReadWrite];
+const SLOTS: [Slot; 6] = [
+    Slot::Uniform,
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+];
 
 /// The two kernels of a linear layer. Slots: params, step, x, w, bias, out.
 pub struct Linear {
@@ -40,16 +47,33 @@ impl Linear {
     }
 
     /// y[rows, n] for `rows` rows of x: matvec for one row, matmul for more.
-    pub fn dispatch(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, rows: u32, n: u32) {
+    pub fn dispatch(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        bind: &wgpu::BindGroup,
+        rows: u32,
+        n: u32,
+    ) {
         if rows == 1 {
-            self.matvec.dispatch_linear(gpu, pass, bind, n.div_ceil(MATVEC_ROWS));
+            self.matvec
+                .dispatch_linear(gpu, pass, bind, n.div_ceil(MATVEC_ROWS));
         } else {
-            self.matmul.dispatch(gpu, pass, bind, [n.div_ceil(TILE), rows.div_ceil(TILE), 1]);
+            self.matmul
+                .dispatch(gpu, pass, bind, [n.div_ceil(TILE), rows.div_ceil(TILE), 1]);
         }
     }
 
     /// The matmul kernel even for one row (for its test).
-    pub fn dispatch_matmul(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, bind: &wgpu::BindGroup, rows: u32, n: u32) {
-        self.matmul.dispatch(gpu, pass, bind, [n.div_ceil(TILE), rows.div_ceil(TILE), 1]);
+    pub fn dispatch_matmul(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        bind: &wgpu::BindGroup,
+        rows: u32,
+        n: u32,
+    ) {
+        self.matmul
+            .dispatch(gpu, pass, bind, [n.div_ceil(TILE), rows.div_ceil(TILE), 1]);
     }
 }

@@ -29,7 +29,14 @@ impl Params {
 /// Slots: params, step, logits, out.
 pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
     use Slot::*;
-    Kernel::new(gpu, "sample", SOURCE, &[Uniform, Uniform, Read, ReadWrite], &[("WG", 256.0)]).await
+    Kernel::new(
+        gpu,
+        "sample",
+        SOURCE,
+        &[Uniform, Uniform, Read, ReadWrite],
+        &[("WG", 256.0)],
+    )
+    .await
 }
 
 /// One workgroup.

@@ -1,0 +1,116 @@
+//! The GPU forward pass and generation against golden files made by an independent numpy
+//! implementation (scripts/make_gpt2_fixtures.py).
+
+mod common;
+use common::*;
+use lantern::cpu::SampleParams;
+use lantern::generate::{GenerateOptions, Generation, StopReason};
+use lantern::gpu::gpt2::Gpt2Gpu;
+use lantern::model::LoadedModel;
+
+const GREEDY: SampleParams = SampleParams {
+    temperature: 0.0,
+    top_k: 0,
+    top_p: 1.0,
+};
+const ATOL: f32 = 2e-3;
+const RTOL: f32 = 1e-3;
+
+fn sequence(case: &GoldenCase) -> Vec<u32> {
+    let mut seq = case.prompt_ids.clone();
+    seq.extend_from_slice(&case.greedy_ids[..case.greedy_ids.len() - 1]);
+    seq
+}
+
+#[test]
+fn gpu_prefill_logits_match_golden() {
+    let Some(gpu) = gpu() else { return };
+    for name in FIXTURES {
+        let m = LoadedModel::from_path(&fixture(name)).unwrap();
+        // A chunk of 7 tokens: prompts take several passes, as long prompts do.
+        for chunk in [128, 7] {
+            let mut model =
+                pollster::block_on(Gpt2Gpu::with_chunk(gpu, &m.weights, chunk)).unwrap();
+            for case in &golden(name).cases {
+                let seq = sequence(case);
+                for g in &case.logits {
+                    model.reset();
+                    pollster::block_on(model.prefill(gpu, &seq[..=g.position], GREEDY, 0.0))
+                        .unwrap();
+                    let got = pollster::block_on(model.read_logits(gpu)).unwrap();
+                    assert_close(
+                        &format!("{name} chunk {chunk} prefill logits @{}", g.position),
+                        &got,
+                        &g.values,
+                        ATOL,
+                        RTOL,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gpu_decode_logits_match_golden() {
+    let Some(gpu) = gpu() else { return };
+    for name in FIXTURES {
+        let m = LoadedModel::from_path(&fixture(name)).unwrap();
+        let mut model = pollster::block_on(Gpt2Gpu::new(gpu, &m.weights)).unwrap();
+        for case in &golden(name).cases {
+            // One token per pass: the matrix–vector path and the KV cache.
+            model.reset();
+            let seq = sequence(case);
+            for (pos, &tok) in seq.iter().enumerate() {
+                pollster::block_on(model.prefill(gpu, &[tok], GREEDY, 0.0)).unwrap();
+                if let Some(g) = case.logits.iter().find(|g| g.position == pos) {
+                    let got = pollster::block_on(model.read_logits(gpu)).unwrap();
+                    assert_close(
+                        &format!("{name} decode logits @{pos}"),
+                        &got,
+                        &g.values,
+                        ATOL,
+                        RTOL,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gpu_greedy_generation_matches_golden() {
+    let Some(gpu) = gpu() else { return };
+    for name in FIXTURES {
+        let m = LoadedModel::from_path(&fixture(name)).unwrap();
+        let mut model = pollster::block_on(Gpt2Gpu::new(gpu, &m.weights)).unwrap();
+        for case in &golden(name).cases {
+            let ids = m.tokenizer.encode(&case.prompt);
+            assert_eq!(ids, case.prompt_ids, "{name}: prompt ids");
+            let opts = GenerateOptions {
+                max_tokens: 12,
+                sample: GREEDY,
+                seed: 0,
+            };
+            let mut generation =
+                Generation::new(gpu, &mut model, &m.tokenizer, m.eos, ids, opts).unwrap();
+            let text: String = generation.by_ref().map(|p| p.unwrap()).collect();
+            assert_eq!(
+                generation.generated_ids, case.greedy_ids,
+                "{name}: greedy ids for {:?}",
+                case.prompt
+            );
+            assert_eq!(
+                text,
+                m.tokenizer.decode(&case.greedy_ids),
+                "{name}: streamed text"
+            );
+            let want_stop = if case.greedy_ids.len() < 12 {
+                StopReason::EndOfText
+            } else {
+                StopReason::MaxTokens
+            };
+            assert_eq!(generation.stop, Some(want_stop), "{name}: stop reason");
+        }
+    }
+}
