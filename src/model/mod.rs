@@ -8,6 +8,6 @@ mod weights;
 
 pub use config::Gpt2Config;
 pub use loader::{LoadedModel, ModelFiles};
-pub use safetensors::load_gpt2;
+pub use safetensors::{TensorInfo, list_tensors, load_gpt2};
 pub use tokenizer::{TextStream, Tokenizer, split_gpt2};
 pub use weights::{Gpt2Block, Gpt2Weights, LayerNorm, Linear};

@@ -152,3 +152,27 @@ impl Reader<'_> {
         })
     }
 }
+
+/// Name, dtype and shape of one stored tensor.
+#[derive(Debug, Clone)]
+pub struct TensorInfo {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+}
+
+/// The tensors a safetensors file holds, sorted by name (for `lantern info`).
+pub fn list_tensors(bytes: &[u8], file: &str) -> Result<Vec<TensorInfo>> {
+    let st = parse(bytes, file)?;
+    let mut list: Vec<TensorInfo> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| TensorInfo {
+            name,
+            dtype: format!("{:?}", view.dtype()),
+            shape: view.shape().to_vec(),
+        })
+        .collect();
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(list)
+}
