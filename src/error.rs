@@ -49,13 +49,12 @@ pub enum LanternError {
     Tokenizer { file: String, reason: String },
 
     #[error(
-        "the prompt is {prompt_tokens} tokens, but this model's context holds {context} \
-         (and {max_new} new tokens were asked for); shorten the prompt"
+        "the prompt is {prompt_tokens} tokens, but this model's context holds {context}; \
+         shorten the prompt"
     )]
     PromptTooLong {
         prompt_tokens: usize,
         context: usize,
-        max_new: usize,
     },
 
     #[error("the prompt is empty: give the model at least one token")]

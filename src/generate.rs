@@ -79,7 +79,7 @@ impl SampleRng {
 }
 
 /// Checks a prompt against the context before any GPU work.
-pub fn check_prompt(prompt_ids: &[u32], context: usize, max_new: usize) -> Result<()> {
+pub fn check_prompt(prompt_ids: &[u32], context: usize) -> Result<()> {
     if prompt_ids.is_empty() {
         return Err(LanternError::EmptyPrompt);
     }
@@ -87,7 +87,6 @@ pub fn check_prompt(prompt_ids: &[u32], context: usize, max_new: usize) -> Resul
         return Err(LanternError::PromptTooLong {
             prompt_tokens: prompt_ids.len(),
             context,
-            max_new,
         });
     }
     Ok(())
@@ -119,7 +118,7 @@ impl<'a> Generation<'a> {
         opts: GenerateOptions,
     ) -> Result<Self> {
         opts.validate()?;
-        check_prompt(&prompt_ids, model.config.n_positions, opts.max_tokens)?;
+        check_prompt(&prompt_ids, model.config.n_positions)?;
         model.reset();
         Ok(Self {
             gpu,
@@ -211,7 +210,7 @@ pub fn generate_cpu(
 ) -> Result<(Vec<u32>, StopReason)> {
     opts.validate()?;
     let ctx = w.config.n_positions;
-    check_prompt(prompt_ids, ctx, opts.max_tokens)?;
+    check_prompt(prompt_ids, ctx)?;
     let v = w.config.vocab_size;
     let mut rng = SampleRng::new(opts.seed);
     let mut ids = prompt_ids.to_vec();

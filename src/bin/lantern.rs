@@ -7,7 +7,7 @@
 //!     lantern bench    --model DIR [--prompt-tokens N] [--gen-tokens M] [--json]
 
 use lantern::cpu::SampleParams;
-use lantern::generate::{GenerateOptions, Generation, generate_cpu};
+use lantern::generate::{GenerateOptions, Generation, check_prompt, generate_cpu};
 use lantern::gpu::Gpu;
 use lantern::gpu::gpt2::Gpt2Gpu;
 use lantern::model::{LoadedModel, list_tensors};
@@ -31,6 +31,16 @@ DIR is a Hugging Face GPT-2 folder: config.json, model.safetensors, and tokenize
 (or vocab.json + merges.txt). --temperature 0 is greedy. Defaults: --max-tokens 64
 --temperature 0.8 --top-k 40 --top-p 0.95 --seed 0; --prompt-tokens 32 --gen-tokens 32.
 --cpu runs the CPU reference instead of the GPU (slow).";
+
+/// Prints a line to stdout; a closed pipe (`lantern info | head`) ends output quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -117,7 +127,7 @@ fn run(args: &[String]) -> Result<(), String> {
             &["json"],
         )?),
         "help" | "--help" | "-h" => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             Ok(())
         }
         other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
@@ -137,7 +147,6 @@ fn open_gpu() -> Result<Gpu, String> {
 }
 
 fn generate(args: &Args) -> Result<(), String> {
-    let (_, m) = load(args)?;
     let prompt = args.required("prompt")?;
     let opts = GenerateOptions {
         max_tokens: args.get("max-tokens", 64)?,
@@ -148,14 +157,17 @@ fn generate(args: &Args) -> Result<(), String> {
         },
         seed: args.get("seed", 0)?,
     };
+    opts.validate().map_err(|e| e.to_string())?;
+    let (_, m) = load(args)?;
     let json = args.flag("json");
     let prompt_ids = m.tokenizer.encode(prompt);
+    check_prompt(&prompt_ids, m.weights.config.n_positions).map_err(|e| e.to_string())?;
 
     let generated_ids = if args.flag("cpu") {
         let (ids, _) =
             generate_cpu(&m.weights, m.eos, &prompt_ids, opts).map_err(|e| e.to_string())?;
         if !json {
-            println!("{}", m.tokenizer.decode(&ids));
+            say!("{}", m.tokenizer.decode(&ids));
         }
         ids
     } else {
@@ -174,9 +186,13 @@ fn generate(args: &Args) -> Result<(), String> {
         let mut out = std::io::stdout().lock();
         for piece in generation.by_ref() {
             let piece = piece.map_err(|e| e.to_string())?;
-            if !json {
-                let _ = out.write_all(piece.as_bytes());
-                let _ = out.flush();
+            if !json
+                && out
+                    .write_all(piece.as_bytes())
+                    .and_then(|_| out.flush())
+                    .is_err()
+            {
+                return Ok(()); // stdout closed: nobody is reading
             }
         }
         if !json {
@@ -190,7 +206,7 @@ fn generate(args: &Args) -> Result<(), String> {
             "generated_ids": generated_ids,
             "text": m.tokenizer.decode(&generated_ids),
         });
-        println!("{obj}");
+        say!("{obj}");
     }
     Ok(())
 }
@@ -198,7 +214,7 @@ fn generate(args: &Args) -> Result<(), String> {
 fn tokenize(args: &Args) -> Result<(), String> {
     let (_, m) = load(args)?;
     let ids = m.tokenizer.encode(args.required("text")?);
-    println!("{}", serde_json::json!({ "ids": ids }));
+    say!("{}", serde_json::json!({ "ids": ids }));
     Ok(())
 }
 
@@ -223,9 +239,9 @@ fn info(args: &Args) -> Result<(), String> {
             0
         };
     let kv_bytes = (2 * c.n_layer * c.n_positions * c.n_embd * 4) as u64;
-    println!("model:        {}", dir.display());
-    println!("architecture: GPT-2");
-    println!(
+    say!("model:        {}", dir.display());
+    say!("architecture: GPT-2");
+    say!(
         "config:       vocab_size {}, n_positions {}, n_embd {}, n_layer {}, n_head {} (head size {}), n_inner {}, layer_norm_epsilon {}",
         c.vocab_size,
         c.n_positions,
@@ -236,7 +252,7 @@ fn info(args: &Args) -> Result<(), String> {
         c.n_inner,
         c.layer_norm_epsilon
     );
-    println!(
+    say!(
         "parameters:   {} ({})",
         c.parameter_count(),
         if m.weights.lm_head.is_some() {
@@ -245,20 +261,20 @@ fn info(args: &Args) -> Result<(), String> {
             "lm_head tied to wte"
         }
     );
-    println!(
+    say!(
         "tokenizer:    {} tokens, end of text {:?}",
         m.tokenizer.vocab_size(),
         m.eos
     );
-    println!(
+    say!(
         "tensors:      {} stored; dtypes {:?}",
         tensors.len(),
         dtypes
     );
     for t in &tensors {
-        println!("  {:<40} {:<5} {:?}", t.name, t.dtype, t.shape);
+        say!("  {:<40} {:<5} {:?}", t.name, t.dtype, t.shape);
     }
-    println!(
+    say!(
         "gpu memory:   weights {:.1} MB (f32), KV cache {:.1} MB for {} tokens",
         weights_bytes as f64 / 1e6,
         kv_bytes as f64 / 1e6,
@@ -268,9 +284,9 @@ fn info(args: &Args) -> Result<(), String> {
 }
 
 fn bench(args: &Args) -> Result<(), String> {
-    let (path, m) = load(args)?;
     let n_prompt: usize = args.get("prompt-tokens", 32)?;
     let n_gen: usize = args.get("gen-tokens", 32)?;
+    let (path, m) = load(args)?;
     let ctx = m.weights.config.n_positions;
     if n_prompt == 0 || n_gen == 0 || n_prompt + n_gen > ctx {
         return Err(format!(
@@ -326,27 +342,27 @@ fn bench(args: &Args) -> Result<(), String> {
         "gpu_objects_created_after_load": created,
     });
     if args.flag("json") {
-        println!("{report}");
+        say!("{report}");
     } else {
-        println!("model:     {}", path.display());
-        println!("adapter:   {}", gpu.describe());
-        println!(
+        say!("model:     {}", path.display());
+        say!("adapter:   {}", gpu.describe());
+        say!(
             "prefill:   {n_prompt} tokens in {:.3} s = {:.1} tokens/s",
             prefill_s,
             n_prompt as f64 / prefill_s
         );
-        println!(
+        say!(
             "decode:    {n_gen} tokens in {:.3} s = {:.1} tokens/s",
             decode_s,
             n_gen as f64 / decode_s
         );
-        println!(
+        say!(
             "per decoded token: {} dispatches, {} submits, {} bytes read back",
             per(d.dispatches),
             per(d.submits),
             per(d.readback_bytes)
         );
-        println!("GPU objects created after load: {created}");
+        say!("GPU objects created after load: {created}");
     }
     Ok(())
 }

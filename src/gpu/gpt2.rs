@@ -360,7 +360,6 @@ impl Gpt2Gpu {
             return Err(LanternError::PromptTooLong {
                 prompt_tokens: self.pos + n,
                 context: ctx,
-                max_new: 0,
             });
         }
         Ok(())

@@ -1,0 +1,210 @@
+//! The `lantern` binary, run as a user would.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn lantern(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(args)
+        .output()
+        .expect("lantern runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {text}"))
+}
+
+#[test]
+fn generate_greedy_json_returns_the_golden_ids() {
+    if gpu().is_none() {
+        return;
+    }
+    for name in FIXTURES {
+        let dir = fixture(name);
+        for case in &golden(name).cases {
+            let (ok, out, err) = lantern(&[
+                "generate",
+                "--model",
+                dir.to_str().unwrap(),
+                "--prompt",
+                &case.prompt,
+                "--temperature",
+                "0",
+                "--max-tokens",
+                "12",
+                "--json",
+            ]);
+            assert!(ok, "{name}: {err}");
+            assert!(
+                err.contains("adapter: "),
+                "the adapter goes to stderr: {err}"
+            );
+            let v = json(&out);
+            let ids = |k: &str| -> Vec<u32> { serde_json::from_value(v[k].clone()).unwrap() };
+            assert_eq!(ids("prompt_ids"), case.prompt_ids, "{name}");
+            assert_eq!(
+                ids("generated_ids"),
+                case.greedy_ids,
+                "{name}: {:?}",
+                case.prompt
+            );
+            assert!(v["text"].is_string());
+        }
+    }
+}
+
+#[test]
+fn generate_on_the_cpu_reference_agrees() {
+    let name = "gpt2-odd-f16";
+    let case = &golden(name).cases[0];
+    let (ok, out, err) = lantern(&[
+        "generate",
+        "--model",
+        fixture(name).to_str().unwrap(),
+        "--prompt",
+        &case.prompt,
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "12",
+        "--json",
+        "--cpu",
+    ]);
+    assert!(ok, "{err}");
+    let got: Vec<u32> = serde_json::from_value(json(&out)["generated_ids"].clone()).unwrap();
+    assert_eq!(got, case.greedy_ids);
+}
+
+#[test]
+fn sampling_is_seeded() {
+    if gpu().is_none() {
+        return;
+    }
+    let dir = fixture("gpt2-wide-bf16");
+    let run = |seed: &str| {
+        let (ok, out, err) = lantern(&[
+            "generate",
+            "--model",
+            dir.to_str().unwrap(),
+            "--prompt",
+            "Once upon a time",
+            "--temperature",
+            "1.0",
+            "--top-k",
+            "50",
+            "--top-p",
+            "0.9",
+            "--seed",
+            seed,
+            "--max-tokens",
+            "20",
+            "--json",
+        ]);
+        assert!(ok, "{err}");
+        json(&out)["generated_ids"].clone()
+    };
+    assert_eq!(run("7"), run("7"), "the same seed gives the same tokens");
+    assert_ne!(run("7"), run("8"), "another seed gives other tokens");
+}
+
+#[test]
+fn tokenize_prints_ids() {
+    let name = "gpt2-tiny-f32";
+    let case = &golden(name).cases[1];
+    let (ok, out, err) = lantern(&[
+        "tokenize",
+        "--model",
+        fixture(name).to_str().unwrap(),
+        "--text",
+        &case.prompt,
+    ]);
+    assert!(ok, "{err}");
+    let ids: Vec<u32> = serde_json::from_value(json(&out)["ids"].clone()).unwrap();
+    assert_eq!(ids, case.prompt_ids);
+}
+
+#[test]
+fn info_describes_the_checkpoint() {
+    let (ok, out, err) = lantern(&[
+        "info",
+        "--model",
+        fixture("gpt2-wide-bf16").to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    for want in [
+        "architecture: GPT-2",
+        "n_embd 80",
+        "n_head 5",
+        "n_inner 200",
+        "parameters:",
+        "\"BF16\"",
+        "transformer.h.1.mlp.c_fc.weight",
+    ] {
+        assert!(out.contains(want), "info lacks {want:?}:\n{out}");
+    }
+}
+
+#[test]
+fn bench_reports_one_submit_per_token_and_no_objects_after_load() {
+    if gpu().is_none() {
+        return;
+    }
+    let (ok, out, err) = lantern(&[
+        "bench",
+        "--model",
+        fixture("gpt2-tiny-f32").to_str().unwrap(),
+        "--prompt-tokens",
+        "20",
+        "--gen-tokens",
+        "10",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v = json(&out);
+    for key in [
+        "prefill_tokens_per_s",
+        "decode_tokens_per_s",
+        "dispatches_per_token",
+        "submits_per_token",
+        "readback_bytes_per_token",
+        "gpu_objects_created_after_load",
+        "adapter",
+    ] {
+        assert!(!v[key].is_null(), "bench lacks {key}: {out}");
+    }
+    assert_eq!(v["submits_per_token"], 1.0);
+    assert_eq!(v["readback_bytes_per_token"], 4.0);
+    assert_eq!(v["gpu_objects_created_after_load"], 0);
+    // 1 embedding + 11 per block (2 blocks) + final norm, lm_head, sampler.
+    assert_eq!(v["dispatches_per_token"], 26.0);
+}
+
+#[test]
+fn errors_exit_nonzero_with_a_message() {
+    let (ok, _, err) = lantern(&["generate", "--model", "/no/such/model", "--prompt", "hi"]);
+    assert!(!ok);
+    assert!(
+        err.contains("config.json") && err.contains("missing"),
+        "{err}"
+    );
+    let (ok, _, err) = lantern(&[
+        "generate",
+        "--model",
+        fixture("gpt2-tiny-f32").to_str().unwrap(),
+        "--prompt",
+        &"word ".repeat(80),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("context holds 64"), "{err}");
+    let (ok, _, err) = lantern(&["frobnicate"]);
+    assert!(!ok && err.contains("unknown command"), "{err}");
+    let (ok, _, err) = lantern(&["generate", "--model", "x", "--max-tokens", "many"]);
+    assert!(!ok && err.contains("--max-tokens"), "{err}");
+}
