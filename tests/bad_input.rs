@@ -52,7 +52,7 @@ fn rewrite_tensors(dir: &Path, edit: impl FnOnce(&mut Vec<(String, String, Vec<u
         offset += data.len();
     }
     let mut h = serde_json::to_vec(&header).unwrap();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();
@@ -267,7 +267,7 @@ fn prompt_longer_than_the_context() {
 #[test]
 fn buffer_too_large_for_the_device() {
     let Some(gpu) = gpu() else { return };
-    let limit = gpu.limits.max_storage_buffer_binding_size as u64;
+    let limit = gpu.limits.max_storage_buffer_binding_size;
     let e = gpu.storage("wte", limit + 4).unwrap_err();
     assert!(matches!(e, LanternError::TooLargeForDevice { .. }), "{e:?}");
     assert_mentions(&e, &["wte", &format!("{}", limit + 4), &format!("{limit}")]);

@@ -125,8 +125,10 @@ impl Gpu {
 
     /// Refuses a buffer larger than one storage binding may be.
     fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
-        let limit =
-            (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size);
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
         if bytes > limit {
             return Err(LanternError::TooLargeForDevice {
                 what: what.to_string(),

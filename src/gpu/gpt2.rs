@@ -384,15 +384,15 @@ impl Gpt2Gpu {
                 _pad: 0,
             }),
         );
-        if let Some((s, _)) = sample {
-            if self.last_sample != Some(s) {
-                gpu.queue.write_buffer(
-                    &self.sample_params,
-                    0,
-                    bytemuck::bytes_of(&sample::Params::new(v, s)),
-                );
-                self.last_sample = Some(s);
-            }
+        if let Some((s, _)) = sample
+            && self.last_sample != Some(s)
+        {
+            gpu.queue.write_buffer(
+                &self.sample_params,
+                0,
+                bytemuck::bytes_of(&sample::Params::new(v, s)),
+            );
+            self.last_sample = Some(s);
         }
         let (k, t) = (&self.k, n as u32);
         let mut enc = gpu.encoder();

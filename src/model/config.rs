@@ -58,12 +58,12 @@ impl Gpt2Config {
                 supported: "GPT-2 (model_type \"gpt2\")".into(),
             });
         }
-        if let Some(act) = obj.get("activation_function").and_then(Value::as_str) {
-            if !matches!(act, "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast") {
-                return Err(err(format!(
-                    "field `activation_function` is \"{act}\"; Lantern implements the tanh GELU (\"gelu_new\")"
-                )));
-            }
+        if let Some(act) = obj.get("activation_function").and_then(Value::as_str)
+            && !matches!(act, "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast")
+        {
+            return Err(err(format!(
+                "field `activation_function` is \"{act}\"; Lantern implements the tanh GELU (\"gelu_new\")"
+            )));
         }
 
         let usize_field = |name: &str| -> Result<usize> {

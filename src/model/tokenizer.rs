@@ -167,7 +167,7 @@ impl Tokenizer {
             let merged = format!("{a}{b}");
             merge_map.insert((id(a)?, id(b)?), (rank as u32, id(&merged)?));
         }
-        special.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        special.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         Ok(Self {
             token_bytes,
             byte_ids,

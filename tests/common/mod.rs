@@ -49,10 +49,10 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (g - w).abs();
         let excess = err - (atol + rtol * w.abs());
-        if !(excess <= 0.0) {
+        if excess.is_nan() || excess > 0.0 {
             bad.push(i);
         }
-        if !(err <= worst.1) {
+        if err.is_nan() || err > worst.1 {
             worst = (i, err);
         }
     }
@@ -114,7 +114,7 @@ impl Rng {
         let mut v: Vec<f32> = (0..n).map(|_| self.uniform() * scale).collect();
         for _ in 0..(n / 97).max(1) {
             let i = (self.next_u64() % n as u64) as usize;
-            v[i] = if self.next_u64() % 2 == 0 {
+            v[i] = if self.next_u64().is_multiple_of(2) {
                 20.0
             } else {
                 -20.0
