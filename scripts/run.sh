@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Sets up, builds, and runs Lantern's command-line tool: greedy generation on a small GPT-2
-# checkpoint, then a benchmark.
+# Sets up, fetches the default model (SmolLM2-135M-Instruct), builds, and starts a chat with
+# it in the terminal. Extra arguments go to `lantern chat` (e.g. --temperature 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+./scripts/fetch-model.sh
 cargo build --release
-MODEL="${MODEL:-tests/fixtures/gpt2-wide-bf16}"
-./target/release/lantern generate --model "$MODEL" --prompt "${PROMPT:-The quick brown fox}" --max-tokens 24
-./target/release/lantern bench --model "$MODEL"
+exec ./target/release/lantern chat --model models/SmolLM2-135M-Instruct.Q4_1.gguf "$@"

@@ -1,5 +1,5 @@
 // Matrix multiply for prefill (many tokens): out[m, n] = Σ_k x[m, k] · w[n, k] + bias[n].
-// w is [N, K] (a linear layer's [out, in]). Each workgroup computes a 64×64 tile of out, each
+// w is [N, K] (a linear layer's [out, in]), f32 or quantized (FORMAT). Each workgroup computes a 64×64 tile of out, each
 // of its 256 invocations a 4×4 block, staging 16-wide slices of x and w in workgroup memory.
 
 struct Params {
@@ -19,7 +19,7 @@ struct Step {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> x: array<f32>;          // [M, K]
-@group(0) @binding(3) var<storage, read> w: array<f32>;          // [N, K]
+@group(0) @binding(3) var<storage, read> w: array<u32>;          // [N, K] in FORMAT
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // [N]
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;  // [M, N]
 
@@ -27,6 +27,45 @@ const TILE: u32 = 64u;  // rows and columns of out per workgroup
 const BK: u32 = 16u;    // depth of one staged slice
 var<workgroup> x_tile: array<f32, 1024>;  // [BK][TILE]: x[row0 + r, k0 + kk] at kk * TILE + r
 var<workgroup> w_tile: array<f32, 1024>;  // [BK][TILE]: w[col0 + c, k0 + kk] at kk * TILE + c
+
+// Weight formats (the FORMAT override): 0 = f32, 1 = Q8_0, 2 = Q4_0, 3 = Q4_1. Quantized
+// rows are ggml's blocks of 32 weights, stored as the file has them (src/model/quant.rs):
+//   Q8_0: d: f16, 32 × i8                  w = d · q
+//   Q4_0: d: f16, 16 bytes of nibbles      w = d · (q − 8)
+//   Q4_1: d: f16, m: f16, 16 bytes         w = d · q + m
+// where byte j of the nibbles holds weight j (low) and weight j + 16 (high).
+override FORMAT: u32 = 0u;
+
+fn w_byte(b: u32) -> u32 {
+    return (w[b >> 2u] >> ((b & 3u) << 3u)) & 0xffu;
+}
+
+// The f16 at byte b (b even).
+fn w_half(b: u32) -> f32 {
+    let word = w[b >> 2u];
+    return unpack2x16float(select(word, word >> 16u, (b & 2u) != 0u)).x;
+}
+
+// Weight k of row `row`, in a matrix of rows of k_len weights.
+fn weight(row: u32, k: u32, k_len: u32) -> f32 {
+    if (FORMAT == 0u) {
+        return bitcast<f32>(w[row * k_len + k]);
+    }
+    let block = row * (k_len / 32u) + k / 32u;
+    let j = k % 32u;
+    if (FORMAT == 1u) {
+        let base = block * 34u;
+        return w_half(base) * f32(bitcast<i32>(w_byte(base + 2u + j) << 24u) >> 24u);
+    }
+    let size = select(18u, 20u, FORMAT == 3u);
+    let base = block * size;
+    let byte = w_byte(base + size - 16u + j % 16u);
+    let q = f32(select(byte & 0xfu, byte >> 4u, j >= 16u));
+    if (FORMAT == 2u) {
+        return w_half(base) * (q - 8.0);
+    }
+    return w_half(base) * q + w_half(base + 2u);
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
@@ -51,7 +90,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
             x_tile[kk * TILE + r] = xv;
             var wv = 0.0;
             if (col0 + r < p.n && gk < p.k) {
-                wv = w[(col0 + r) * p.k + gk];
+                wv = weight(col0 + r, gk, p.k);
             }
             w_tile[kk * TILE + r] = wv;
         }

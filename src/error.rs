@@ -27,7 +27,9 @@ pub enum LanternError {
         dtype: String,
     },
 
-    #[error("{file}: tensor `{tensor}` has shape {got:?}, but config.json implies {expected:?}")]
+    #[error(
+        "{file}: tensor `{tensor}` has shape {got:?}, but the model's config implies {expected:?}"
+    )]
     ShapeMismatch {
         file: String,
         tensor: String,

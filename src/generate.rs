@@ -5,8 +5,8 @@
 use crate::cpu::{self, SampleParams};
 use crate::error::{LanternError, Result};
 use crate::gpu::Gpu;
-use crate::gpu::gpt2::Gpt2Gpu;
-use crate::model::{Gpt2Weights, TextStream, Tokenizer};
+use crate::gpu::model::GpuModel;
+use crate::model::{TextStream, Tokenizer, Weights};
 
 /// What to generate and how to pick tokens.
 #[derive(Debug, Clone, Copy)]
@@ -96,38 +96,57 @@ pub fn check_prompt(prompt_ids: &[u32], context: usize) -> Result<()> {
 /// the web, call [`Generation::next_piece`].
 pub struct Generation<'a> {
     gpu: &'a Gpu,
-    model: &'a mut Gpt2Gpu,
+    model: &'a mut GpuModel,
     tokenizer: &'a Tokenizer,
-    eos: Option<u32>,
+    stop_ids: &'a [u32],
     opts: GenerateOptions,
     rng: SampleRng,
     pub prompt_ids: Vec<u32>,
+    /// Prompt tokens already in the KV cache from an earlier generation (chat turns).
+    cached: usize,
     pub generated_ids: Vec<u32>,
     text: TextStream,
     pub stop: Option<StopReason>,
 }
 
 impl<'a> Generation<'a> {
-    /// Starts from an empty context. Fails if the prompt is empty or longer than the context.
+    /// Starts from an empty context. Fails if the prompt is empty, longer than the context,
+    /// or the options are invalid.
     pub fn new(
         gpu: &'a Gpu,
-        model: &'a mut Gpt2Gpu,
+        model: &'a mut GpuModel,
         tokenizer: &'a Tokenizer,
-        eos: Option<u32>,
+        stop_ids: &'a [u32],
         prompt_ids: Vec<u32>,
         opts: GenerateOptions,
     ) -> Result<Self> {
+        Self::resume(gpu, model, tokenizer, stop_ids, prompt_ids, 0, opts)
+    }
+
+    /// As [`Generation::new`], when the KV cache already holds the first `cached` tokens of
+    /// the prompt (at least one prompt token is always run again).
+    pub fn resume(
+        gpu: &'a Gpu,
+        model: &'a mut GpuModel,
+        tokenizer: &'a Tokenizer,
+        stop_ids: &'a [u32],
+        prompt_ids: Vec<u32>,
+        cached: usize,
+        opts: GenerateOptions,
+    ) -> Result<Self> {
         opts.validate()?;
-        check_prompt(&prompt_ids, model.config.n_positions)?;
-        model.reset();
+        check_prompt(&prompt_ids, model.context)?;
+        let cached = cached.min(prompt_ids.len() - 1);
+        model.truncate(cached);
         Ok(Self {
             gpu,
             model,
             tokenizer,
-            eos,
+            stop_ids,
             opts,
             rng: SampleRng::new(opts.seed),
             prompt_ids,
+            cached,
             generated_ids: Vec::new(),
             text: TextStream::default(),
             stop: None,
@@ -146,15 +165,20 @@ impl<'a> Generation<'a> {
         let u = self.rng.next_uniform();
         let id = if self.generated_ids.is_empty() {
             self.model
-                .prefill(self.gpu, &self.prompt_ids, self.opts.sample, u)
+                .prefill(
+                    self.gpu,
+                    &self.prompt_ids[self.cached..],
+                    self.opts.sample,
+                    u,
+                )
                 .await?
-        } else if self.model.position() >= self.model.config.n_positions {
+        } else if self.model.position() >= self.model.context {
             self.stop = Some(StopReason::ContextFull);
             return Ok(None);
         } else {
             self.model.decode(self.gpu, self.opts.sample, u).await?
         };
-        if Some(id) == self.eos {
+        if self.stop_ids.contains(&id) {
             self.stop = Some(StopReason::EndOfText);
             return Ok(None);
         }
@@ -185,6 +209,14 @@ impl<'a> Generation<'a> {
     pub fn text(&self) -> String {
         self.tokenizer.decode(&self.generated_ids)
     }
+
+    /// Tokens in the KV cache: the prompt and every generated token but the last.
+    pub fn cached_ids(&self) -> Vec<u32> {
+        let mut ids = self.prompt_ids.clone();
+        ids.extend_from_slice(&self.generated_ids);
+        ids.truncate(self.model.position());
+        ids
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -203,15 +235,15 @@ impl Iterator for Generation<'_> {
 /// The same generation on the CPU reference (a full forward pass per token): slow, for
 /// tests and for checking the GPU.
 pub fn generate_cpu(
-    w: &Gpt2Weights,
-    eos: Option<u32>,
+    w: &Weights,
+    stop_ids: &[u32],
     prompt_ids: &[u32],
     opts: GenerateOptions,
 ) -> Result<(Vec<u32>, StopReason)> {
     opts.validate()?;
-    let ctx = w.config.n_positions;
+    let ctx = w.context_length();
     check_prompt(prompt_ids, ctx)?;
-    let v = w.config.vocab_size;
+    let v = w.vocab_size();
     let mut rng = SampleRng::new(opts.seed);
     let mut ids = prompt_ids.to_vec();
     let mut generated = Vec::new();
@@ -223,13 +255,13 @@ pub fn generate_cpu(
         if ids.len() > ctx {
             return Ok((generated, StopReason::ContextFull));
         }
-        let logits = cpu::gpt2_forward(w, &ids, None);
+        let logits = cpu::forward(w, &ids);
         let next = cpu::sample(
             &logits[(ids.len() - 1) * v..],
             opts.sample,
             rng.next_uniform(),
         );
-        if Some(next) == eos {
+        if stop_ids.contains(&next) {
             return Ok((generated, StopReason::EndOfText));
         }
         generated.push(next);

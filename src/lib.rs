@@ -5,6 +5,7 @@
 //! - [`gpu`]: the device, one Rust file per WGSL kernel, the GPU forward pass.
 //! - [`generate`]: prefill + decode, sampling, the token stream.
 
+pub mod chat;
 pub mod cpu;
 pub mod error;
 pub mod generate;

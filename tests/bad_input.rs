@@ -242,7 +242,7 @@ fn prompt_longer_than_the_context() {
     let m = LoadedModel::from_path(&fixture("gpt2-tiny-f32")).unwrap();
     let long: Vec<u32> = vec![5; 65]; // the context holds 64
     let opts = lantern::generate::GenerateOptions::default();
-    let e = lantern::generate::generate_cpu(&m.weights, m.eos, &long, opts).unwrap_err();
+    let e = lantern::generate::generate_cpu(&m.weights, &m.stop_ids, &long, opts).unwrap_err();
     assert!(
         matches!(
             e,
@@ -255,12 +255,18 @@ fn prompt_longer_than_the_context() {
         "{e:?}"
     );
     assert_mentions(&e, &["65 tokens", "holds 64", "shorten the prompt"]);
-    let e = lantern::generate::generate_cpu(&m.weights, m.eos, &[], opts).unwrap_err();
+    let e = lantern::generate::generate_cpu(&m.weights, &m.stop_ids, &[], opts).unwrap_err();
     assert!(matches!(e, LanternError::EmptyPrompt), "{e:?}");
 
     let Some(gpu) = gpu() else { return };
-    let mut model = pollster::block_on(lantern::gpu::gpt2::Gpt2Gpu::new(gpu, &m.weights)).unwrap();
-    let r = lantern::generate::Generation::new(gpu, &mut model, &m.tokenizer, m.eos, long, opts);
+    let mut model = pollster::block_on(lantern::gpu::model::GpuModel::new(
+        gpu,
+        &m.weights,
+        Default::default(),
+    ))
+    .unwrap();
+    let r =
+        lantern::generate::Generation::new(gpu, &mut model, &m.tokenizer, &m.stop_ids, long, opts);
     assert!(matches!(r, Err(LanternError::PromptTooLong { .. })));
 }
 
@@ -278,10 +284,10 @@ fn bad_sampling_settings() {
     let m = LoadedModel::from_path(&fixture("gpt2-tiny-f32")).unwrap();
     let mut opts = lantern::generate::GenerateOptions::default();
     opts.sample.top_p = 0.0;
-    let e = lantern::generate::generate_cpu(&m.weights, m.eos, &[1, 2], opts).unwrap_err();
+    let e = lantern::generate::generate_cpu(&m.weights, &m.stop_ids, &[1, 2], opts).unwrap_err();
     assert_mentions(&e, &["top-p"]);
     opts.sample.top_p = 1.0;
     opts.sample.temperature = -1.0;
-    let e = lantern::generate::generate_cpu(&m.weights, m.eos, &[1, 2], opts).unwrap_err();
+    let e = lantern::generate::generate_cpu(&m.weights, &m.stop_ids, &[1, 2], opts).unwrap_err();
     assert_mentions(&e, &["temperature"]);
 }

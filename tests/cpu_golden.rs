@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use lantern::cpu::{SampleParams, gpt2_forward};
+use lantern::cpu::{SampleParams, forward};
 use lantern::generate::{GenerateOptions, StopReason, generate_cpu};
 use lantern::model::LoadedModel;
 
@@ -21,7 +21,7 @@ fn cpu_logits_and_greedy_tokens_match_golden() {
             );
             let mut seq = case.prompt_ids.clone();
             seq.extend_from_slice(&case.greedy_ids[..case.greedy_ids.len() - 1]);
-            let logits = gpt2_forward(&model.weights, &seq, None);
+            let logits = forward(&model.weights, &seq);
             for g in &case.logits {
                 let got = &logits[g.position * v..][..v];
                 assert_close(
@@ -43,7 +43,7 @@ fn cpu_logits_and_greedy_tokens_match_golden() {
                 seed: 0,
             };
             let (generated, stop) =
-                generate_cpu(&model.weights, model.eos, &case.prompt_ids, opts).unwrap();
+                generate_cpu(&model.weights, &model.stop_ids, &case.prompt_ids, opts).unwrap();
             assert_eq!(
                 generated, case.greedy_ids,
                 "{name}: greedy ids for {:?}",

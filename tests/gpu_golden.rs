@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use lantern::cpu::SampleParams;
 use lantern::generate::{GenerateOptions, Generation, StopReason};
-use lantern::gpu::gpt2::Gpt2Gpu;
+use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::model::LoadedModel;
 
 const GREEDY: SampleParams = SampleParams {
@@ -29,8 +29,15 @@ fn gpu_prefill_logits_match_golden() {
         let m = LoadedModel::from_path(&fixture(name)).unwrap();
         // A chunk of 7 tokens: prompts take several passes, as long prompts do.
         for chunk in [128, 7] {
-            let mut model =
-                pollster::block_on(Gpt2Gpu::with_chunk(gpu, &m.weights, chunk)).unwrap();
+            let mut model = pollster::block_on(GpuModel::new(
+                gpu,
+                &m.weights,
+                ModelOptions {
+                    context: None,
+                    chunk,
+                },
+            ))
+            .unwrap();
             for case in &golden(name).cases {
                 let seq = sequence(case);
                 for g in &case.logits {
@@ -56,7 +63,8 @@ fn gpu_decode_logits_match_golden() {
     let Some(gpu) = gpu() else { return };
     for name in FIXTURES {
         let m = LoadedModel::from_path(&fixture(name)).unwrap();
-        let mut model = pollster::block_on(Gpt2Gpu::new(gpu, &m.weights)).unwrap();
+        let mut model =
+            pollster::block_on(GpuModel::new(gpu, &m.weights, ModelOptions::default())).unwrap();
         for case in &golden(name).cases {
             // One token per pass: the matrix–vector path and the KV cache.
             model.reset();
@@ -83,7 +91,8 @@ fn gpu_greedy_generation_matches_golden() {
     let Some(gpu) = gpu() else { return };
     for name in FIXTURES {
         let m = LoadedModel::from_path(&fixture(name)).unwrap();
-        let mut model = pollster::block_on(Gpt2Gpu::new(gpu, &m.weights)).unwrap();
+        let mut model =
+            pollster::block_on(GpuModel::new(gpu, &m.weights, ModelOptions::default())).unwrap();
         for case in &golden(name).cases {
             let ids = m.tokenizer.encode(&case.prompt);
             assert_eq!(ids, case.prompt_ids, "{name}: prompt ids");
@@ -93,7 +102,7 @@ fn gpu_greedy_generation_matches_golden() {
                 seed: 0,
             };
             let mut generation =
-                Generation::new(gpu, &mut model, &m.tokenizer, m.eos, ids, opts).unwrap();
+                Generation::new(gpu, &mut model, &m.tokenizer, &m.stop_ids, ids, opts).unwrap();
             let text: String = generation.by_ref().map(|p| p.unwrap()).collect();
             assert_eq!(
                 generation.generated_ids, case.greedy_ids,

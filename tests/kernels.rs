@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use lantern::cpu;
 use lantern::gpu::{self, Gpu, Step};
+use lantern::model::quant::{Format, dequantize};
 
 fn step(gpu: &Gpu, n_tokens: u32, pos0: u32, u: f32) -> wgpu::Buffer {
     gpu.uniform(
@@ -39,7 +40,7 @@ fn read(gpu: &Gpu, b: &wgpu::Buffer, n: usize) -> Vec<f32> {
 #[test]
 fn embedding_matches_cpu() {
     let Some(gpu) = gpu() else { return };
-    let k = pollster::block_on(gpu::embedding::kernel(gpu)).unwrap();
+    let k = pollster::block_on(gpu::embedding::kernel(gpu, Format::F32)).unwrap();
     let mut rng = Rng(1);
     let (v, p, c, t, pos0) = (37usize, 29usize, 45usize, 7usize, 11usize);
     let wte = rng.data(v * c, 1.0);
@@ -110,7 +111,7 @@ fn layer_norm_matches_cpu() {
 #[test]
 fn matmul_and_matvec_match_cpu() {
     let Some(gpu) = gpu() else { return };
-    let lin = pollster::block_on(gpu::matmul::Linear::new(gpu)).unwrap();
+    let lin = pollster::block_on(gpu::matmul::Linear::new(gpu, &[Format::F32])).unwrap();
     let mut rng = Rng(3);
     // (rows, K, N, bias): odd sizes, sizes below one tile, sizes across tile edges.
     for (m, kk, n, bias) in [
@@ -138,9 +139,14 @@ fn matmul_and_matvec_match_cpu() {
         let st = step(gpu, m as u32, 0, 0.0);
         let (xb, wb, bb) = (buf(gpu, &x), buf(gpu, &w), buf(gpu, &b));
         let out = gpu.storage("out", (m * n * 4) as u64).unwrap();
-        let bg = lin.bind(gpu, &[&params, &st, &xb, &wb, &bb, &out]);
+        let bg = lin.bind(
+            gpu,
+            Format::F32,
+            n as u32,
+            &[&params, &st, &xb, &wb, &bb, &out],
+        );
         // The path the model takes (matvec when m == 1), then matmul for every shape.
-        run(gpu, |pass| lin.dispatch(gpu, pass, &bg, m as u32, n as u32));
+        run(gpu, |pass| lin.dispatch(gpu, pass, &bg, m as u32));
         let tol = 1e-5 * (kk as f32).sqrt() * 20.0;
         assert_close(
             &format!("linear {m}x{kk}x{n}"),
@@ -149,9 +155,7 @@ fn matmul_and_matvec_match_cpu() {
             tol,
             1e-4,
         );
-        run(gpu, |pass| {
-            lin.dispatch_matmul(gpu, pass, &bg, m as u32, n as u32)
-        });
+        run(gpu, |pass| lin.dispatch_matmul(gpu, pass, &bg, m as u32));
         assert_close(
             &format!("matmul {m}x{kk}x{n}"),
             &read(gpu, &out, m * n),
@@ -179,7 +183,8 @@ fn attention_matches_cpu_with_probabilities() {
         let q = rng.data(t * c, 1.0);
         let kc = rng.data(n_kv * ckv, 1.0);
         let vc = rng.data(n_kv * ckv, 1.0);
-        // CPU reference is multi-head only: expand the shared kv heads.
+        // The reference gets the shared key/value heads expanded to one per query head:
+        // grouped-query attention checked against its definition.
         let group = nh / nkv;
         let expand = |src: &[f32]| -> Vec<f32> {
             (0..n_kv)
@@ -196,6 +201,7 @@ fn attention_matches_cpu_with_probabilities() {
             &expand(&kc),
             &expand(&vc),
             pos0,
+            nh,
             nh,
             hs,
         );
@@ -361,4 +367,269 @@ fn sampling_matches_cpu_rule() {
         }
     }
     assert_eq!(draws, 4 * 7 * 6);
+}
+
+/// Random blocks in `format` for a [rows, cols] matrix: random quants, scales of varied size,
+/// and a few blocks with a scale 30 times larger (outliers).
+fn random_blocks(rng: &mut Rng, format: Format, rows: usize, cols: usize) -> Vec<u8> {
+    let n_blocks = rows * cols / 32;
+    let mut out = Vec::new();
+    for b in 0..n_blocks {
+        let big = if b % 37 == 5 { 30.0 } else { 1.0 };
+        let half = |v: f32| half::f16::from_f32(v).to_le_bytes();
+        out.extend(half(0.01 * big * (1.5 + rng.uniform())));
+        if format == Format::Q4_1 {
+            out.extend(half(0.05 * rng.uniform()));
+        }
+        let n_quant_bytes = if format == Format::Q8_0 { 32 } else { 16 };
+        out.extend((0..n_quant_bytes).map(|_| rng.next_u64() as u8));
+    }
+    out
+}
+
+#[derive(serde::Deserialize)]
+struct QuantCase {
+    name: String,
+    format: String,
+    bytes: String,
+    values: Vec<f32>,
+}
+
+#[test]
+fn dequantization_matches_the_gguf_package() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/quant_blocks.json");
+    #[derive(serde::Deserialize)]
+    struct File {
+        cases: Vec<QuantCase>,
+    }
+    let file: File = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(file.cases.len() >= 5);
+    for c in &file.cases {
+        let format = match c.format.as_str() {
+            "Q8_0" => Format::Q8_0,
+            "Q4_0" => Format::Q4_0,
+            "Q4_1" => Format::Q4_1,
+            f => panic!("unexpected format {f}"),
+        };
+        let bytes: Vec<u8> = (0..c.bytes.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&c.bytes[i..i + 2], 16).unwrap())
+            .collect();
+        // Exactly: both compute one rounding of the same formula.
+        assert_close(&c.name, &dequantize(format, &bytes), &c.values, 0.0, 0.0);
+    }
+}
+
+#[test]
+fn quantized_matmul_and_matvec_match_cpu_dequantization() {
+    let Some(gpu) = gpu() else { return };
+    let formats = [Format::Q8_0, Format::Q4_0, Format::Q4_1];
+    let lin = pollster::block_on(gpu::matmul::Linear::new(gpu, &formats)).unwrap();
+    let mut rng = Rng(11);
+    for format in formats {
+        // (rows of x, K, N): K a whole number of blocks; N and rows odd, across tile edges.
+        for (m, kk, n) in [
+            (1usize, 96usize, 37usize),
+            (1, 576, 131),
+            (5, 160, 67),
+            (70, 64, 130),
+            (3, 1536, 9),
+        ] {
+            let x = rng.data(m * kk, 1.0);
+            let blocks = random_blocks(&mut rng, format, n, kk);
+            let w = dequantize(format, &blocks);
+            let mut want = vec![0.0; m * n];
+            cpu::matmul_forward(&mut want, &x, &w, None, kk, n);
+            let params = gpu.uniform(
+                "p",
+                &gpu::matmul::Params {
+                    k: kk as u32,
+                    n: n as u32,
+                    has_bias: 0,
+                    _pad: 0,
+                },
+            );
+            let st = step(gpu, m as u32, 0, 0.0);
+            let (xb, wb) = (buf(gpu, &x), gpu.storage_init("w", &blocks).unwrap());
+            let out = gpu.storage("out", (m * n * 4) as u64).unwrap();
+            let bg = lin.bind(gpu, format, n as u32, &[&params, &st, &xb, &wb, &xb, &out]);
+            let tol = 2e-5 * (kk as f32).sqrt() * 20.0;
+            run(gpu, |pass| lin.dispatch(gpu, pass, &bg, m as u32));
+            assert_close(
+                &format!("{format:?} linear {m}x{kk}x{n}"),
+                &read(gpu, &out, m * n),
+                &want,
+                tol,
+                1e-4,
+            );
+            run(gpu, |pass| lin.dispatch_matmul(gpu, pass, &bg, m as u32));
+            assert_close(
+                &format!("{format:?} matmul {m}x{kk}x{n}"),
+                &read(gpu, &out, m * n),
+                &want,
+                tol,
+                1e-4,
+            );
+        }
+    }
+}
+
+#[test]
+fn quantized_embedding_matches_cpu_rows() {
+    let Some(gpu) = gpu() else { return };
+    let mut rng = Rng(12);
+    for format in [Format::Q8_0, Format::Q4_0, Format::Q4_1] {
+        let k = pollster::block_on(gpu::embedding::kernel(gpu, format)).unwrap();
+        let (v, c, t) = (41usize, 96usize, 5usize);
+        let blocks = random_blocks(&mut rng, format, v, c);
+        let table = dequantize(format, &blocks);
+        let tokens: Vec<u32> = (0..t).map(|_| (rng.next_u64() % v as u64) as u32).collect();
+        let want: Vec<f32> = tokens
+            .iter()
+            .flat_map(|&tok| table[tok as usize * c..][..c].to_vec())
+            .collect();
+        let params = gpu.uniform(
+            "p",
+            &gpu::embedding::Params {
+                n_embd: c as u32,
+                vocab_size: v as u32,
+                use_wpe: 0,
+                _pad: 0,
+            },
+        );
+        let st = step(gpu, t as u32, 3, 0.0);
+        let (tb, wb, unused) = (
+            gpu.storage_init("t", &tokens).unwrap(),
+            gpu.storage_init("w", &blocks).unwrap(),
+            gpu.storage("u", 4).unwrap(),
+        );
+        let out = gpu.storage("out", (t * c * 4) as u64).unwrap();
+        let bg = k.bind(gpu, &[&params, &st, &tb, &wb, &unused, &out]);
+        run(gpu, |pass| {
+            gpu::embedding::dispatch(gpu, &k, pass, &bg, t as u32, c as u32)
+        });
+        assert_close(
+            &format!("{format:?} embedding"),
+            &read(gpu, &out, t * c),
+            &want,
+            0.0,
+            1e-6,
+        );
+    }
+}
+
+#[test]
+fn rms_norm_matches_cpu() {
+    let Some(gpu) = gpu() else { return };
+    let k = pollster::block_on(gpu::rms_norm::kernel(gpu)).unwrap();
+    let mut rng = Rng(13);
+    for (t, c) in [(3usize, 77usize), (2, 576), (1, 1000)] {
+        let x = rng.data(t * c, 3.0);
+        let w = rng.data(c, 1.0);
+        let mut want = vec![0.0; t * c];
+        cpu::rmsnorm_forward(&mut want, &x, &w, 1e-5, c);
+        let params = gpu.uniform(
+            "p",
+            &gpu::rms_norm::Params {
+                n: c as u32,
+                eps: 1e-5,
+                _pad: [0; 2],
+            },
+        );
+        let (xb, wb) = (buf(gpu, &x), buf(gpu, &w));
+        let out = gpu.storage("out", (t * c * 4) as u64).unwrap();
+        let bg = k.bind(gpu, &[&params, &xb, &wb, &out]);
+        run(gpu, |pass| {
+            gpu::rms_norm::dispatch(gpu, &k, pass, &bg, t as u32)
+        });
+        assert_close(
+            &format!("rms_norm {t}x{c}"),
+            &read(gpu, &out, t * c),
+            &want,
+            1e-5,
+            1e-4,
+        );
+    }
+}
+
+#[test]
+fn rope_matches_cpu_in_both_layouts() {
+    let Some(gpu) = gpu() else { return };
+    let k = pollster::block_on(gpu::rope::kernel(gpu)).unwrap();
+    let mut rng = Rng(14);
+    // 5 query + 2 key heads of 18 values, rows padded to a stride of 140 (with v after them).
+    let (t, pos0, heads, hs, stride, theta) =
+        (4usize, 1500usize, 7usize, 18usize, 140usize, 100000.0f32);
+    let table: Vec<f32> = cpu::rope_table(pos0 + t, hs, theta)
+        .into_iter()
+        .flatten()
+        .collect();
+    for adjacent in [true, false] {
+        let x = rng.data(t * stride, 2.0);
+        // The reference rotates packed heads; copy them out, rotate, put them back.
+        let mut heads_only: Vec<f32> = (0..t)
+            .flat_map(|r| x[r * stride..][..heads * hs].to_vec())
+            .collect();
+        cpu::rope_forward(&mut heads_only, pos0, heads, hs, theta, adjacent);
+        let mut want = x.clone();
+        for r in 0..t {
+            want[r * stride..][..heads * hs]
+                .copy_from_slice(&heads_only[r * heads * hs..][..heads * hs]);
+        }
+        let params = gpu.uniform(
+            "p",
+            &gpu::rope::Params {
+                n_heads: heads as u32,
+                head_size: hs as u32,
+                stride: stride as u32,
+                adjacent: adjacent as u32,
+            },
+        );
+        let st = step(gpu, t as u32, pos0 as u32, 0.0);
+        let (tb, xb) = (buf(gpu, &table), buf(gpu, &x));
+        let bg = k.bind(gpu, &[&params, &st, &tb, &xb]);
+        run(gpu, |pass| {
+            gpu::rope::dispatch(gpu, &k, pass, &bg, t as u32, heads as u32, hs as u32)
+        });
+        assert_close(
+            &format!("rope adjacent={adjacent}"),
+            &read(gpu, &xb, t * stride),
+            &want,
+            1e-5,
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn silu_mul_matches_cpu() {
+    let Some(gpu) = gpu() else { return };
+    let k = pollster::block_on(gpu::silu_mul::kernel(gpu)).unwrap();
+    let mut rng = Rng(15);
+    let (t, f) = (3usize, 301usize);
+    let mut gu = rng.data(t * 2 * f, 4.0);
+    gu[0] = -200.0; // exp overflow must not give NaN
+    gu[1] = 200.0;
+    let gate: Vec<f32> = (0..t).flat_map(|r| gu[r * 2 * f..][..f].to_vec()).collect();
+    let up: Vec<f32> = (0..t)
+        .flat_map(|r| gu[r * 2 * f + f..][..f].to_vec())
+        .collect();
+    let mut want = vec![0.0; t * f];
+    cpu::swiglu_forward(&mut want, &gate, &up);
+    let params = gpu.uniform(
+        "p",
+        &gpu::silu_mul::Params {
+            width: f as u32,
+            _pad: [0; 3],
+        },
+    );
+    let st = step(gpu, t as u32, 0, 0.0);
+    let gb = buf(gpu, &gu);
+    let out = gpu.storage("out", (t * f * 4) as u64).unwrap();
+    let bg = k.bind(gpu, &[&params, &st, &gb, &out]);
+    run(gpu, |pass| {
+        gpu::silu_mul::dispatch(gpu, &k, pass, &bg, (t * f) as u32)
+    });
+    assert_close("silu_mul", &read(gpu, &out, t * f), &want, 1e-6, 1e-5);
 }

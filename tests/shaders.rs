@@ -10,7 +10,8 @@ fn every_shader_parses_and_validates() {
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
         let mut validator = naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::default(),
+            // unpack2x16float needs this; every WebGPU implementation has it.
+            naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
         );
         validator
             .validate(&module)

@@ -1,18 +1,14 @@
-//! `lantern`: the engine on the command line (wgpu on Vulkan).
-//!
-//!     lantern generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T]
-//!                      [--top-k K] [--top-p P] [--seed S] [--json] [--cpu]
-//!     lantern tokenize --model DIR --text TEXT
-//!     lantern info     --model DIR
-//!     lantern bench    --model DIR [--prompt-tokens N] [--gen-tokens M] [--json]
+//! `lantern`: the engine on the command line (wgpu on Vulkan). Run `lantern help`.
 
+use lantern::chat::{Chat, DEFAULT_SYSTEM_PROMPT};
 use lantern::cpu::SampleParams;
 use lantern::generate::{GenerateOptions, Generation, check_prompt, generate_cpu};
 use lantern::gpu::Gpu;
-use lantern::gpu::gpt2::Gpt2Gpu;
-use lantern::model::{LoadedModel, list_tensors};
+use lantern::gpu::model::{GpuModel, ModelOptions};
+use lantern::model::gguf::Gguf;
+use lantern::model::{LoadedModel, Weights, list_tensors};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -21,26 +17,26 @@ const USAGE: &str = "\
 lantern: a small GPT on hand-written WGSL compute shaders
 
 USAGE:
-  lantern generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T]
-                   [--top-k K] [--top-p P] [--seed S] [--json] [--cpu]
-  lantern tokenize --model DIR --text TEXT
-  lantern info     --model DIR
-  lantern bench    --model DIR [--prompt-tokens N] [--gen-tokens M] [--json]
+  lantern generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T]
+                   [--top-k K] [--top-p P] [--seed S] [--context N] [--json] [--cpu]
+  lantern chat     --model PATH [--system TEXT] [--max-tokens N] [--temperature T]
+                   [--top-k K] [--top-p P] [--seed S] [--context N]
+  lantern tokenize --model PATH --text TEXT
+  lantern info     --model PATH [--context N]
+  lantern bench    --model PATH [--prompt-tokens N] [--gen-tokens M] [--context N] [--json]
 
-DIR is a Hugging Face GPT-2 folder: config.json, model.safetensors, and tokenizer.json
-(or vocab.json + merges.txt). --temperature 0 is greedy. Defaults: --max-tokens 64
---temperature 0.8 --top-k 40 --top-p 0.95 --seed 0; --prompt-tokens 32 --gen-tokens 32.
---cpu runs the CPU reference instead of the GPU (slow).";
+PATH is a .gguf file (Llama architecture; F32, F16, Q8_0, Q4_0, Q4_1 tensors) or a Hugging
+Face folder (config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt)
+of a GPT-2 or Llama model.
 
-/// Prints a line to stdout; a closed pipe (`lantern info | head`) ends output quietly.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        let mut out = std::io::stdout().lock();
-        if writeln!(out, $($arg)*).is_err() {
-            std::process::exit(0);
-        }
-    }};
-}
+--temperature 0 is greedy. Defaults: --max-tokens 64 (chat: 256), --temperature 0.8,
+--top-k 40, --top-p 0.95, --seed 0, --context 2048 (the KV cache; at most the model's),
+--prompt-tokens 32, --gen-tokens 32. --cpu runs the CPU reference instead of the GPU (slow).
+
+In chat, /reset starts a new conversation and /quit (or end of input) leaves. When stdin is
+not a terminal, each line is one user turn and the answers are printed in order.";
+
+const DEFAULT_CONTEXT: usize = 2048;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +47,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints a line to stdout; a closed pipe (`lantern info | head`) ends output quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
 }
 
 /// `--name value` options and `--flag` switches after the command.
@@ -99,31 +105,50 @@ impl Args {
     fn flag(&self, name: &str) -> bool {
         self.flags.iter().any(|f| f == name)
     }
+
+    fn options(&self, default_max_tokens: usize) -> Result<GenerateOptions, String> {
+        let opts = GenerateOptions {
+            max_tokens: self.get("max-tokens", default_max_tokens)?,
+            sample: SampleParams {
+                temperature: self.get("temperature", 0.8)?,
+                top_k: self.get("top-k", 40)?,
+                top_p: self.get("top-p", 0.95)?,
+            },
+            seed: self.get("seed", 0)?,
+        };
+        opts.validate().map_err(|e| e.to_string())?;
+        Ok(opts)
+    }
 }
+
+const SAMPLING: [&str; 6] = [
+    "max-tokens",
+    "temperature",
+    "top-k",
+    "top-p",
+    "seed",
+    "context",
+];
 
 fn run(args: &[String]) -> Result<(), String> {
     let Some((command, rest)) = args.split_first() else {
         return Err(USAGE.to_string());
     };
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        SAMPLING.iter().chain(extra).copied().collect()
+    };
     match command.as_str() {
         "generate" => generate(&Args::parse(
             rest,
-            &[
-                "model",
-                "prompt",
-                "max-tokens",
-                "temperature",
-                "top-k",
-                "top-p",
-                "seed",
-            ],
+            &with(&["model", "prompt"]),
             &["json", "cpu"],
         )?),
+        "chat" => chat(&Args::parse(rest, &with(&["model", "system"]), &[])?),
         "tokenize" => tokenize(&Args::parse(rest, &["model", "text"], &[])?),
-        "info" => info(&Args::parse(rest, &["model"], &[])?),
+        "info" => info(&Args::parse(rest, &["model", "context"], &[])?),
         "bench" => bench(&Args::parse(
             rest,
-            &["model", "prompt-tokens", "gen-tokens"],
+            &["model", "prompt-tokens", "gen-tokens", "context"],
             &["json"],
         )?),
         "help" | "--help" | "-h" => {
@@ -146,39 +171,41 @@ fn open_gpu() -> Result<Gpu, String> {
     Ok(gpu)
 }
 
+fn upload(gpu: &Gpu, m: &LoadedModel, args: &Args) -> Result<GpuModel, String> {
+    let context = args.get("context", DEFAULT_CONTEXT)?;
+    let opts = ModelOptions {
+        context: Some(context),
+        ..Default::default()
+    };
+    pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).map_err(|e| e.to_string())
+}
+
 fn generate(args: &Args) -> Result<(), String> {
     let prompt = args.required("prompt")?;
-    let opts = GenerateOptions {
-        max_tokens: args.get("max-tokens", 64)?,
-        sample: SampleParams {
-            temperature: args.get("temperature", 0.8)?,
-            top_k: args.get("top-k", 40)?,
-            top_p: args.get("top-p", 0.95)?,
-        },
-        seed: args.get("seed", 0)?,
-    };
-    opts.validate().map_err(|e| e.to_string())?;
+    let opts = args.options(64)?;
     let (_, m) = load(args)?;
     let json = args.flag("json");
-    let prompt_ids = m.tokenizer.encode(prompt);
-    check_prompt(&prompt_ids, m.weights.config.n_positions).map_err(|e| e.to_string())?;
+    let prompt_ids = m.encode_prompt(prompt);
+    let context = args
+        .get("context", DEFAULT_CONTEXT)?
+        .min(m.weights.context_length());
+    check_prompt(&prompt_ids, context).map_err(|e| e.to_string())?;
 
     let generated_ids = if args.flag("cpu") {
         let (ids, _) =
-            generate_cpu(&m.weights, m.eos, &prompt_ids, opts).map_err(|e| e.to_string())?;
+            generate_cpu(&m.weights, &m.stop_ids, &prompt_ids, opts).map_err(|e| e.to_string())?;
         if !json {
             say!("{}", m.tokenizer.decode(&ids));
         }
         ids
     } else {
         let gpu = open_gpu()?;
-        let mut model =
-            pollster::block_on(Gpt2Gpu::new(&gpu, &m.weights)).map_err(|e| e.to_string())?;
+        let mut model = upload(&gpu, &m, args)?;
         let mut generation = Generation::new(
             &gpu,
             &mut model,
             &m.tokenizer,
-            m.eos,
+            &m.stop_ids,
             prompt_ids.clone(),
             opts,
         )
@@ -211,74 +238,220 @@ fn generate(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+fn chat(args: &Args) -> Result<(), String> {
+    let opts = args.options(256)?;
+    let (_, m) = load(args)?;
+    if m.chat_template.is_none() {
+        return Err("this model has no chat template; use `lantern generate`".into());
+    }
+    let gpu = open_gpu()?;
+    let mut model = upload(&gpu, &m, args)?;
+    let system = args
+        .values
+        .get("system")
+        .map_or(DEFAULT_SYSTEM_PROMPT, String::as_str);
+    let mut chat = Chat::new(system);
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        eprintln!(
+            "chatting with {} ({} tokens of context); /reset starts over, /quit leaves",
+            m.weights.architecture(),
+            model.context
+        );
+    }
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut turn_seed = opts.seed;
+    loop {
+        if interactive {
+            eprint!("\n> ");
+            let _ = std::io::stderr().flush();
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
+        let text = line.trim();
+        match text {
+            "" => continue,
+            "/quit" | "/exit" => break,
+            "/reset" => {
+                chat.reset();
+                if interactive {
+                    eprintln!("(new conversation)");
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let (ids, cached) = match chat.prompt_for(
+            &m,
+            text,
+            model.context,
+            opts.max_tokens.min(model.context / 2),
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                continue;
+            }
+        };
+        let turn = GenerateOptions {
+            seed: turn_seed,
+            ..opts
+        };
+        turn_seed = turn_seed.wrapping_add(1);
+        let mut generation = Generation::resume(
+            &gpu,
+            &mut model,
+            &m.tokenizer,
+            &m.stop_ids,
+            ids,
+            cached,
+            turn,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut out = std::io::stdout().lock();
+        for piece in generation.by_ref() {
+            let piece = piece.map_err(|e| e.to_string())?;
+            if out
+                .write_all(piece.as_bytes())
+                .and_then(|_| out.flush())
+                .is_err()
+            {
+                return Ok(());
+            }
+        }
+        let _ = writeln!(out);
+        if !interactive {
+            let _ = writeln!(out);
+        }
+        let answer = generation.text();
+        let cached = generation.cached_ids();
+        chat.answered(&answer, cached);
+    }
+    Ok(())
+}
+
 fn tokenize(args: &Args) -> Result<(), String> {
     let (_, m) = load(args)?;
-    let ids = m.tokenizer.encode(args.required("text")?);
+    let ids = m.encode_prompt(args.required("text")?);
     say!("{}", serde_json::json!({ "ids": ids }));
     Ok(())
 }
 
 fn info(args: &Args) -> Result<(), String> {
     let (path, m) = load(args)?;
-    let c = &m.weights.config;
-    let dir = if path.is_file() {
-        path.parent().unwrap_or(&path).to_path_buf()
-    } else {
-        path.clone()
-    };
-    let bytes = std::fs::read(dir.join("model.safetensors")).map_err(|e| e.to_string())?;
-    let tensors = list_tensors(&bytes, "model.safetensors").map_err(|e| e.to_string())?;
+    say!("model:        {}", path.display());
+    say!("architecture: {}", m.weights.architecture());
     let mut dtypes: BTreeMap<String, usize> = BTreeMap::new();
-    for t in &tensors {
-        *dtypes.entry(t.dtype.clone()).or_default() += 1;
+    let mut tensors = Vec::new();
+    match &m.weights {
+        Weights::Gpt2(w) => {
+            let c = &w.config;
+            say!(
+                "config:       vocab_size {}, n_positions {}, n_embd {}, n_layer {}, n_head {} (head size {}), n_inner {}, layer_norm_epsilon {}",
+                c.vocab_size,
+                c.n_positions,
+                c.n_embd,
+                c.n_layer,
+                c.n_head,
+                c.head_size(),
+                c.n_inner,
+                c.layer_norm_epsilon
+            );
+            say!(
+                "parameters:   {} ({})",
+                c.parameter_count(),
+                if w.lm_head.is_some() {
+                    "plus a separate lm_head"
+                } else {
+                    "lm_head tied to wte"
+                }
+            );
+            let dir = if path.is_file() {
+                path.parent().unwrap_or(&path).to_path_buf()
+            } else {
+                path.clone()
+            };
+            let bytes = std::fs::read(dir.join("model.safetensors")).map_err(|e| e.to_string())?;
+            for t in list_tensors(&bytes, "model.safetensors").map_err(|e| e.to_string())? {
+                tensors.push((t.name, t.dtype, format!("{:?}", t.shape)));
+            }
+        }
+        Weights::Llama(w) => {
+            let c = &w.config;
+            say!(
+                "config:       vocab_size {}, context_length {}, n_embd {}, n_layer {}, n_head {}, n_kv_head {} (head size {}), n_ff {}, rms_norm_eps {}, rope_theta {}, rope layout {:?}",
+                c.vocab_size,
+                c.context_length,
+                c.n_embd,
+                c.n_layer,
+                c.n_head,
+                c.n_kv_head,
+                c.head_size,
+                c.n_ff,
+                c.rms_norm_eps,
+                c.rope_theta,
+                c.rope_layout
+            );
+            say!(
+                "parameters:   {} ({})",
+                c.parameter_count(w.output.is_none()),
+                if w.output.is_none() {
+                    "output tied to token_embd"
+                } else {
+                    "separate output matrix"
+                }
+            );
+            if path.extension().is_some_and(|e| e == "gguf") {
+                let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+                let g =
+                    Gguf::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
+                say!(
+                    "gguf:         version {}, {} metadata keys, {} bytes",
+                    g.version,
+                    g.metadata.len(),
+                    bytes.len()
+                );
+                for t in &g.tensors {
+                    tensors.push((
+                        t.name.clone(),
+                        format!("{:?}", t.format),
+                        format!("{:?}", t.dims),
+                    ));
+                }
+            }
+        }
     }
-    let weights_bytes = 4 * c.parameter_count() as u64
-        + if m.weights.lm_head.is_some() {
-            4 * (c.vocab_size * c.n_embd) as u64
-        } else {
-            0
-        };
-    let kv_bytes = (2 * c.n_layer * c.n_positions * c.n_embd * 4) as u64;
-    say!("model:        {}", dir.display());
-    say!("architecture: GPT-2");
+    for (_, dtype, _) in &tensors {
+        *dtypes.entry(dtype.clone()).or_default() += 1;
+    }
     say!(
-        "config:       vocab_size {}, n_positions {}, n_embd {}, n_layer {}, n_head {} (head size {}), n_inner {}, layer_norm_epsilon {}",
-        c.vocab_size,
-        c.n_positions,
-        c.n_embd,
-        c.n_layer,
-        c.n_head,
-        c.head_size(),
-        c.n_inner,
-        c.layer_norm_epsilon
-    );
-    say!(
-        "parameters:   {} ({})",
-        c.parameter_count(),
-        if m.weights.lm_head.is_some() {
-            "separate lm_head, counted apart"
+        "tokenizer:    {} tokens; stops at ids {:?}; chat template: {}",
+        m.tokenizer.vocab_size(),
+        m.stop_ids,
+        if m.chat_template.is_some() {
+            "yes"
         } else {
-            "lm_head tied to wte"
+            "no"
         }
     );
     say!(
-        "tokenizer:    {} tokens, end of text {:?}",
-        m.tokenizer.vocab_size(),
-        m.eos
-    );
-    say!(
-        "tensors:      {} stored; dtypes {:?}",
+        "tensors:      {} stored; formats {:?}",
         tensors.len(),
         dtypes
     );
-    for t in &tensors {
-        say!("  {:<40} {:<5} {:?}", t.name, t.dtype, t.shape);
+    for (name, dtype, shape) in &tensors {
+        say!("  {name:<40} {dtype:<5} {shape}");
     }
+    // Measured, not estimated: the bytes of every buffer the model makes on the GPU.
+    let gpu = open_gpu()?;
+    let model = upload(&gpu, &m, args)?;
     say!(
-        "gpu memory:   weights {:.1} MB (f32), KV cache {:.1} MB for {} tokens",
-        weights_bytes as f64 / 1e6,
-        kv_bytes as f64 / 1e6,
-        c.n_positions
+        "gpu memory:   {:.1} MB in all: KV cache {:.1} MB for {} tokens, weights and activations {:.1} MB",
+        model.gpu_bytes as f64 / 1e6,
+        model.kv_cache_bytes as f64 / 1e6,
+        model.context,
+        (model.gpu_bytes - model.kv_cache_bytes) as f64 / 1e6
     );
     Ok(())
 }
@@ -287,16 +460,16 @@ fn bench(args: &Args) -> Result<(), String> {
     let n_prompt: usize = args.get("prompt-tokens", 32)?;
     let n_gen: usize = args.get("gen-tokens", 32)?;
     let (path, m) = load(args)?;
-    let ctx = m.weights.config.n_positions;
+    let ctx = args
+        .get("context", DEFAULT_CONTEXT)?
+        .min(m.weights.context_length());
     if n_prompt == 0 || n_gen == 0 || n_prompt + n_gen > ctx {
         return Err(format!(
             "--prompt-tokens ({n_prompt}) and --gen-tokens ({n_gen}) must be at least 1 and add up to at most the context ({ctx})"
         ));
     }
     // A prompt of exactly n_prompt tokens: a text's ids, repeated.
-    let seed_ids = m
-        .tokenizer
-        .encode("The quick brown fox jumps over the lazy dog. ");
+    let seed_ids = m.encode_prompt("The quick brown fox jumps over the lazy dog. ");
     let prompt: Vec<u32> = seed_ids.iter().cycle().take(n_prompt).copied().collect();
     // Sampling as in use (not greedy), so the sampler's cost counts.
     let s = SampleParams {
@@ -306,8 +479,7 @@ fn bench(args: &Args) -> Result<(), String> {
     };
 
     let gpu = open_gpu()?;
-    let mut model =
-        pollster::block_on(Gpt2Gpu::new(&gpu, &m.weights)).map_err(|e| e.to_string())?;
+    let mut model = upload(&gpu, &m, args)?;
     let err = |e: lantern::LanternError| e.to_string();
     // Warm-up: drivers may finish compiling pipelines on first use.
     pollster::block_on(model.prefill(&gpu, &prompt, s, 0.5)).map_err(err)?;
@@ -340,6 +512,7 @@ fn bench(args: &Args) -> Result<(), String> {
         "submits_per_token": per(d.submits),
         "readback_bytes_per_token": per(d.readback_bytes),
         "gpu_objects_created_after_load": created,
+        "gpu_memory_bytes": model.gpu_bytes,
     });
     if args.flag("json") {
         say!("{report}");
@@ -363,6 +536,7 @@ fn bench(args: &Args) -> Result<(), String> {
             per(d.readback_bytes)
         );
         say!("GPU objects created after load: {created}");
+        say!("GPU memory: {:.1} MB", model.gpu_bytes as f64 / 1e6);
     }
     Ok(())
 }

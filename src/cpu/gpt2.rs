@@ -53,6 +53,7 @@ pub fn gpt2_forward(
             &vv,
             0,
             cfg.n_head,
+            cfg.n_head,
             cfg.head_size(),
         );
         if let Some(tr) = trace.as_deref_mut() {

@@ -56,31 +56,34 @@ pub fn matmul_forward(
 }
 
 /// Causal self-attention of T new queries over a cache of `pos0 + T` keys and values.
-/// Query t sits at position pos0 + t and sees keys 0..=pos0 + t.
+/// Query t sits at position pos0 + t and sees keys 0..=pos0 + t. With grouped-query
+/// attention, query head h reads key/value head h / (n_head / n_kv_head).
 #[allow(clippy::too_many_arguments)]
 pub fn attention_forward(
     out: &mut [f32],           // [T, NH * HS]
     probs: Option<&mut [f32]>, // [NH, T, pos0 + T], zero where masked
     q: &[f32],                 // [T, NH * HS]
-    k: &[f32],                 // [pos0 + T, NH * HS]
-    v: &[f32],                 // [pos0 + T, NH * HS]
+    k: &[f32],                 // [pos0 + T, NKV * HS]
+    v: &[f32],                 // [pos0 + T, NKV * HS]
     pos0: usize,
     n_head: usize,
+    n_kv_head: usize,
     head_size: usize,
 ) {
-    let c = n_head * head_size;
+    let (c, ckv) = (n_head * head_size, n_kv_head * head_size);
     let t_new = q.len() / c;
     let n_kv = pos0 + t_new;
     let scale = 1.0 / (head_size as f64).sqrt();
     let mut all_probs = vec![0.0f32; n_head * t_new * n_kv];
     for h in 0..n_head {
+        let kv_off = (h / (n_head / n_kv_head)) * head_size;
         for t in 0..t_new {
             let qv = &q[t * c + h * head_size..][..head_size];
             let seen = pos0 + t + 1;
             // pass 1: scores and their max
             let scores: Vec<f64> = (0..seen)
                 .map(|j| {
-                    let kv = &k[j * c + h * head_size..][..head_size];
+                    let kv = &k[j * ckv + kv_off..][..head_size];
                     qv.iter()
                         .zip(kv)
                         .map(|(&a, &b)| a as f64 * b as f64)
@@ -101,7 +104,7 @@ pub fn attention_forward(
             let o = &mut out[t * c + h * head_size..][..head_size];
             for (d, od) in o.iter_mut().enumerate() {
                 let acc: f64 = (0..seen)
-                    .map(|j| exps[j] / sum * v[j * c + h * head_size + d] as f64)
+                    .map(|j| exps[j] / sum * v[j * ckv + kv_off + d] as f64)
                     .sum();
                 *od = acc as f32;
             }
@@ -109,6 +112,77 @@ pub fn attention_forward(
     }
     if let Some(p) = probs {
         p.copy_from_slice(&all_probs);
+    }
+}
+
+/// RMS norm: out = x / sqrt(mean(x²) + eps) · weight, per row.
+pub fn rmsnorm_forward(
+    out: &mut [f32], // [T, C]
+    inp: &[f32],     // [T, C]
+    weight: &[f32],  // [C]
+    eps: f32,
+    c: usize,
+) {
+    for (o, x) in out.chunks_exact_mut(c).zip(inp.chunks_exact(c)) {
+        let ms = x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / c as f64;
+        let rstd = 1.0 / (ms + eps as f64).sqrt();
+        for i in 0..c {
+            o[i] = ((x[i] as f64 * rstd) as f32) * weight[i];
+        }
+    }
+}
+
+/// The angle table of rotary position embeddings: (cos, sin) of pos · θ^(−2i/head_size) for
+/// each position and pair i, computed in f64. The GPU reads the same table.
+pub fn rope_table(n_pos: usize, head_size: usize, theta: f32) -> Vec<[f32; 2]> {
+    let half = head_size / 2;
+    let mut table = Vec::with_capacity(n_pos * half);
+    for pos in 0..n_pos {
+        for i in 0..half {
+            let freq = (theta as f64).powf(-2.0 * i as f64 / head_size as f64);
+            let angle = pos as f64 * freq;
+            table.push([angle.cos() as f32, angle.sin() as f32]);
+        }
+    }
+    table
+}
+
+/// Rotates each head of each row by its position's angles, in place. Pairs are (2i, 2i + 1)
+/// when `adjacent` (GGUF's layout), else (i, i + head_size / 2) (Hugging Face's).
+pub fn rope_forward(
+    x: &mut [f32], // [T, n_heads * HS], rows at positions pos0..pos0 + T
+    pos0: usize,
+    n_heads: usize,
+    head_size: usize,
+    theta: f32,
+    adjacent: bool,
+) {
+    let half = head_size / 2;
+    let t_len = x.len() / (n_heads * head_size);
+    let table = rope_table(pos0 + t_len, head_size, theta);
+    for t in 0..t_len {
+        for h in 0..n_heads {
+            let head = &mut x[(t * n_heads + h) * head_size..][..head_size];
+            for i in 0..half {
+                let [cos, sin] = table[(pos0 + t) * half + i];
+                let (a, b) = if adjacent {
+                    (2 * i, 2 * i + 1)
+                } else {
+                    (i, i + half)
+                };
+                let (x0, x1) = (head[a] as f64, head[b] as f64);
+                head[a] = (x0 * cos as f64 - x1 * sin as f64) as f32;
+                head[b] = (x0 * sin as f64 + x1 * cos as f64) as f32;
+            }
+        }
+    }
+}
+
+/// SwiGLU: out = silu(gate) · up, with silu(x) = x / (1 + e^−x).
+pub fn swiglu_forward(out: &mut [f32], gate: &[f32], up: &[f32]) {
+    for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
+        let g = g as f64;
+        *o = (g / (1.0 + (-g).exp()) * u as f64) as f32;
     }
 }
 

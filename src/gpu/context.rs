@@ -16,6 +16,8 @@ pub struct Counters {
     pub dispatches: AtomicU64,
     pub submits: AtomicU64,
     pub readback_bytes: AtomicU64,
+    /// Bytes of all storage and uniform buffers made.
+    pub buffer_bytes: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -27,6 +29,7 @@ pub struct CounterSnapshot {
     pub dispatches: u64,
     pub submits: u64,
     pub readback_bytes: u64,
+    pub buffer_bytes: u64,
 }
 
 impl CounterSnapshot {
@@ -43,6 +46,7 @@ impl CounterSnapshot {
             dispatches: self.dispatches - earlier.dispatches,
             submits: self.submits - earlier.submits,
             readback_bytes: self.readback_bytes - earlier.readback_bytes,
+            buffer_bytes: self.buffer_bytes - earlier.buffer_bytes,
         }
     }
 }
@@ -112,6 +116,7 @@ impl Gpu {
             dispatches: c.dispatches.load(Relaxed),
             submits: c.submits.load(Relaxed),
             readback_bytes: c.readback_bytes.load(Relaxed),
+            buffer_bytes: c.buffer_bytes.load(Relaxed),
         }
     }
 
@@ -143,6 +148,7 @@ impl Gpu {
     pub fn storage(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
         self.check_size(label, bytes)?;
         self.counters.buffers.fetch_add(1, Relaxed);
+        self.counters.buffer_bytes.fetch_add(bytes, Relaxed);
         Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes.max(4).next_multiple_of(4),
@@ -160,7 +166,16 @@ impl Gpu {
         if bytes.is_empty() {
             return self.storage(label, 4);
         }
+        if !bytes.len().is_multiple_of(4) {
+            // Quantized blocks need not end on a word; shaders read whole u32s.
+            let mut padded = bytes.to_vec();
+            padded.resize(bytes.len().next_multiple_of(4), 0);
+            return self.storage_init(label, &padded);
+        }
         self.counters.buffers.fetch_add(1, Relaxed);
+        self.counters
+            .buffer_bytes
+            .fetch_add(bytes.len() as u64, Relaxed);
         Ok(self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -175,6 +190,9 @@ impl Gpu {
     /// A uniform buffer holding `value`, writable later with `queue.write_buffer`.
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
         self.counters.buffers.fetch_add(1, Relaxed);
+        self.counters
+            .buffer_bytes
+            .fetch_add(std::mem::size_of::<T>() as u64, Relaxed);
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),

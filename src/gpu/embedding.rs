@@ -2,6 +2,7 @@
 
 use super::{Gpu, Kernel, Slot, groups_for};
 use crate::error::Result;
+use crate::model::quant::Format;
 
 pub const SOURCE: &str = include_str!("../../shaders/embedding.wgsl");
 const WG: u32 = 256;
@@ -15,15 +16,16 @@ pub struct Params {
     pub _pad: u32,
 }
 
-/// Slots: params, step, tokens, wte, wpe, out.
-pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
+/// Slots: params, step, tokens, wte (in `format`), wpe, out.
+pub async fn kernel(gpu: &Gpu, format: Format) -> Result<Kernel> {
     use Slot::*;
+    let constants = [("WG", WG as f64), ("FORMAT", format.shader_id() as f64)];
     Kernel::new(
         gpu,
         "embedding",
         SOURCE,
         &[Uniform, Uniform, Read, Read, Read, ReadWrite],
-        &[("WG", WG as f64)],
+        &constants,
     )
     .await
 }

@@ -1,18 +1,13 @@
-//! GPT-2's forward pass on the GPU. Everything is made in [`Gpt2Gpu::new`]: weight buffers,
-//! activations for one prompt chunk, the KV cache for the whole context, every bind group.
-//! A pass then only writes the small `Step` uniform (and the prompt's ids), records its
-//! dispatches and submits once.
+//! GPT-2 on the GPU: its buffers and bind groups, and the dispatches of one pass.
+//! Per block: layer_norm → c_attn → kv_store → attention → c_proj → add → layer_norm →
+//! c_fc → gelu → c_proj → add. The shared plumbing (inputs, sampler) is in model.rs.
 
-use super::matmul::Linear;
-use super::{
-    Gpu, Kernel, Step, add, attention, embedding, gelu, kv_store, layer_norm, matmul, sample,
-};
-use crate::cpu::SampleParams;
-use crate::error::{LanternError, Result};
-use crate::model::{Gpt2Config, Gpt2Weights};
-
-/// Longest prompt chunk one pass processes; longer prompts take several passes.
-pub const MAX_CHUNK: usize = 128;
+use super::matmul::{Linear, LinearBind};
+use super::model::Io;
+use super::{Gpu, Kernel, add, attention, embedding, gelu, kv_store, layer_norm, matmul};
+use crate::error::Result;
+use crate::model::Gpt2Weights;
+use crate::model::quant::Format;
 
 struct Kernels {
     embedding: Kernel,
@@ -22,90 +17,67 @@ struct Kernels {
     gelu: Kernel,
     add: Kernel,
     kv_store: Kernel,
-    sample: Kernel,
 }
 
 /// The bind groups of one block, named after the step they serve.
 struct BlockBinds {
     ln_1: wgpu::BindGroup,
-    c_attn: wgpu::BindGroup,
+    c_attn: LinearBind,
     kv_store: wgpu::BindGroup,
     attn: wgpu::BindGroup,
-    attn_c_proj: wgpu::BindGroup,
+    attn_c_proj: LinearBind,
     attn_residual: wgpu::BindGroup,
     ln_2: wgpu::BindGroup,
-    c_fc: wgpu::BindGroup,
+    c_fc: LinearBind,
     gelu: wgpu::BindGroup,
-    mlp_c_proj: wgpu::BindGroup,
+    mlp_c_proj: LinearBind,
     mlp_residual: wgpu::BindGroup,
 }
 
-/// Activations, sized for one chunk of `chunk` tokens.
-struct Activations {
-    x: wgpu::Buffer,      // [chunk, C] the residual stream
-    x_last: wgpu::Buffer, // [C] the last row of x, the only one that needs logits
-    logits: wgpu::Buffer, // [V]
-}
-
-pub struct Gpt2Gpu {
-    pub config: Gpt2Config,
+pub struct Gpt2Body {
     k: Kernels,
     blocks: Vec<BlockBinds>,
     embed: wgpu::BindGroup,
     ln_f: wgpu::BindGroup,
-    lm_head: wgpu::BindGroup,
-    sample: wgpu::BindGroup,
-    act: Activations,
-    step: wgpu::Buffer,
-    sample_params: wgpu::Buffer,
-    last_sample: Option<SampleParams>,
-    tokens: wgpu::Buffer,   // [chunk] u32: the ids of this pass
-    sampled: wgpu::Buffer,  // [1] u32: the sampler's pick
-    readback: wgpu::Buffer, // 4 bytes the CPU maps
-    chunk: usize,
-    /// Tokens already in the KV cache.
-    pos: usize,
+    lm_head: LinearBind,
+    /// [chunk, C] the residual stream
+    pub x: wgpu::Buffer,
+    n_embd: u32,
+    n_inner: u32,
+    n_head: u32,
+    pub kv_cache_bytes: u64,
 }
 
-impl Gpt2Gpu {
-    /// Uploads the weights and makes every buffer, pipeline and bind group the passes need.
-    pub async fn new(gpu: &Gpu, w: &Gpt2Weights) -> Result<Self> {
-        Self::with_chunk(gpu, w, MAX_CHUNK).await
-    }
-
-    /// As [`Gpt2Gpu::new`], with prompts processed `chunk` tokens per pass.
-    pub async fn with_chunk(gpu: &Gpu, w: &Gpt2Weights, chunk: usize) -> Result<Self> {
-        let cfg = w.config.clone();
-        let (c, f, v, ctx) = (cfg.n_embd, cfg.n_inner, cfg.vocab_size, cfg.n_positions);
-        let chunk = ctx.min(chunk).max(1);
+impl Gpt2Body {
+    pub async fn new(
+        gpu: &Gpu,
+        w: &Gpt2Weights,
+        io: &Io,
+        ctx: usize,
+        chunk: usize,
+    ) -> Result<Self> {
+        let cfg = &w.config;
+        let (c, f, v) = (cfg.n_embd, cfg.n_inner, cfg.vocab_size);
         let k = Kernels {
-            embedding: embedding::kernel(gpu).await?,
+            embedding: embedding::kernel(gpu, Format::F32).await?,
             layer_norm: layer_norm::kernel(gpu).await?,
-            linear: Linear::new(gpu).await?,
+            linear: Linear::new(gpu, &[Format::F32]).await?,
             attention: attention::kernel(gpu, cfg.head_size() as u32).await?,
             gelu: gelu::kernel(gpu).await?,
             add: add::kernel(gpu).await?,
             kv_store: kv_store::kernel(gpu).await?,
-            sample: sample::kernel(gpu).await?,
         };
         let f32s = |n: usize| (n * 4) as u64;
-        let step = gpu.uniform("step", &Step::default());
-        let act = Activations {
-            x: gpu.storage("x", f32s(chunk * c))?,
-            x_last: gpu.storage("x_last", f32s(c))?,
-            logits: gpu.storage("logits", f32s(v))?,
-        };
+        let step = &io.step;
+        let x = gpu.storage("x", f32s(chunk * c))?;
         let ln = gpu.storage("ln", f32s(chunk * c))?;
         let ln_last = gpu.storage("ln_last", f32s(c))?;
         let qkv = gpu.storage("qkv", f32s(chunk * 3 * c))?;
         let att = gpu.storage("att", f32s(chunk * c))?;
         let proj = gpu.storage("proj", f32s(chunk * c))?;
         let fc = gpu.storage("fc", f32s(chunk * f))?;
-        // Attention probabilities are not captured yet: a placeholder satisfies the binding.
+        // Attention probabilities are not captured yet: a placeholder fills the slot.
         let probs = gpu.storage("probs", 4)?;
-        let tokens = gpu.storage("tokens", (chunk * 4) as u64)?;
-        let sampled = gpu.storage("sampled", 4)?;
-        let readback = gpu.readback("sampled readback", 4);
 
         let wte = gpu.storage_init("wte", &w.wte)?;
         let wpe = gpu.storage_init("wpe", &w.wpe)?;
@@ -176,6 +148,15 @@ impl Gpt2Gpu {
                 _pad: [0; 3],
             },
         );
+        let lin = |params: &wgpu::Buffer,
+                   x: &wgpu::Buffer,
+                   w: &wgpu::Buffer,
+                   b: &wgpu::Buffer,
+                   out: &wgpu::Buffer,
+                   n: usize| {
+            k.linear
+                .bind(gpu, Format::F32, n as u32, &[params, step, x, w, b, out])
+        };
 
         let mut blocks = Vec::with_capacity(cfg.n_layer);
         for (i, b) in w.blocks.iter().enumerate() {
@@ -209,33 +190,24 @@ impl Gpt2Gpu {
             blocks.push(BlockBinds {
                 ln_1: k
                     .layer_norm
-                    .bind(gpu, &[&ln_params, &act.x, &ln_1_w, &ln_1_b, &ln]),
-                c_attn: k
-                    .linear
-                    .bind(gpu, &[&p_c_attn, &step, &ln, &c_attn_w, &c_attn_b, &qkv]),
+                    .bind(gpu, &[&ln_params, &x, &ln_1_w, &ln_1_b, &ln]),
+                c_attn: lin(&p_c_attn, &ln, &c_attn_w, &c_attn_b, &qkv, 3 * c),
                 kv_store: k
                     .kv_store
-                    .bind(gpu, &[&kv_params, &step, &qkv, &k_cache, &v_cache]),
+                    .bind(gpu, &[&kv_params, step, &qkv, &k_cache, &v_cache]),
                 attn: k.attention.bind(
                     gpu,
-                    &[&attn_params, &step, &qkv, &k_cache, &v_cache, &att, &probs],
+                    &[&attn_params, step, &qkv, &k_cache, &v_cache, &att, &probs],
                 ),
-                attn_c_proj: k.linear.bind(
-                    gpu,
-                    &[&p_attn_proj, &step, &att, &a_proj_w, &a_proj_b, &proj],
-                ),
-                attn_residual: k.add.bind(gpu, &[&width_c, &step, &act.x, &proj]),
+                attn_c_proj: lin(&p_attn_proj, &att, &a_proj_w, &a_proj_b, &proj, c),
+                attn_residual: k.add.bind(gpu, &[&width_c, step, &x, &proj]),
                 ln_2: k
                     .layer_norm
-                    .bind(gpu, &[&ln_params, &act.x, &ln_2_w, &ln_2_b, &ln]),
-                c_fc: k
-                    .linear
-                    .bind(gpu, &[&p_fc, &step, &ln, &c_fc_w, &c_fc_b, &fc]),
-                gelu: k.gelu.bind(gpu, &[&width_f, &step, &fc]),
-                mlp_c_proj: k
-                    .linear
-                    .bind(gpu, &[&p_mlp_proj, &step, &fc, &m_proj_w, &m_proj_b, &proj]),
-                mlp_residual: k.add.bind(gpu, &[&width_c, &step, &act.x, &proj]),
+                    .bind(gpu, &[&ln_params, &x, &ln_2_w, &ln_2_b, &ln]),
+                c_fc: lin(&p_fc, &ln, &c_fc_w, &c_fc_b, &fc, f),
+                gelu: k.gelu.bind(gpu, &[&width_f, step, &fc]),
+                mlp_c_proj: lin(&p_mlp_proj, &fc, &m_proj_w, &m_proj_b, &proj, c),
+                mlp_residual: k.add.bind(gpu, &[&width_c, step, &x, &proj]),
             });
         }
 
@@ -250,195 +222,49 @@ impl Gpt2Gpu {
         );
         let embed = k
             .embedding
-            .bind(gpu, &[&embed_params, &step, &tokens, &wte, &wpe, &act.x]);
+            .bind(gpu, &[&embed_params, step, &io.tokens, &wte, &wpe, &x]);
         let (ln_f_w, ln_f_b) = (
             gpu.storage_init("ln_f.weight", &w.ln_f.weight)?,
             gpu.storage_init("ln_f.bias", &w.ln_f.bias)?,
         );
         let ln_f = k
             .layer_norm
-            .bind(gpu, &[&ln_params, &act.x_last, &ln_f_w, &ln_f_b, &ln_last]);
-        // lm_head has no bias (has_bias = 0); any buffer fills the slot.
-        let lm_head = k.linear.bind(
-            gpu,
-            &[&p_head, &step, &ln_last, &lm_head, &ln_f_b, &act.logits],
-        );
-        let sample_params = gpu.uniform(
-            "sample params",
-            &sample::Params::new(
-                v as u32,
-                SampleParams {
-                    temperature: 0.0,
-                    top_k: 0,
-                    top_p: 1.0,
-                },
-            ),
-        );
-        let sample = k
-            .sample
-            .bind(gpu, &[&sample_params, &step, &act.logits, &sampled]);
-        gpu.check()?;
+            .bind(gpu, &[&ln_params, &io.x_last, &ln_f_w, &ln_f_b, &ln_last]);
+        let lm_head = lin(&p_head, &ln_last, &lm_head, &io.unused, &io.logits, v);
         Ok(Self {
-            config: cfg,
             k,
             blocks,
             embed,
             ln_f,
             lm_head,
-            sample,
-            act,
-            step,
-            sample_params,
-            last_sample: None,
-            tokens,
-            sampled,
-            readback,
-            chunk,
-            pos: 0,
+            x,
+            n_embd: c as u32,
+            n_inner: f as u32,
+            n_head: cfg.n_head as u32,
+            kv_cache_bytes: 2 * cfg.n_layer as u64 * f32s(ctx * c),
         })
     }
 
-    /// Tokens in the KV cache.
-    pub fn position(&self) -> usize {
-        self.pos
+    pub fn encode_layers(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
+        let (k, c, f) = (&self.k, self.n_embd, self.n_inner);
+        embedding::dispatch(gpu, &k.embedding, pass, &self.embed, t, c);
+        for b in &self.blocks {
+            layer_norm::dispatch(gpu, &k.layer_norm, pass, &b.ln_1, t);
+            k.linear.dispatch(gpu, pass, &b.c_attn, t);
+            kv_store::dispatch(gpu, &k.kv_store, pass, &b.kv_store, t, c);
+            attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t);
+            k.linear.dispatch(gpu, pass, &b.attn_c_proj, t);
+            add::dispatch(gpu, &k.add, pass, &b.attn_residual, t * c);
+            layer_norm::dispatch(gpu, &k.layer_norm, pass, &b.ln_2, t);
+            k.linear.dispatch(gpu, pass, &b.c_fc, t);
+            gelu::dispatch(gpu, &k.gelu, pass, &b.gelu, t * f);
+            k.linear.dispatch(gpu, pass, &b.mlp_c_proj, t);
+            add::dispatch(gpu, &k.add, pass, &b.mlp_residual, t * c);
+        }
     }
 
-    /// Forgets the context: the next pass starts at position 0.
-    pub fn reset(&mut self) {
-        self.pos = 0;
-    }
-
-    /// Runs `tokens` through the model after what the cache holds, and samples the next
-    /// token. A prompt longer than one chunk takes several passes; only the last computes
-    /// logits.
-    pub async fn prefill(
-        &mut self,
-        gpu: &Gpu,
-        tokens: &[u32],
-        s: SampleParams,
-        u: f32,
-    ) -> Result<u32> {
-        if tokens.is_empty() {
-            return Err(LanternError::EmptyPrompt);
-        }
-        self.check_room(tokens.len())?;
-        if let Some(&bad) = tokens
-            .iter()
-            .find(|&&t| t as usize >= self.config.vocab_size)
-        {
-            return Err(LanternError::Sampling(format!(
-                "token id {bad} is outside the vocabulary"
-            )));
-        }
-        let chunks: Vec<&[u32]> = tokens.chunks(self.chunk).collect();
-        for (i, chunk) in chunks.iter().enumerate() {
-            gpu.queue
-                .write_buffer(&self.tokens, 0, bytemuck::cast_slice(chunk));
-            let last = i + 1 == chunks.len();
-            self.pass(gpu, chunk.len(), last.then_some((s, u)));
-        }
-        self.read_sampled(gpu).await
-    }
-
-    /// Runs the token the sampler picked last (still on the GPU) and samples the next one:
-    /// one submit, 4 bytes read back.
-    pub async fn decode(&mut self, gpu: &Gpu, s: SampleParams, u: f32) -> Result<u32> {
-        self.check_room(1)?;
-        self.pass(gpu, 1, Some((s, u)));
-        self.read_sampled(gpu).await
-    }
-
-    /// The logits of the last pass (V floats). Reads back V × 4 bytes through a fresh staging
-    /// buffer: for tests and tools, not for generation.
-    pub async fn read_logits(&self, gpu: &Gpu) -> Result<Vec<f32>> {
-        gpu.read_f32(&self.act.logits, self.config.vocab_size).await
-    }
-
-    fn check_room(&self, n: usize) -> Result<()> {
-        let ctx = self.config.n_positions;
-        if self.pos + n > ctx {
-            return Err(LanternError::PromptTooLong {
-                prompt_tokens: self.pos + n,
-                context: ctx,
-            });
-        }
-        Ok(())
-    }
-
-    /// Records and submits one pass over `n` tokens starting at `self.pos`; with `sample`
-    /// set, also the final norm, the logits of the last token and the sampler.
-    fn pass(&mut self, gpu: &Gpu, n: usize, sample: Option<(SampleParams, f32)>) {
-        let (c, f, v) = (
-            self.config.n_embd as u32,
-            self.config.n_inner as u32,
-            self.config.vocab_size as u32,
-        );
-        let u = sample.map_or(0.0, |(_, u)| u);
-        gpu.queue.write_buffer(
-            &self.step,
-            0,
-            bytemuck::bytes_of(&Step {
-                n_tokens: n as u32,
-                pos0: self.pos as u32,
-                u,
-                _pad: 0,
-            }),
-        );
-        if let Some((s, _)) = sample
-            && self.last_sample != Some(s)
-        {
-            gpu.queue.write_buffer(
-                &self.sample_params,
-                0,
-                bytemuck::bytes_of(&sample::Params::new(v, s)),
-            );
-            self.last_sample = Some(s);
-        }
-        let (k, t) = (&self.k, n as u32);
-        let mut enc = gpu.encoder();
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            embedding::dispatch(gpu, &k.embedding, &mut pass, &self.embed, t, c);
-            for b in &self.blocks {
-                layer_norm::dispatch(gpu, &k.layer_norm, &mut pass, &b.ln_1, t);
-                k.linear.dispatch(gpu, &mut pass, &b.c_attn, t, 3 * c);
-                kv_store::dispatch(gpu, &k.kv_store, &mut pass, &b.kv_store, t, c);
-                attention::dispatch(
-                    gpu,
-                    &k.attention,
-                    &mut pass,
-                    &b.attn,
-                    self.config.n_head as u32,
-                    t,
-                );
-                k.linear.dispatch(gpu, &mut pass, &b.attn_c_proj, t, c);
-                add::dispatch(gpu, &k.add, &mut pass, &b.attn_residual, t * c);
-                layer_norm::dispatch(gpu, &k.layer_norm, &mut pass, &b.ln_2, t);
-                k.linear.dispatch(gpu, &mut pass, &b.c_fc, t, f);
-                gelu::dispatch(gpu, &k.gelu, &mut pass, &b.gelu, t * f);
-                k.linear.dispatch(gpu, &mut pass, &b.mlp_c_proj, t, c);
-                add::dispatch(gpu, &k.add, &mut pass, &b.mlp_residual, t * c);
-            }
-        }
-        if sample.is_some() {
-            let row = ((n - 1) * c as usize * 4) as u64;
-            enc.copy_buffer_to_buffer(&self.act.x, row, &self.act.x_last, 0, c as u64 * 4);
-            {
-                let mut pass = enc.begin_compute_pass(&Default::default());
-                layer_norm::dispatch(gpu, &k.layer_norm, &mut pass, &self.ln_f, 1);
-                k.linear.dispatch(gpu, &mut pass, &self.lm_head, 1, v);
-                sample::dispatch(gpu, &k.sample, &mut pass, &self.sample);
-            }
-            // The pick is the next decode pass's input, and the one value the CPU reads.
-            enc.copy_buffer_to_buffer(&self.sampled, 0, &self.tokens, 0, 4);
-            enc.copy_buffer_to_buffer(&self.sampled, 0, &self.readback, 0, 4);
-        }
-        gpu.submit(enc);
-        self.pos += n;
-    }
-
-    async fn read_sampled(&self, gpu: &Gpu) -> Result<u32> {
-        let bytes = gpu.read(&self.readback, 4).await?;
-        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+        layer_norm::dispatch(gpu, &self.k.layer_norm, pass, &self.ln_f, 1);
+        self.k.linear.dispatch(gpu, pass, &self.lm_head, 1);
     }
 }

@@ -31,12 +31,12 @@ impl Kernel {
         slots: &[Slot],
         constants: &[(&str, f64)],
     ) -> Result<Self> {
-        let device = &gpu.device;
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(name),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
+        let layout = Self::layout(gpu, name, slots);
+        Self::with_layout(gpu, name, source, layout, constants).await
+    }
+
+    /// A bind-group layout for `slots`, to share between kernels that bind alike.
+    pub fn layout(gpu: &Gpu, name: &str, slots: &[Slot]) -> wgpu::BindGroupLayout {
         let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
             .iter()
             .enumerate()
@@ -55,9 +55,26 @@ impl Kernel {
                 count: None,
             })
             .collect();
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        gpu.device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(name),
+                entries: &entries,
+            })
+    }
+
+    /// As [`Kernel::new`], with a layout made by [`Kernel::layout`].
+    pub async fn with_layout(
+        gpu: &Gpu,
+        name: &'static str,
+        source: &str,
+        layout: wgpu::BindGroupLayout,
+        constants: &[(&str, f64)],
+    ) -> Result<Self> {
+        let device = &gpu.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(name),
-            entries: &entries,
+            source: wgpu::ShaderSource::Wgsl(source.into()),
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(name),

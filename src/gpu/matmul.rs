@@ -1,8 +1,10 @@
 //! `shaders/matmul.wgsl` (many tokens) and `shaders/matvec.wgsl` (one token): a linear layer
-//! y = x · wᵀ + b. Both bind the same slots, so one bind group per layer serves both.
+//! y = x · wᵀ + b, with w in f32 or a quantized block format. All pipelines share one
+//! bind-group layout, so one bind group per layer serves prefill and decode.
 
 use super::{Gpu, Kernel, Slot};
 use crate::error::Result;
+use crate::model::quant::Format;
 
 pub const MATMUL_SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
 pub const MATVEC_SOURCE: &str = include_str!("../../shaders/matvec.wgsl");
@@ -18,6 +20,7 @@ pub struct Params {
     pub _pad: u32,
 }
 
+/// Slots: params, step, x, w, bias, out.
 const SLOTS: [Slot; 6] = [
     Slot::Uniform,
     Slot::Uniform,
@@ -27,40 +30,83 @@ const SLOTS: [Slot; 6] = [
     Slot::ReadWrite,
 ];
 
-/// The two kernels of a linear layer. Slots: params, step, x, w, bias, out.
+/// The matmul and matvec pipelines for each weight format a model uses.
 pub struct Linear {
-    pub matmul: Kernel,
-    pub matvec: Kernel,
+    layout: wgpu::BindGroupLayout,
+    kernels: Vec<(Format, Kernel, Kernel)>,
+}
+
+/// One layer's bind group, with what its dispatch needs to know.
+pub struct LinearBind {
+    pub bind: wgpu::BindGroup,
+    pub format: Format,
+    /// Output width N.
+    pub n: u32,
 }
 
 impl Linear {
-    pub async fn new(gpu: &Gpu) -> Result<Self> {
-        let matmul = Kernel::new(gpu, "matmul", MATMUL_SOURCE, &SLOTS, &[]).await?;
-        let matvec = Kernel::new(gpu, "matvec", MATVEC_SOURCE, &SLOTS, &[("WG", 64.0)]).await?;
-        // Bind groups are made against one layout; the two must agree.
-        Ok(Self { matmul, matvec })
+    pub async fn new(gpu: &Gpu, formats: &[Format]) -> Result<Self> {
+        let layout = Kernel::layout(gpu, "linear", &SLOTS);
+        let mut kernels: Vec<(Format, Kernel, Kernel)> = Vec::new();
+        for &f in formats {
+            if kernels
+                .iter()
+                .any(|(g, _, _)| g.shader_id() == f.shader_id())
+            {
+                continue;
+            }
+            let id = f.shader_id() as f64;
+            let matmul = Kernel::with_layout(
+                gpu,
+                "matmul",
+                MATMUL_SOURCE,
+                layout.clone(),
+                &[("FORMAT", id)],
+            )
+            .await?;
+            let matvec = Kernel::with_layout(
+                gpu,
+                "matvec",
+                MATVEC_SOURCE,
+                layout.clone(),
+                &[("FORMAT", id), ("WG", 64.0)],
+            )
+            .await?;
+            kernels.push((f, matmul, matvec));
+        }
+        Ok(Self { layout, kernels })
     }
 
-    /// A bind group for both kernels.
-    pub fn bind(&self, gpu: &Gpu, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-        self.matmul.bind(gpu, buffers)
+    /// A bind group of [params, step, x, w, bias, out] for a weight in `format`.
+    pub fn bind(&self, gpu: &Gpu, format: Format, n: u32, buffers: &[&wgpu::Buffer]) -> LinearBind {
+        LinearBind {
+            bind: gpu.bind_group("linear", &self.layout, buffers),
+            format,
+            n,
+        }
+    }
+
+    fn kernels(&self, f: Format) -> (&Kernel, &Kernel) {
+        let (_, mm, mv) = self
+            .kernels
+            .iter()
+            .find(|(g, _, _)| g.shader_id() == f.shader_id())
+            .expect("a pipeline for every format bound");
+        (mm, mv)
     }
 
     /// y[rows, n] for `rows` rows of x: matvec for one row, matmul for more.
-    pub fn dispatch(
-        &self,
-        gpu: &Gpu,
-        pass: &mut wgpu::ComputePass,
-        bind: &wgpu::BindGroup,
-        rows: u32,
-        n: u32,
-    ) {
+    pub fn dispatch(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &LinearBind, rows: u32) {
+        let (matmul, matvec) = self.kernels(l.format);
         if rows == 1 {
-            self.matvec
-                .dispatch_linear(gpu, pass, bind, n.div_ceil(MATVEC_ROWS));
+            matvec.dispatch_linear(gpu, pass, &l.bind, l.n.div_ceil(MATVEC_ROWS));
         } else {
-            self.matmul
-                .dispatch(gpu, pass, bind, [n.div_ceil(TILE), rows.div_ceil(TILE), 1]);
+            matmul.dispatch(
+                gpu,
+                pass,
+                &l.bind,
+                [l.n.div_ceil(TILE), rows.div_ceil(TILE), 1],
+            );
         }
     }
 
@@ -69,11 +115,15 @@ impl Linear {
         &self,
         gpu: &Gpu,
         pass: &mut wgpu::ComputePass,
-        bind: &wgpu::BindGroup,
+        l: &LinearBind,
         rows: u32,
-        n: u32,
     ) {
-        self.matmul
-            .dispatch(gpu, pass, bind, [n.div_ceil(TILE), rows.div_ceil(TILE), 1]);
+        let (matmul, _) = self.kernels(l.format);
+        matmul.dispatch(
+            gpu,
+            pass,
+            &l.bind,
+            [l.n.div_ceil(TILE), rows.div_ceil(TILE), 1],
+        );
     }
 }

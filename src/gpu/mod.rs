@@ -1,5 +1,6 @@
 //! The GPU side: the device context, one small Rust file per WGSL kernel (its parameters and
-//! how it is dispatched), and the GPT-2 forward pass built from them.
+//! how it is dispatched), and the forward passes built from them: model.rs runs a pass,
+//! gpt2.rs and llama.rs say what a pass of each architecture dispatches.
 
 mod context;
 mod kernel;
@@ -11,8 +12,13 @@ pub mod gelu;
 pub mod gpt2;
 pub mod kv_store;
 pub mod layer_norm;
+pub mod llama;
 pub mod matmul;
+pub mod model;
+pub mod rms_norm;
+pub mod rope;
 pub mod sample;
+pub mod silu_mul;
 
 pub use context::{CounterSnapshot, Gpu};
 pub use kernel::{Kernel, Slot};
@@ -41,7 +47,10 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("layer_norm.wgsl", layer_norm::SOURCE),
     ("matmul.wgsl", matmul::MATMUL_SOURCE),
     ("matvec.wgsl", matmul::MATVEC_SOURCE),
+    ("rms_norm.wgsl", rms_norm::SOURCE),
+    ("rope.wgsl", rope::SOURCE),
     ("sample.wgsl", sample::SOURCE),
+    ("silu_mul.wgsl", silu_mul::SOURCE),
 ];
 
 /// Workgroups to cover `n` invocations of a 1-D kernel of `wg` invocations per workgroup.

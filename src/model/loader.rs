@@ -1,9 +1,14 @@
-//! Putting a model together from its files: a folder natively, bytes in the browser.
+//! Putting a model together from its files: a GGUF file, or a Hugging Face folder
+//! (config.json + model.safetensors + tokenizer), read natively or handed over as bytes.
 
-use super::{Gpt2Config, Gpt2Weights, Tokenizer, load_gpt2};
+use super::chat::ChatTemplate;
+use super::gguf::Gguf;
+use super::llama::{self, LlamaWeights};
+use super::{Gpt2Config, Gpt2Weights, Tokenizer, load_gpt2, safetensors};
 use crate::error::{LanternError, Result};
+use serde_json::Value;
 
-/// The files of a Hugging Face GPT-2 checkpoint, already read.
+/// The files of a Hugging Face checkpoint, already read.
 pub struct ModelFiles<'a> {
     pub config_json: &'a str,
     pub safetensors: &'a [u8],
@@ -11,19 +16,102 @@ pub struct ModelFiles<'a> {
     pub tokenizer_json: Option<&'a str>,
     pub vocab_json: Option<&'a str>,
     pub merges_txt: Option<&'a str>,
+    /// `tokenizer_config.json`: the chat template, if the model has one.
+    pub tokenizer_config_json: Option<&'a str>,
 }
 
-/// A model ready to upload: weights, tokenizer and the id that ends a text.
+/// The weights of one of the architectures Lantern runs.
+pub enum Weights {
+    Gpt2(Gpt2Weights),
+    Llama(LlamaWeights),
+}
+
+impl Weights {
+    pub fn context_length(&self) -> usize {
+        match self {
+            Weights::Gpt2(w) => w.config.n_positions,
+            Weights::Llama(w) => w.config.context_length,
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Weights::Gpt2(w) => w.config.vocab_size,
+            Weights::Llama(w) => w.config.vocab_size,
+        }
+    }
+
+    pub fn architecture(&self) -> &'static str {
+        match self {
+            Weights::Gpt2(_) => "GPT-2",
+            Weights::Llama(_) => "Llama",
+        }
+    }
+}
+
+/// A model ready to upload: weights, tokenizer, the ids that end a text, the chat template.
 pub struct LoadedModel {
-    pub weights: Gpt2Weights,
+    pub weights: Weights,
     pub tokenizer: Tokenizer,
-    /// `<|endoftext|>`, where the tokenizer has it.
-    pub eos: Option<u32>,
+    /// Generation stops at any of these (end of text, end of turn).
+    pub stop_ids: Vec<u32>,
+    /// Put before a plain prompt (GGUF's `tokenizer.ggml.add_bos_token`).
+    pub bos: Option<u32>,
+    pub chat_template: Option<ChatTemplate>,
+}
+
+/// Texts of tokens that end a text or a turn in common models.
+const END_TOKENS: [&str; 4] = ["<|endoftext|>", "<|im_end|>", "<|eot_id|>", "</s>"];
+
+fn stop_ids(tokenizer: &Tokenizer, eos: Option<u32>) -> Vec<u32> {
+    let mut ids: Vec<u32> = END_TOKENS
+        .iter()
+        .filter_map(|t| tokenizer.special_id(t))
+        .collect();
+    ids.extend(eos);
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// "gpt2" or "llama", from config.json's `model_type` (or `architectures`).
+fn architecture(obj: &serde_json::Map<String, Value>, file: &str) -> Result<&'static str> {
+    let model_type = obj.get("model_type").and_then(Value::as_str).unwrap_or("");
+    let archs: Vec<&str> = obj
+        .get("architectures")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if model_type == "gpt2" || archs.iter().any(|a| a.starts_with("GPT2")) {
+        return Ok("gpt2");
+    }
+    if model_type == "llama" || archs.iter().any(|a| a.starts_with("Llama")) {
+        return Ok("llama");
+    }
+    let arch = if model_type.is_empty() {
+        archs.first().copied().unwrap_or("(none given)")
+    } else {
+        model_type
+    };
+    Err(LanternError::UnsupportedArchitecture {
+        file: file.to_string(),
+        arch: arch.to_string(),
+        supported: "GPT-2 (model_type \"gpt2\") and Llama (model_type \"llama\")".into(),
+    })
 }
 
 impl LoadedModel {
     pub fn from_files(f: &ModelFiles) -> Result<Self> {
-        let config = Gpt2Config::from_json(f.config_json, "config.json")?;
+        let config: Value =
+            serde_json::from_str(f.config_json).map_err(|e| LanternError::Config {
+                file: "config.json".into(),
+                reason: format!("malformed JSON: {e}"),
+            })?;
+        let obj = config.as_object().ok_or_else(|| LanternError::Config {
+            file: "config.json".into(),
+            reason: "expected a JSON object".into(),
+        })?;
+        let arch = architecture(obj, "config.json")?;
         let tokenizer = match (f.tokenizer_json, f.vocab_json, f.merges_txt) {
             (Some(t), _, _) => Tokenizer::from_tokenizer_json(t, "tokenizer.json")?,
             (None, Some(v), Some(m)) => {
@@ -37,28 +125,111 @@ impl LoadedModel {
                 });
             }
         };
-        if tokenizer.vocab_size() > config.vocab_size {
-            return Err(LanternError::Tokenizer {
-                file: "tokenizer".into(),
-                reason: format!(
-                    "it has {} tokens but config.json's vocab_size is {}",
-                    tokenizer.vocab_size(),
-                    config.vocab_size
-                ),
-            });
-        }
-        let weights = load_gpt2(f.safetensors, &config, "model.safetensors")?;
-        let eos = tokenizer.special_id("<|endoftext|>");
+        let reader = safetensors::open(f.safetensors, "model.safetensors")?;
+        let weights = if arch == "gpt2" {
+            let c = Gpt2Config::from_json(f.config_json, "config.json")?;
+            check_vocab(&tokenizer, c.vocab_size)?;
+            Weights::Gpt2(load_gpt2(&reader, &c)?)
+        } else {
+            let c = llama::config_from_json(obj, "config.json")?;
+            check_vocab(&tokenizer, c.vocab_size)?;
+            Weights::Llama(llama::load_safetensors(c, &reader)?)
+        };
+        let eos = config
+            .get("eos_token_id")
+            .and_then(Value::as_u64)
+            .map(|id| id as u32);
+        let tok_config: Option<Value> = f
+            .tokenizer_config_json
+            .and_then(|t| serde_json::from_str(t).ok());
+        let chat_template = match tok_config
+            .as_ref()
+            .and_then(|t| t.get("chat_template"))
+            .and_then(Value::as_str)
+        {
+            Some(src) => {
+                let name = |key: &str| {
+                    tok_config
+                        .as_ref()
+                        .and_then(|t| t.get(key))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                Some(ChatTemplate::new(
+                    src,
+                    &name("bos_token"),
+                    &name("eos_token"),
+                )?)
+            }
+            None => None,
+        };
         Ok(Self {
+            stop_ids: stop_ids(&tokenizer, eos),
+            bos: None,
             weights,
             tokenizer,
-            eos,
+            chat_template,
         })
     }
 
-    /// Loads a Hugging Face model folder (or a file inside one).
+    /// Reads a GGUF file (weights, tokenizer and chat template all inside); `file` names it
+    /// in errors.
+    pub fn from_gguf(bytes: &[u8], file: &str) -> Result<Self> {
+        let g = Gguf::parse(bytes, file)?;
+        let weights = llama::load_gguf(&g)?;
+        let tokenizer = Tokenizer::from_gguf(&g)?;
+        check_vocab(&tokenizer, weights.config.vocab_size)?;
+        let id = |key: &str| g.get(key).and_then(|v| v.as_u64()).map(|v| v as u32);
+        let (bos, eos) = (
+            id("tokenizer.ggml.bos_token_id"),
+            id("tokenizer.ggml.eos_token_id"),
+        );
+        let add_bos = g
+            .get("tokenizer.ggml.add_bos_token")
+            .is_some_and(|v| *v == super::gguf::Value::Bool(true));
+        let text = |id: Option<u32>| {
+            id.map(|i| String::from_utf8_lossy(tokenizer.token_bytes(i)).into_owned())
+                .unwrap_or_default()
+        };
+        let chat_template = match g.get("tokenizer.chat_template").and_then(|v| v.as_str()) {
+            Some(src) => Some(ChatTemplate::new(src, &text(bos), &text(eos))?),
+            None => None,
+        };
+        Ok(Self {
+            stop_ids: stop_ids(&tokenizer, eos),
+            bos: if add_bos { bos } else { None },
+            weights: Weights::Llama(weights),
+            tokenizer,
+            chat_template,
+        })
+    }
+
+    /// The ids of a plain (non-chat) prompt, with BOS first when the model wants it.
+    pub fn encode_prompt(&self, text: &str) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.bos.into_iter().collect();
+        ids.extend(self.tokenizer.encode(text));
+        ids
+    }
+
+    /// Loads a `.gguf` file, or a Hugging Face model folder (or a file inside one).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_path(path: &std::path::Path) -> Result<Self> {
+        let map_file = |p: &std::path::Path| -> Result<memmap2::Mmap> {
+            let file = std::fs::File::open(p).map_err(|source| LanternError::Io {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            // SAFETY: the map is read-only and lives only while the weights are copied out; a
+            // concurrent writer could change what we read, not break memory safety of our copy.
+            unsafe { memmap2::Mmap::map(&file) }.map_err(|source| LanternError::Io {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
+        if path.extension().is_some_and(|e| e == "gguf") {
+            return Self::from_gguf(&map_file(path)?, &path.display().to_string());
+        }
         let dir = if path.is_file() {
             path.parent().unwrap_or(path)
         } else {
@@ -74,23 +245,14 @@ impl LoadedModel {
         };
         let config_json = read("config.json")?.ok_or_else(|| LanternError::Config {
             file: dir.join("config.json").display().to_string(),
-            reason: "missing: a model folder needs config.json".into(),
+            reason: "missing: a model folder needs config.json (or give a .gguf file)".into(),
         })?;
-        let st_path = dir.join("model.safetensors");
-        let file = std::fs::File::open(&st_path).map_err(|source| LanternError::Io {
-            path: st_path.clone(),
-            source,
-        })?;
-        // SAFETY: the map is read-only and lives only while the weights are converted; a
-        // concurrent writer could change what we read, not break memory safety of our copy.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| LanternError::Io {
-            path: st_path.clone(),
-            source,
-        })?;
-        let (tokenizer_json, vocab_json, merges_txt) = (
+        let map = map_file(&dir.join("model.safetensors"))?;
+        let (tokenizer_json, vocab_json, merges_txt, tokenizer_config_json) = (
             read("tokenizer.json")?,
             read("vocab.json")?,
             read("merges.txt")?,
+            read("tokenizer_config.json")?,
         );
         Self::from_files(&ModelFiles {
             config_json: &config_json,
@@ -98,6 +260,20 @@ impl LoadedModel {
             tokenizer_json: tokenizer_json.as_deref(),
             vocab_json: vocab_json.as_deref(),
             merges_txt: merges_txt.as_deref(),
+            tokenizer_config_json: tokenizer_config_json.as_deref(),
         })
     }
+}
+
+fn check_vocab(tokenizer: &Tokenizer, vocab_size: usize) -> Result<()> {
+    if tokenizer.vocab_size() > vocab_size {
+        return Err(LanternError::Tokenizer {
+            file: "tokenizer".into(),
+            reason: format!(
+                "it has {} tokens but the model's vocabulary is {vocab_size}",
+                tokenizer.vocab_size()
+            ),
+        });
+    }
+    Ok(())
 }

@@ -1,13 +1,17 @@
-//! Everything about a checkpoint: its config, its weights, its tokenizer.
+//! Everything about a checkpoint: its config, its weights, its tokenizer, its chat template.
 
+pub mod chat;
 mod config;
+pub mod gguf;
+pub mod llama;
 mod loader;
+pub mod quant;
 mod safetensors;
 mod tokenizer;
 mod weights;
 
 pub use config::Gpt2Config;
-pub use loader::{LoadedModel, ModelFiles};
+pub use loader::{LoadedModel, ModelFiles, Weights};
 pub use safetensors::{TensorInfo, list_tensors, load_gpt2};
-pub use tokenizer::{TextStream, Tokenizer, split_gpt2};
+pub use tokenizer::{PreTokenizer, TextStream, Tokenizer, split_gpt2};
 pub use weights::{Gpt2Block, Gpt2Weights, LayerNorm, Linear};

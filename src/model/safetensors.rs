@@ -9,10 +9,8 @@ use super::weights::{Gpt2Block, Gpt2Weights, LayerNorm, Linear};
 use crate::error::{LanternError, Result};
 use safetensors::{Dtype, SafeTensors};
 
-/// Parses the safetensors bytes of a GPT-2 checkpoint; `file` names it in errors.
-pub fn load_gpt2(bytes: &[u8], config: &Gpt2Config, file: &str) -> Result<Gpt2Weights> {
-    let st = parse(bytes, file)?;
-    let reader = Reader { st, file };
+/// Reads the tensors of a GPT-2 checkpoint, checked against its config.
+pub fn load_gpt2(reader: &Reader, config: &Gpt2Config) -> Result<Gpt2Weights> {
     let (c, f, v) = (config.n_embd, config.n_inner, config.vocab_size);
 
     let blocks = (0..config.n_layer)
@@ -69,12 +67,26 @@ fn parse<'a>(bytes: &'a [u8], file: &str) -> Result<SafeTensors<'a>> {
     SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{e} (truncated or corrupt file?)")))
 }
 
-struct Reader<'a> {
+/// Checked access to the tensors of a safetensors file.
+pub struct Reader<'a> {
     st: SafeTensors<'a>,
     file: &'a str,
 }
 
+/// Opens safetensors bytes for [`Reader::tensor`].
+pub fn open<'a>(bytes: &'a [u8], file: &'a str) -> Result<Reader<'a>> {
+    Ok(Reader {
+        st: parse(bytes, file)?,
+        file,
+    })
+}
+
 impl Reader<'_> {
+    /// Whether the file holds `name` (with or without the `transformer.` prefix).
+    pub fn has(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
     /// The stored name of `name`, which may carry the `transformer.` prefix.
     fn find(&self, name: &str) -> Option<String> {
         [name.to_string(), format!("transformer.{name}")]
@@ -83,7 +95,7 @@ impl Reader<'_> {
     }
 
     /// Tensor `name` as f32, after checking its shape is `shape`.
-    fn tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+    pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let stored = self.find(name).ok_or_else(|| LanternError::MissingTensor {
             file: self.file.to_string(),
             tensor: name.to_string(),

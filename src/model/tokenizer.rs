@@ -7,11 +7,54 @@
 
 use crate::error::{LanternError, Result};
 use serde_json::Value;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use unicode_general_category::{GeneralCategory as G, get_general_category};
 
+/// How text is cut into words before BPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreTokenizer {
+    /// GPT-2's pattern ([`split_gpt2`]).
+    Gpt2,
+    /// Every number character alone, then GPT-2's pattern on the text between (SmolLM,
+    /// StarCoder: llama.cpp's "smollm" pre-tokenizer, Hugging Face's Digits + ByteLevel).
+    DigitsThenGpt2,
+}
+
+impl PreTokenizer {
+    /// From a GGUF file's `tokenizer.ggml.pre`.
+    pub fn from_gguf_name(name: &str) -> Option<Self> {
+        match name {
+            "default" | "gpt-2" | "gpt2" | "phi-2" | "jina-es" | "jina-de" | "poro-chat"
+            | "viking" => Some(Self::Gpt2),
+            "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone"
+            | "minerva-7b" => Some(Self::DigitsThenGpt2),
+            _ => None,
+        }
+    }
+
+    /// Splits text into the words BPE merges within.
+    pub fn split(self, text: &str) -> Vec<&str> {
+        match self {
+            Self::Gpt2 => split_gpt2(text),
+            Self::DigitsThenGpt2 => {
+                let mut words = Vec::new();
+                let mut start = 0;
+                for (i, c) in text.char_indices() {
+                    if is_number(c) {
+                        words.extend(split_gpt2(&text[start..i]));
+                        words.push(&text[i..i + c.len_utf8()]);
+                        start = i + c.len_utf8();
+                    }
+                }
+                words.extend(split_gpt2(&text[start..]));
+                words
+            }
+        }
+    }
+}
+
 pub struct Tokenizer {
+    pre: PreTokenizer,
     /// Bytes of each token id (empty for ids the vocabulary skips).
     token_bytes: Vec<Vec<u8>>,
     /// Id of each single byte.
@@ -21,7 +64,7 @@ pub struct Tokenizer {
     /// Special tokens, longest first, so that one that prefixes another cannot shadow it.
     special: Vec<(String, u32)>,
     /// BPE results per word: text repeats words a lot.
-    cache: RefCell<HashMap<String, Vec<u32>>>,
+    cache: std::sync::Mutex<HashMap<String, Vec<u32>>>,
 }
 
 impl Tokenizer {
@@ -67,6 +110,7 @@ impl Tokenizer {
             };
             merges.push(pair.ok_or_else(|| err(format!("merge #{i} is malformed: {m}")))?);
         }
+        let pre = pre_tokenizer_from_json(v.get("pre_tokenizer")).map_err(err)?;
         let mut special = Vec::new();
         for t in v
             .get("added_tokens")
@@ -81,7 +125,7 @@ impl Tokenizer {
                 _ => return Err(err(format!("malformed entry in `added_tokens`: {t}"))),
             }
         }
-        Self::build(vocab, merges, special).map_err(err)
+        Self::build(vocab, merges, special, pre).map_err(err)
     }
 
     /// Reads the older pair of files: `vocab.json` and `merges.txt`.
@@ -111,13 +155,70 @@ impl Tokenizer {
             .iter()
             .filter_map(|s| vocab.get(*s).map(|&id| (s.to_string(), id)))
             .collect();
-        Self::build(vocab, merges, special).map_err(err)
+        Self::build(vocab, merges, special, PreTokenizer::Gpt2).map_err(err)
+    }
+
+    /// Reads the tokenizer a GGUF file carries in its metadata (`tokenizer.ggml.*`).
+    pub fn from_gguf(g: &super::gguf::Gguf) -> Result<Self> {
+        let err = |reason: String| LanternError::Tokenizer {
+            file: g.file().to_string(),
+            reason,
+        };
+        let model = g.str("tokenizer.ggml.model")?;
+        if model != "gpt2" {
+            return Err(err(format!(
+                "tokenizer.ggml.model is \"{model}\"; Lantern reads byte-level BPE (\"gpt2\")"
+            )));
+        }
+        let pre_name = g
+            .get("tokenizer.ggml.pre")
+            .and_then(|v| v.as_str())
+            .unwrap_or("default");
+        let pre = PreTokenizer::from_gguf_name(pre_name)
+            .ok_or_else(|| err(format!("pre-tokenizer \"{pre_name}\" (tokenizer.ggml.pre) is not supported; Lantern knows GPT-2's and SmolLM's")))?;
+        let tokens = g.strings("tokenizer.ggml.tokens")?;
+        let types: Vec<u64> = match g
+            .get("tokenizer.ggml.token_type")
+            .and_then(|v| v.as_array())
+        {
+            Some(a) => a.iter().map(|t| t.as_u64().unwrap_or(1)).collect(),
+            None => vec![1; tokens.len()],
+        };
+        let mut vocab = HashMap::with_capacity(tokens.len());
+        let mut special = Vec::new();
+        for (id, t) in tokens.iter().enumerate() {
+            vocab.insert(t.to_string(), id as u32);
+            // 3 = control (<|im_start|>), 4 = user-defined: matched whole in text.
+            if matches!(types.get(id), Some(3) | Some(4)) {
+                special.push((t.to_string(), id as u32));
+            }
+        }
+        let merges = g
+            .strings("tokenizer.ggml.merges")?
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                m.split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .ok_or_else(|| err(format!("merge #{i} is malformed: {m:?}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::build(vocab, merges, special, pre).map_err(err)
+    }
+
+    /// The id of a token's text in the vocabulary (special or not).
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.special_id(text).or_else(|| {
+            let ids = self.encode_ordinary(text);
+            (ids.len() == 1).then(|| ids[0])
+        })
     }
 
     fn build(
         vocab: HashMap<String, u32>,
         merges: Vec<(String, String)>,
         mut special: Vec<(String, u32)>,
+        pre: PreTokenizer,
     ) -> std::result::Result<Self, String> {
         let unicode_to_byte: HashMap<char, u8> = byte_to_unicode()
             .iter()
@@ -150,11 +251,20 @@ impl Tokenizer {
             token_bytes[*id as usize] = s.as_bytes().to_vec();
         }
 
-        let mut byte_ids = [0u32; 256];
+        // Some vocabularies leave out bytes that never occur in text (SmolLM2 lacks control
+        // characters such as 0x04): those encode as the unknown token, or else id 0.
+        let unknown = vocab.get("<unk>").copied().unwrap_or(0);
+        let mut byte_ids = [unknown; 256];
         for (b, c) in byte_to_unicode().iter().enumerate() {
-            byte_ids[b] = *vocab.get(&c.to_string()).ok_or_else(|| {
-                format!("the vocabulary lacks the token for byte {b:#04x} ({c:?})")
-            })?;
+            if let Some(&id) = vocab.get(&c.to_string()) {
+                byte_ids[b] = id;
+            }
+        }
+        if byte_ids.iter().filter(|&&id| id == unknown).count() > 64 {
+            return Err(
+                "the vocabulary lacks most single-byte tokens: not a byte-level BPE vocabulary"
+                    .into(),
+            );
         }
 
         let mut merge_map = HashMap::with_capacity(merges.len());
@@ -169,11 +279,12 @@ impl Tokenizer {
         }
         special.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         Ok(Self {
+            pre,
             token_bytes,
             byte_ids,
             merges: merge_map,
             special,
-            cache: RefCell::new(HashMap::new()),
+            cache: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -224,14 +335,14 @@ impl Tokenizer {
     }
 
     fn encode_ordinary_into(&self, text: &str, ids: &mut Vec<u32>) {
-        for word in split_gpt2(text) {
-            if let Some(cached) = self.cache.borrow().get(word) {
+        for word in self.pre.split(text) {
+            if let Some(cached) = self.cache.lock().expect("tokenizer cache").get(word) {
                 ids.extend_from_slice(cached);
                 continue;
             }
             let word_ids = self.bpe(word.as_bytes());
             ids.extend_from_slice(&word_ids);
-            let mut cache = self.cache.borrow_mut();
+            let mut cache = self.cache.lock().expect("tokenizer cache");
             if cache.len() > 100_000 {
                 cache.clear();
             }
@@ -278,6 +389,41 @@ impl Tokenizer {
     /// The bytes of one token.
     pub fn token_bytes(&self, id: u32) -> &[u8] {
         self.token_bytes.get(id as usize).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The pre-tokenizer a tokenizer.json describes: ByteLevel alone, or preceded by Digits.
+fn pre_tokenizer_from_json(v: Option<&Value>) -> std::result::Result<PreTokenizer, String> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(PreTokenizer::Gpt2);
+    };
+    let kind = |p: &Value| {
+        p.get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let parts: Vec<&Value> = match kind(v).as_str() {
+        "Sequence" => v
+            .get("pretokenizers")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default(),
+        _ => vec![v],
+    };
+    let kinds: Vec<String> = parts.iter().map(|p| kind(p)).collect();
+    let individual = |p: &Value| p.get("individual_digits").and_then(Value::as_bool) == Some(true);
+    match kinds
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["ByteLevel"] => Ok(PreTokenizer::Gpt2),
+        ["Digits", "ByteLevel"] if individual(parts[0]) => Ok(PreTokenizer::DigitsThenGpt2),
+        _ => Err(format!(
+            "pre-tokenizer {kinds:?} is not supported; Lantern knows ByteLevel and Digits + ByteLevel"
+        )),
     }
 }
 

@@ -1,0 +1,273 @@
+//! The real default model, SmolLM2-135M-Instruct (Q4_1 GGUF), against golden outputs of an
+//! independent implementation (scripts/make_smollm2_golden.py: gguf, numpy, Hugging Face
+//! tokenizers and jinja2). Needs models/SmolLM2-135M-Instruct.Q4_1.gguf (fetched by
+//! scripts/fetch-model.sh); without it these tests print SKIPPED, unless REQUIRE_MODEL=1
+//! (CI) makes that a failure.
+
+mod common;
+use common::*;
+use lantern::chat::{Chat, DEFAULT_SYSTEM_PROMPT};
+use lantern::cpu::SampleParams;
+use lantern::gpu::model::{GpuModel, ModelOptions};
+use lantern::model::LoadedModel;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+const GREEDY: SampleParams = SampleParams {
+    temperature: 0.0,
+    top_k: 0,
+    top_p: 1.0,
+};
+
+#[derive(Deserialize)]
+struct Golden {
+    system_prompt: String,
+    cases: Vec<Case>,
+    tokenizer: Vec<TokenCase>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    kind: String,
+    text: String,
+    rendered: String,
+    prompt_ids: Vec<u32>,
+    greedy_ids: Vec<u32>,
+    logits: Vec<TopLogits>,
+}
+
+#[derive(Deserialize)]
+struct TopLogits {
+    position: usize,
+    top_ids: Vec<u32>,
+    top_logits: Vec<f32>,
+}
+
+#[derive(Deserialize)]
+struct TokenCase {
+    text: String,
+    ids: Vec<u32>,
+}
+
+fn model_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// The model, loaded once per test binary; `None` (with a printed reason) when the file is
+/// missing, unless REQUIRE_MODEL=1.
+fn model() -> Option<&'static LoadedModel> {
+    static MODEL: OnceLock<Option<LoadedModel>> = OnceLock::new();
+    let m = MODEL.get_or_init(|| {
+        let path = model_path();
+        if !path.exists() {
+            assert!(
+                std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
+                "REQUIRE_MODEL=1 but {} is missing: run scripts/fetch-model.sh",
+                path.display()
+            );
+            return None;
+        }
+        Some(LoadedModel::from_path(&path).expect("SmolLM2 loads"))
+    });
+    if m.is_none() {
+        eprintln!(
+            "SKIPPED: {} is missing (run scripts/fetch-model.sh)",
+            model_path().display()
+        );
+    }
+    m.as_ref()
+}
+
+fn golden() -> Golden {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/smollm2_golden.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The logits the golden file lists (the top 40 of the reference) within tolerance, and
+/// the same arg max.
+fn check_logits(what: &str, got: &[f32], want: &TopLogits) {
+    let got_top: Vec<f32> = want.top_ids.iter().map(|&i| got[i as usize]).collect();
+    assert_close(what, &got_top, &want.top_logits, 0.02, 0.002);
+    let argmax = (0..got.len())
+        .max_by(|&a, &b| got[a].total_cmp(&got[b]))
+        .unwrap();
+    assert_eq!(argmax as u32, want.top_ids[0], "{what}: arg max");
+}
+
+#[test]
+fn tokenizer_matches_hugging_face_tokenizers() {
+    let Some(m) = model() else { return };
+    let g = golden();
+    for t in &g.tokenizer {
+        assert_eq!(m.tokenizer.encode(&t.text), t.ids, "{:?}", t.text);
+        assert_eq!(m.tokenizer.decode(&t.ids), t.text);
+    }
+    for c in &g.cases {
+        assert_eq!(
+            m.tokenizer.encode(&c.rendered),
+            c.prompt_ids,
+            "{:?}",
+            c.text
+        );
+    }
+}
+
+#[test]
+fn chat_template_renders_like_jinja2() {
+    let Some(m) = model() else { return };
+    let g = golden();
+    assert_eq!(g.system_prompt, DEFAULT_SYSTEM_PROMPT);
+    let case = g.cases.iter().find(|c| c.kind == "chat").unwrap();
+    let mut chat = Chat::new(DEFAULT_SYSTEM_PROMPT);
+    let (ids, cached) = chat.prompt_for(m, &case.text, 2048, 64).unwrap();
+    assert_eq!(ids, case.prompt_ids);
+    assert_eq!(cached, 0);
+}
+
+#[test]
+fn gpu_logits_and_greedy_tokens_match_golden() {
+    let (Some(m), Some(gpu)) = (model(), gpu()) else {
+        return;
+    };
+    let mut model = pollster::block_on(GpuModel::new(
+        gpu,
+        &m.weights,
+        ModelOptions {
+            context: Some(256),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    for case in golden().cases {
+        let (ids, greedy) = (&case.prompt_ids, &case.greedy_ids);
+        let logits_at = |p: usize| case.logits.iter().find(|l| l.position == p);
+        // The prompt in three passes (position 0, up to the middle, the rest), so the KV
+        // cache carries over between passes; logits checked after each.
+        model.reset();
+        let mid = ids.len() / 2;
+        let mut next = 0;
+        for range in [0..1, 1..mid + 1, mid + 1..ids.len()] {
+            if range.is_empty() {
+                continue;
+            }
+            let end = range.end - 1;
+            next = pollster::block_on(model.prefill(gpu, &ids[range], GREEDY, 0.0)).unwrap();
+            if let Some(want) = logits_at(end) {
+                check_logits(
+                    &format!("{:?} @{end}", case.text),
+                    &pollster::block_on(model.read_logits(gpu)).unwrap(),
+                    want,
+                );
+            }
+        }
+        let mut generated = vec![next];
+        while generated.len() < greedy.len() {
+            generated.push(pollster::block_on(model.decode(gpu, GREEDY, 0.0)).unwrap());
+        }
+        assert_eq!(generated, *greedy, "{:?}: greedy ids", case.text);
+        // One more decode runs the last greedy token: the logits at the golden's last position.
+        pollster::block_on(model.decode(gpu, GREEDY, 0.0)).unwrap();
+        let last = ids.len() + greedy.len() - 1;
+        let want = logits_at(last).expect("the golden file has logits at the last position");
+        check_logits(
+            &format!("{:?} @{last} (decode)", case.text),
+            &pollster::block_on(model.read_logits(gpu)).unwrap(),
+            want,
+        );
+    }
+}
+
+#[test]
+fn cpu_reference_matches_golden() {
+    let Some(m) = model() else { return };
+    // The shortest prompt keeps the CPU pass quick: one forward over prompt + greedy tokens.
+    let case = golden()
+        .cases
+        .into_iter()
+        .find(|c| c.text == "The capital of France is")
+        .unwrap();
+    let mut seq = case.prompt_ids.clone();
+    seq.extend_from_slice(&case.greedy_ids);
+    let logits = lantern::cpu::forward(&m.weights, &seq);
+    let v = m.weights.vocab_size();
+    for want in &case.logits {
+        check_logits(
+            &format!("cpu @{}", want.position),
+            &logits[want.position * v..][..v],
+            want,
+        );
+    }
+    // Teacher forcing: the arg max at each position from the prompt's end on is the next
+    // golden token, which is what greedy generation produces.
+    for (i, &next) in case.greedy_ids.iter().enumerate() {
+        let row = &logits[(case.prompt_ids.len() - 1 + i) * v..][..v];
+        let argmax = (0..v).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+        assert_eq!(argmax as u32, next, "cpu greedy token {i}");
+    }
+}
+
+#[test]
+fn generate_continues_with_paris_and_chat_answers_paris() {
+    let (Some(_), Some(_)) = (model(), gpu()) else {
+        return;
+    };
+    let lantern = env!("CARGO_BIN_EXE_lantern");
+    let path = model_path();
+    let out = std::process::Command::new(lantern)
+        .args([
+            "generate",
+            "--model",
+            path.to_str().unwrap(),
+            "--prompt",
+            "The capital of France is",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "4",
+            "--context",
+            "64",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with(" Paris"), "generate said {text:?}");
+
+    let mut child = std::process::Command::new(lantern)
+        .args([
+            "chat",
+            "--model",
+            path.to_str().unwrap(),
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "12",
+            "--context",
+            "128",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"What is the capital of France?\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Paris"), "chat said {text:?}");
+}
