@@ -92,7 +92,15 @@ fn error_of(bytes: &[u8]) -> String {
     match LoadedModel::from_gguf(bytes, "bad.gguf") {
         Ok(_) => panic!("a bad file loaded"),
         Err(e) => {
-            assert!(matches!(e, LanternError::Checkpoint { .. } | LanternError::UnsupportedArchitecture { .. } | LanternError::MissingTensor { .. }), "{e:?}");
+            assert!(
+                matches!(
+                    e,
+                    LanternError::Checkpoint { .. }
+                        | LanternError::UnsupportedArchitecture { .. }
+                        | LanternError::MissingTensor { .. }
+                ),
+                "{e:?}"
+            );
             e.to_string()
         }
     }
@@ -106,14 +114,28 @@ fn assert_mentions(msg: &str, words: &[&str]) {
 
 #[test]
 fn unsupported_architecture() {
-    let bytes = Writer::default().str("general.architecture", "falcon").bytes();
-    assert_mentions(&error_of(&bytes), &["bad.gguf", "unsupported architecture `falcon`", "llama"]);
+    let bytes = Writer::default()
+        .str("general.architecture", "falcon")
+        .bytes();
+    assert_mentions(
+        &error_of(&bytes),
+        &["bad.gguf", "unsupported architecture `falcon`", "llama"],
+    );
 }
 
 #[test]
 fn unknown_tensor_type() {
-    let bytes = llama_metadata().tensor("blk.0.ffn_down.weight", &[256, 32], 12, &[0; 144 * 32]).bytes();
-    assert_mentions(&error_of(&bytes), &["bad.gguf", "unsupported tensor type Q4_K", "blk.0.ffn_down.weight"]);
+    let bytes = llama_metadata()
+        .tensor("blk.0.ffn_down.weight", &[256, 32], 12, &[0; 144 * 32])
+        .bytes();
+    assert_mentions(
+        &error_of(&bytes),
+        &[
+            "bad.gguf",
+            "unsupported tensor type Q4_K",
+            "blk.0.ffn_down.weight",
+        ],
+    );
     let bytes = llama_metadata().tensor("x", &[32], 99, &[0; 128]).bytes();
     assert_mentions(&error_of(&bytes), &["unsupported tensor type #99", "`x`"]);
 }
@@ -121,31 +143,62 @@ fn unknown_tensor_type() {
 #[test]
 fn tensor_size_disagrees_with_shape() {
     // Shape [64, 4] of f32 needs 1024 bytes; the file holds 512.
-    let bytes = llama_metadata().tensor("token_embd.weight", &[64, 4], 0, &[0; 512]).bytes();
-    assert_mentions(&error_of(&bytes), &["token_embd.weight", "needs 1024 bytes", "past the end"]);
+    let bytes = llama_metadata()
+        .tensor("token_embd.weight", &[64, 4], 0, &[0; 512])
+        .bytes();
+    assert_mentions(
+        &error_of(&bytes),
+        &["token_embd.weight", "needs 1024 bytes", "past the end"],
+    );
     // Two tensors: the first's shape says more bytes than lie before the second.
-    let bytes = llama_metadata().tensor("a", &[32, 4], 0, &[0; 64]).tensor("b", &[32], 0, &[0; 512]).bytes();
-    assert_mentions(&error_of(&bytes), &["tensor `a`", "512 bytes from its shape", "overlaps tensor `b`"]);
+    let bytes = llama_metadata()
+        .tensor("a", &[32, 4], 0, &[0; 64])
+        .tensor("b", &[32], 0, &[0; 512])
+        .bytes();
+    assert_mentions(
+        &error_of(&bytes),
+        &[
+            "tensor `a`",
+            "512 bytes from its shape",
+            "overlaps tensor `b`",
+        ],
+    );
     // A row that is not a whole number of blocks.
     let bytes = llama_metadata().tensor("q", &[40, 1], 8, &[0; 68]).bytes();
-    assert_mentions(&error_of(&bytes), &["`q`", "rows of 40 values", "Q8_0 blocks of 32"]);
+    assert_mentions(
+        &error_of(&bytes),
+        &["`q`", "rows of 40 values", "Q8_0 blocks of 32"],
+    );
 }
 
 #[test]
 fn missing_metadata_key() {
-    let bytes = Writer::default().str("general.architecture", "llama").u32("llama.context_length", 64).bytes();
-    assert_mentions(&error_of(&bytes), &["bad.gguf", "missing metadata key `llama.embedding_length`"]);
+    let bytes = Writer::default()
+        .str("general.architecture", "llama")
+        .u32("llama.context_length", 64)
+        .bytes();
+    assert_mentions(
+        &error_of(&bytes),
+        &["bad.gguf", "missing metadata key `llama.embedding_length`"],
+    );
 }
 
 #[test]
 fn missing_tensor() {
-    let bytes = llama_metadata().strs("tokenizer.ggml.tokens", &["a", "b"]).bytes();
-    assert_mentions(&error_of(&bytes), &["bad.gguf", "tensor `blk.0.attn_norm.weight` is missing"]);
+    let bytes = llama_metadata()
+        .strs("tokenizer.ggml.tokens", &["a", "b"])
+        .bytes();
+    assert_mentions(
+        &error_of(&bytes),
+        &["bad.gguf", "tensor `blk.0.attn_norm.weight` is missing"],
+    );
 }
 
 #[test]
 fn truncated_file() {
-    let full = llama_metadata().tensor("token_embd.weight", &[32, 4], 0, &[0; 512]).bytes();
+    let full = llama_metadata()
+        .tensor("token_embd.weight", &[32, 4], 0, &[0; 512])
+        .bytes();
     for cut in [3, 10, 30, 100, full.len() - 100] {
         let msg = error_of(&full[..cut]);
         assert!(msg.contains("truncated"), "cut at {cut}: {msg}");
@@ -162,8 +215,14 @@ fn huge_counts_are_refused_before_allocating() {
     bytes.extend(9u32.to_le_bytes()); // …an array
     bytes.extend(8u32.to_le_bytes()); // of strings
     bytes.extend(u64::MAX.to_le_bytes()); // claiming 2^64 − 1 elements
-    let e = Gguf::parse(&bytes, "bad.gguf").err().expect("an error").to_string();
-    assert_mentions(&e, &["promises 18446744073709551615 elements of `tokenizer.ggml.tokens`"]);
+    let e = Gguf::parse(&bytes, "bad.gguf")
+        .err()
+        .expect("an error")
+        .to_string();
+    assert_mentions(
+        &e,
+        &["promises 18446744073709551615 elements of `tokenizer.ggml.tokens`"],
+    );
     // A string of 2^60 bytes.
     let mut bytes = b"GGUF".to_vec();
     bytes.extend(3u32.to_le_bytes());
@@ -171,13 +230,19 @@ fn huge_counts_are_refused_before_allocating() {
     bytes.extend(1u64.to_le_bytes());
     bytes.extend((1u64 << 60).to_le_bytes());
     bytes.extend([0; 64]);
-    let e = Gguf::parse(&bytes, "bad.gguf").err().expect("an error").to_string();
+    let e = Gguf::parse(&bytes, "bad.gguf")
+        .err()
+        .expect("an error")
+        .to_string();
     assert_mentions(&e, &["bytes of a metadata key"]);
 }
 
 #[test]
 fn not_gguf_or_wrong_version() {
-    assert_mentions(&error_of(b"PK\x03\x04 not a gguf file at all"), &["not a GGUF file"]);
+    assert_mentions(
+        &error_of(b"PK\x03\x04 not a gguf file at all"),
+        &["not a GGUF file"],
+    );
     let mut bytes = b"GGUF".to_vec();
     bytes.extend(1u32.to_le_bytes());
     bytes.extend([0; 16]);

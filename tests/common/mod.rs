@@ -13,7 +13,12 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-pub const FIXTURES: [&str; 3] = ["gpt2-tiny-f32", "gpt2-odd-f16", "gpt2-wide-bf16"];
+pub const FIXTURES: [&str; 4] = [
+    "gpt2-tiny-f32",
+    "gpt2-odd-f16",
+    "gpt2-wide-bf16",
+    "llama-tiny-f16",
+];
 
 #[derive(Deserialize)]
 pub struct Golden {
