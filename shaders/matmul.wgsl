@@ -67,6 +67,65 @@ fn weight(row: u32, k: u32, k_len: u32) -> f32 {
     return w_half(base) * q + w_half(base + 2u);
 }
 
+
+// The 4 bytes at byte offset b (b even: every block field starts on an even byte).
+fn w_u32(b: u32) -> u32 {
+    let i = b >> 2u;
+    if ((b & 2u) == 0u) {
+        return w[i];
+    }
+    return (w[i] >> 16u) | (w[i + 1u] << 16u);
+}
+
+// Weights k .. k + 3 of row `row` (k a multiple of 4, k + 3 < k_len): one word of quants.
+fn weight4(row: u32, k: u32, k_len: u32) -> vec4f {
+    if (FORMAT == 0u) {
+        let i = row * k_len + k;
+        return vec4f(bitcast<f32>(w[i]), bitcast<f32>(w[i + 1u]), bitcast<f32>(w[i + 2u]), bitcast<f32>(w[i + 3u]));
+    }
+    let block = row * (k_len / 32u) + k / 32u;
+    let j = k % 32u;
+    if (FORMAT == 1u) {
+        let base = block * 34u;
+        let q = w_u32(base + 2u + j);
+        let v = vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u);
+        return w_half(base) * vec4f(v);
+    }
+    let size = select(18u, 20u, FORMAT == 3u);
+    let base = block * size;
+    let q = w_u32(base + size - 16u + j % 16u) >> select(0u, 4u, j >= 16u);
+    let nib = vec4f(vec4u(q, q >> 8u, q >> 16u, q >> 24u) & vec4u(0xfu));
+    if (FORMAT == 2u) {
+        return w_half(base) * (nib - 8.0);
+    }
+    return w_half(base) * nib + w_half(base + 2u);
+}
+
+// x[r, k .. k + 3], zero past the end of the row.
+fn x4(r: u32, k: u32) -> vec4f {
+    let i = r * p.k + k;
+    if (k + 3u < p.k) {
+        return vec4f(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
+    }
+    var v = vec4f(0.0);
+    for (var j = 0u; j < 4u && k + j < p.k; j++) {
+        v[j] = x[i + j];
+    }
+    return v;
+}
+
+// w[row, k .. k + 3], zero past the end of the row.
+fn w4(row: u32, k: u32) -> vec4f {
+    if (k + 3u < p.k) {
+        return weight4(row, k, p.k);
+    }
+    var v = vec4f(0.0);
+    for (var j = 0u; j < 4u && k + j < p.k; j++) {
+        v[j] = weight(row, k + j, p.k);
+    }
+    return v;
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
     let m = step.n_tokens;
@@ -77,22 +136,21 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     var acc: array<vec4f, 4>;   // acc[i][j] for rows tr + i, columns tc + j
 
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
-        // 256 invocations load the 64×16 slices, 4 values each, k fastest (coalesced).
-        for (var l = 0u; l < 4u; l++) {
-            let idx = tid + l * 256u;
-            let r = idx / BK;
-            let kk = idx % BK;
-            let gk = k0 + kk;
-            var xv = 0.0;
-            if (row0 + r < m && gk < p.k) {
-                xv = x[(row0 + r) * p.k + gk];
-            }
-            x_tile[kk * TILE + r] = xv;
-            var wv = 0.0;
-            if (col0 + r < p.n && gk < p.k) {
-                wv = weight(col0 + r, gk, p.k);
-            }
-            w_tile[kk * TILE + r] = wv;
+        // 256 invocations load the 64×16 slices: each 4 consecutive k of one row (one
+        // word of quantized weights, dequantized together).
+        let r = tid / 4u;
+        let kk = (tid % 4u) * 4u;
+        var xv = vec4f(0.0);
+        if (row0 + r < m) {
+            xv = x4(row0 + r, k0 + kk);
+        }
+        var wv = vec4f(0.0);
+        if (col0 + r < p.n) {
+            wv = w4(col0 + r, k0 + kk);
+        }
+        for (var j = 0u; j < 4u; j++) {
+            x_tile[(kk + j) * TILE + r] = xv[j];
+            w_tile[(kk + j) * TILE + r] = wv[j];
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {

@@ -1,8 +1,7 @@
 // Matrix–vector product for decode (one token): out[n] = Σ_k x[k] · w[n, k] + bias[n].
-// Each workgroup handles ROWS rows of w; WG invocations share a row, read it coalesced and
-// sum their parts with a tree reduction. Quantized rows are read 8 weights (a quarter
-// block) at a time, with the block's scale read once: d · Σ x·q (+ m · Σ x). Binds the same slots as matmul.wgsl, so one bind
-// group serves both.
+// Each workgroup handles WG / LANES rows of w; LANES invocations share a row and sum their
+// parts with a tree reduction. Weights are read 4 at a time: one word of quantized values,
+// dequantized together. Binds the same slots as matmul.wgsl, so one bind group serves both.
 
 struct Params {
     k: u32,         // K: input width
@@ -25,9 +24,12 @@ struct Step {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // [N]
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;  // [N]
 
-override WG: u32 = 64;  // invocations per row, a power of two; WG * ROWS <= 256
-const ROWS: u32 = 4u;
-var<workgroup> partial: array<f32, 256>;
+// Invocations per workgroup (<= 256) and per row of w (a power of two dividing WG). Many
+// lanes per row suit GPUs (coalesced reads of a row); one suits CPU implementations of
+// WebGPU (lavapipe, SwiftShader), where the reduction's barriers are costly.
+override WG: u32 = 256;
+override LANES: u32 = 64;
+var<workgroup> partial: array<f32, WG>;
 
 // Weight formats (the FORMAT override): 0 = f32, 1 = Q8_0, 2 = Q4_0, 3 = Q4_1. Quantized
 // rows are ggml's blocks of 32 weights, stored as the file has them (src/model/quant.rs):
@@ -37,102 +39,86 @@ var<workgroup> partial: array<f32, 256>;
 // where byte j of the nibbles holds weight j (low) and weight j + 16 (high).
 override FORMAT: u32 = 0u;
 
-fn w_byte(b: u32) -> u32 {
-    return (w[b >> 2u] >> ((b & 3u) << 3u)) & 0xffu;
-}
-
 // The f16 at byte b (b even).
 fn w_half(b: u32) -> f32 {
     let word = w[b >> 2u];
     return unpack2x16float(select(word, word >> 16u, (b & 2u) != 0u)).x;
 }
 
-// Weight k of row `row`, in a matrix of rows of k_len weights.
-fn weight(row: u32, k: u32, k_len: u32) -> f32 {
+// The 4 bytes at byte offset b (b even: every block field starts on an even byte).
+fn w_u32(b: u32) -> u32 {
+    let i = b >> 2u;
+    if ((b & 2u) == 0u) {
+        return w[i];
+    }
+    return (w[i] >> 16u) | (w[i + 1u] << 16u);
+}
+
+// Weights k .. k + 3 of row `row` (k a multiple of 4, k + 3 < k_len): one word of quants.
+fn weight4(row: u32, k: u32, k_len: u32) -> vec4f {
     if (FORMAT == 0u) {
-        return bitcast<f32>(w[row * k_len + k]);
+        let i = row * k_len + k;
+        return vec4f(bitcast<f32>(w[i]), bitcast<f32>(w[i + 1u]), bitcast<f32>(w[i + 2u]), bitcast<f32>(w[i + 3u]));
     }
     let block = row * (k_len / 32u) + k / 32u;
     let j = k % 32u;
     if (FORMAT == 1u) {
         let base = block * 34u;
-        return w_half(base) * f32(bitcast<i32>(w_byte(base + 2u + j) << 24u) >> 24u);
+        let q = w_u32(base + 2u + j);
+        let v = vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u);
+        return w_half(base) * vec4f(v);
     }
     let size = select(18u, 20u, FORMAT == 3u);
     let base = block * size;
-    let byte = w_byte(base + size - 16u + j % 16u);
-    let q = f32(select(byte & 0xfu, byte >> 4u, j >= 16u));
+    let q = w_u32(base + size - 16u + j % 16u) >> select(0u, 4u, j >= 16u);
+    let nib = vec4f(vec4u(q, q >> 8u, q >> 16u, q >> 24u) & vec4u(0xfu));
     if (FORMAT == 2u) {
-        return w_half(base) * (q - 8.0);
+        return w_half(base) * (nib - 8.0);
     }
-    return w_half(base) * q + w_half(base + 2u);
+    return w_half(base) * nib + w_half(base + 2u);
 }
+
 
 // This lane's share of Σ_k x[k] · w[row, k].
 fn row_dot(row: u32, lane: u32) -> f32 {
     var s = 0.0;
-    if (FORMAT == 0u) {
-        let base = row * p.k;
-        for (var i = lane; i < p.k; i += WG) {
-            s += x[i] * bitcast<f32>(w[base + i]);
+    if (FORMAT == 0u && p.k % 4u != 0u) {
+        // f32 rows of any length, one weight at a time.
+        for (var k = lane; k < p.k; k += LANES) {
+            s += x[k] * bitcast<f32>(w[row * p.k + k]);
         }
         return s;
     }
-    for (var c = lane; c < p.k / 8u; c += WG) {
-        let block = row * (p.k / 32u) + c / 4u;
-        let j0 = (c % 4u) * 8u;  // the chunk's first weight within its block
-        let k0 = c * 8u;
-        if (FORMAT == 1u) {
-            let base = block * 34u;
-            var acc = 0.0;
-            for (var j = 0u; j < 8u; j++) {
-                acc += x[k0 + j] * f32(bitcast<i32>(w_byte(base + 2u + j0 + j) << 24u) >> 24u);
-            }
-            s += w_half(base) * acc;
-        } else {
-            let size = select(18u, 20u, FORMAT == 3u);
-            let base = block * size;
-            let first = base + size - 16u + j0 % 16u;
-            let high = j0 >= 16u;
-            var acc = 0.0;
-            var x_sum = 0.0;
-            for (var j = 0u; j < 8u; j++) {
-                let byte = w_byte(first + j);
-                acc += x[k0 + j] * f32(select(byte & 0xfu, byte >> 4u, high));
-                x_sum += x[k0 + j];
-            }
-            if (FORMAT == 2u) {
-                s += w_half(base) * (acc - 8.0 * x_sum);
-            } else {
-                s += w_half(base) * acc + w_half(base + 2u) * x_sum;
-            }
-        }
+    for (var k = lane * 4u; k < p.k; k += LANES * 4u) {
+        s += dot(vec4f(x[k], x[k + 1u], x[k + 2u], x[k + 3u]), weight4(row, k, p.k));
     }
     return s;
 }
 
-@compute @workgroup_size(WG, ROWS)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u,
-        @builtin(local_invocation_id) lid: vec3u) {
-    let row = (wg.x + wg.y * groups.x) * ROWS + lid.y;
+        @builtin(local_invocation_index) tid: u32) {
+    let lane = tid % LANES;
+    let row = (wg.x + wg.y * groups.x) * (WG / LANES) + tid / LANES;
     var s = 0.0;
     if (row < p.n) {
-        s = row_dot(row, lid.x);
+        s = row_dot(row, lane);
     }
-    let slot = lid.y * WG + lid.x;
-    partial[slot] = s;
-    workgroupBarrier();
-    for (var s2 = WG / 2u; s2 > 0u; s2 >>= 1u) {
-        if (lid.x < s2) {
-            partial[slot] += partial[slot + s2];
-        }
+    if (LANES > 1u) {
+        partial[tid] = s;
         workgroupBarrier();
-    }
-    if (lid.x == 0u && row < p.n) {
-        var v = partial[slot];
-        if (p.has_bias != 0u) {
-            v += bias[row];
+        for (var s2 = LANES / 2u; s2 > 0u; s2 >>= 1u) {
+            if (lane < s2) {
+                partial[tid] += partial[tid + s2];
+            }
+            workgroupBarrier();
         }
-        out[row] = v;
+        s = partial[tid];
+    }
+    if (lane == 0u && row < p.n) {
+        if (p.has_bias != 0u) {
+            s += bias[row];
+        }
+        out[row] = s;
     }
 }

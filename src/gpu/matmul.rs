@@ -9,7 +9,6 @@ use crate::model::quant::Format;
 pub const MATMUL_SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
 pub const MATVEC_SOURCE: &str = include_str!("../../shaders/matvec.wgsl");
 const TILE: u32 = 64;
-const MATVEC_ROWS: u32 = 4;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
@@ -34,6 +33,28 @@ const SLOTS: [Slot; 6] = [
 pub struct Linear {
     layout: wgpu::BindGroupLayout,
     kernels: Vec<(Format, Kernel, Kernel)>,
+    /// Rows of w per matvec workgroup.
+    matvec_rows: u32,
+}
+
+/// matvec's (invocations per row, rows per workgroup) for this adapter; `LANTERN_MATVEC`
+/// ("lanes,rows") overrides it for experiments.
+fn matvec_shape(gpu: &Gpu) -> (u32, u32) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some((l, r)) = std::env::var("LANTERN_MATVEC").ok().and_then(|v| {
+        v.split_once(',')
+            .map(|(a, b)| (a.parse().ok(), b.parse().ok()))
+    }) {
+        if let (Some(l), Some(r)) = (l, r) {
+            return (l, r);
+        }
+    }
+    match gpu.info.device_type {
+        // Measured on lavapipe (benches/kernels.rs): one invocation per row runs SmolLM2's
+        // matrices 2× faster than 64 lanes per row (lm_head Q8_0: 180 vs 359 ms).
+        wgpu::DeviceType::Cpu => (1, 256),
+        _ => (64, 4),
+    }
 }
 
 /// One layer's bind group, with what its dispatch needs to know.
@@ -47,6 +68,7 @@ pub struct LinearBind {
 impl Linear {
     pub async fn new(gpu: &Gpu, formats: &[Format]) -> Result<Self> {
         let layout = Kernel::layout(gpu, "linear", &SLOTS);
+        let (lanes, rows) = matvec_shape(gpu);
         let mut kernels: Vec<(Format, Kernel, Kernel)> = Vec::new();
         for &f in formats {
             if kernels
@@ -69,12 +91,20 @@ impl Linear {
                 "matvec",
                 MATVEC_SOURCE,
                 layout.clone(),
-                &[("FORMAT", id), ("WG", 64.0)],
+                &[
+                    ("FORMAT", id),
+                    ("WG", (lanes * rows) as f64),
+                    ("LANES", lanes as f64),
+                ],
             )
             .await?;
             kernels.push((f, matmul, matvec));
         }
-        Ok(Self { layout, kernels })
+        Ok(Self {
+            layout,
+            kernels,
+            matvec_rows: rows,
+        })
     }
 
     /// A bind group of [params, step, x, w, bias, out] for a weight in `format`.
@@ -97,16 +127,11 @@ impl Linear {
 
     /// y[rows, n] for `rows` rows of x: matvec for one row, matmul for more.
     pub fn dispatch(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &LinearBind, rows: u32) {
-        let (matmul, matvec) = self.kernels(l.format);
         if rows == 1 {
-            matvec.dispatch_linear(gpu, pass, &l.bind, l.n.div_ceil(MATVEC_ROWS));
+            let (_, matvec) = self.kernels(l.format);
+            matvec.dispatch_linear(gpu, pass, &l.bind, l.n.div_ceil(self.matvec_rows));
         } else {
-            matmul.dispatch(
-                gpu,
-                pass,
-                &l.bind,
-                [l.n.div_ceil(TILE), rows.div_ceil(TILE), 1],
-            );
+            self.dispatch_matmul(gpu, pass, l, rows);
         }
     }
 

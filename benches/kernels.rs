@@ -1,0 +1,172 @@
+//! Times each kernel on the shapes of SmolLM2-135M (one decode token, and a 64-token prompt
+//! chunk), on whatever adapter wgpu finds, and prints the figures: `cargo bench --bench
+//! kernels [-- NAME]`.
+//! Each figure is the wall time of many dispatches in one submit, divided by their number:
+//! compare figures as ratios within one run.
+
+use lantern::gpu::{self, Gpu, Kernel, Step};
+use lantern::model::quant::Format;
+use std::time::Instant;
+
+fn time(gpu: &Gpu, name: &str, reps: u32, f: impl Fn(&mut wgpu::ComputePass)) {
+    let run = |n: u32| {
+        let mut enc = gpu.encoder();
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for _ in 0..n {
+                f(&mut pass);
+            }
+        }
+        gpu.submit(enc);
+        gpu.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .unwrap();
+    };
+    // `cargo bench --bench kernels -- WORD` times only the kernels whose name holds WORD.
+    if let Some(filter) = std::env::args().skip(1).find(|a| !a.starts_with('-'))
+        && !name.contains(&filter)
+    {
+        return;
+    }
+    run(1); // warm-up
+    let t = Instant::now();
+    run(reps);
+    let per = t.elapsed().as_secs_f64() / reps as f64;
+    println!("{name:<48} {:>9.3} ms", per * 1e3);
+}
+
+fn main() {
+    let gpu = pollster::block_on(Gpu::new()).expect("a GPU adapter");
+    println!("adapter: {}", gpu.describe());
+    let step_for = |t: u32| {
+        gpu.uniform(
+            "step",
+            &Step {
+                n_tokens: t,
+                pos0: 100,
+                u: 0.5,
+                _pad: 0,
+            },
+        )
+    };
+    let zeros = |bytes: usize| gpu.storage("buf", bytes as u64).unwrap();
+    let formats = [Format::F32, Format::Q8_0, Format::Q4_1];
+    let lin = pollster::block_on(gpu::matmul::Linear::new(&gpu, &formats)).unwrap();
+    // (name, K, N): SmolLM2's matrices.
+    let shapes = [
+        ("qkv", 576, 960),
+        ("gate_up", 576, 3072),
+        ("down", 1536, 576),
+        ("lm_head", 576, 49152),
+    ];
+    for t in [1u32, 64] {
+        let step = step_for(t);
+        for format in formats {
+            for (name, k, n) in shapes {
+                let params = gpu.uniform(
+                    "p",
+                    &gpu::matmul::Params {
+                        k,
+                        n,
+                        has_bias: 0,
+                        _pad: 0,
+                    },
+                );
+                let w = zeros(format.bytes_for((k * n) as usize));
+                let (x, out) = (zeros((t * k * 4) as usize), zeros((t * n * 4) as usize));
+                let bind = lin.bind(&gpu, format, n, &[&params, &step, &x, &w, &x, &out]);
+                let reps = if t == 1 { 20 } else { 3 };
+                time(
+                    &gpu,
+                    &format!(
+                        "{} T={t} {format:?} {name} {k}x{n}",
+                        if t == 1 { "matvec" } else { "matmul" }
+                    ),
+                    reps,
+                    |pass| lin.dispatch(&gpu, pass, &bind, t),
+                );
+            }
+        }
+        // Attention over 100 cached positions (+ T new), SmolLM2's heads.
+        let k: Kernel = pollster::block_on(gpu::attention::kernel(&gpu, 64)).unwrap();
+        let params = gpu.uniform(
+            "p",
+            &gpu::attention::Params {
+                n_head: 9,
+                n_kv_head: 3,
+                head_size: 64,
+                q_stride: 960,
+                kv_stride: 192,
+                out_stride: 576,
+                probs_stride: 2048,
+                write_probs: 0,
+                scale: 0.125,
+                _pad: [0; 3],
+            },
+        );
+        let (q, kc, vc, out, probs) = (
+            zeros((t * 960 * 4) as usize),
+            zeros(2048 * 192 * 4),
+            zeros(2048 * 192 * 4),
+            zeros((t * 576 * 4) as usize),
+            zeros(4),
+        );
+        let bind = k.bind(&gpu, &[&params, &step, &q, &kc, &vc, &out, &probs]);
+        time(&gpu, &format!("attention T={t} (100 cached)"), 10, |pass| {
+            gpu::attention::dispatch(&gpu, &k, pass, &bind, 9, t)
+        });
+        let k = pollster::block_on(gpu::rms_norm::kernel(&gpu)).unwrap();
+        let params = gpu.uniform(
+            "p",
+            &gpu::rms_norm::Params {
+                n: 576,
+                eps: 1e-5,
+                _pad: [0; 2],
+            },
+        );
+        let (x, wn, out) = (
+            zeros((t * 576 * 4) as usize),
+            zeros(576 * 4),
+            zeros((t * 576 * 4) as usize),
+        );
+        let bind = k.bind(&gpu, &[&params, &x, &wn, &out]);
+        time(&gpu, &format!("rms_norm T={t}"), 20, |pass| {
+            gpu::rms_norm::dispatch(&gpu, &k, pass, &bind, t)
+        });
+        let k = pollster::block_on(gpu::add::kernel(&gpu)).unwrap();
+        let params = gpu.uniform(
+            "p",
+            &gpu::add::Params {
+                width: 576,
+                _pad: [0; 3],
+            },
+        );
+        let (x, y) = (zeros((t * 576 * 4) as usize), zeros((t * 576 * 4) as usize));
+        let bind = k.bind(&gpu, &[&params, &step, &x, &y]);
+        time(&gpu, &format!("add T={t}"), 20, |pass| {
+            gpu::add::dispatch(&gpu, &k, pass, &bind, t * 576)
+        });
+    }
+    let k = pollster::block_on(gpu::sample::kernel(&gpu)).unwrap();
+    let step = step_for(1);
+    let logits = zeros(49152 * 4);
+    let out = zeros(4);
+    for (label, s) in [
+        ("greedy", (0.0, 0, 1.0)),
+        ("top-k 40, top-p 0.95", (0.8, 40, 0.95)),
+    ] {
+        let params = gpu.uniform(
+            "p",
+            &gpu::sample::Params {
+                vocab: 49152,
+                top_k: s.1,
+                temperature: s.0,
+                top_p: s.2,
+            },
+        );
+        let bind = k.bind(&gpu, &[&params, &step, &logits, &out]);
+        time(&gpu, &format!("sample {label} V=49152"), 5, |pass| {
+            gpu::sample::dispatch(&gpu, &k, pass, &bind)
+        });
+    }
+}
