@@ -41,13 +41,10 @@ pub struct Linear {
 /// ("lanes,rows") overrides it for experiments.
 fn matvec_shape(gpu: &Gpu) -> (u32, u32) {
     #[cfg(not(target_arch = "wasm32"))]
-    if let Some((l, r)) = std::env::var("LANTERN_MATVEC").ok().and_then(|v| {
-        v.split_once(',')
-            .map(|(a, b)| (a.parse().ok(), b.parse().ok()))
-    }) {
-        if let (Some(l), Some(r)) = (l, r) {
-            return (l, r);
-        }
+    if let Ok(v) = std::env::var("LANTERN_MATVEC")
+        && let Some((Ok(l), Ok(r))) = v.split_once(',').map(|(a, b)| (a.parse(), b.parse()))
+    {
+        return (l, r);
     }
     match gpu.info.device_type {
         // Measured on lavapipe (benches/kernels.rs): one invocation per row runs SmolLM2's
