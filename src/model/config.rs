@@ -27,37 +27,13 @@ impl Gpt2Config {
         self.n_embd / self.n_head
     }
 
-    /// Parses `config.json`; `file` names it in errors.
-    pub fn from_json(text: &str, file: &str) -> Result<Self> {
+    /// Reads a GPT-2 `config.json` (already parsed; the loader has checked its
+    /// architecture); `file` names it in errors.
+    pub fn from_json(obj: &serde_json::Map<String, Value>, file: &str) -> Result<Self> {
         let err = |reason: String| LanternError::Config {
             file: file.to_string(),
             reason,
         };
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| err(format!("malformed JSON: {e}")))?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| err("expected a JSON object".into()))?;
-
-        let model_type = obj.get("model_type").and_then(Value::as_str).unwrap_or("");
-        let archs: Vec<&str> = obj
-            .get("architectures")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let is_gpt2 = model_type == "gpt2" || archs.iter().any(|a| a.starts_with("GPT2"));
-        if !is_gpt2 {
-            let arch = if model_type.is_empty() {
-                archs.first().copied().unwrap_or("(none given)")
-            } else {
-                model_type
-            };
-            return Err(LanternError::UnsupportedArchitecture {
-                file: file.to_string(),
-                arch: arch.to_string(),
-                supported: "GPT-2 (model_type \"gpt2\")".into(),
-            });
-        }
         if let Some(act) = obj.get("activation_function").and_then(Value::as_str)
             && !matches!(act, "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast")
         {

@@ -127,7 +127,7 @@ impl LoadedModel {
         };
         let reader = safetensors::open(f.safetensors, "model.safetensors")?;
         let weights = if arch == "gpt2" {
-            let c = Gpt2Config::from_json(f.config_json, "config.json")?;
+            let c = Gpt2Config::from_json(obj, "config.json")?;
             check_vocab(&tokenizer, c.vocab_size)?;
             Weights::Gpt2(load_gpt2(&reader, &c)?)
         } else {
