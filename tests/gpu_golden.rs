@@ -123,3 +123,55 @@ fn gpu_greedy_generation_matches_golden() {
         }
     }
 }
+
+/// A second chat turn that reuses the KV cache of the first gives the same tokens as the
+/// same prompt run from scratch.
+#[test]
+fn chat_turns_reuse_the_kv_cache_exactly() {
+    let Some(gpu) = gpu() else { return };
+    let m = LoadedModel::from_path(&fixture("llama-tiny-f16")).unwrap();
+    let mut model =
+        pollster::block_on(GpuModel::new(gpu, &m.weights, ModelOptions::default())).unwrap();
+    let opts = GenerateOptions {
+        max_tokens: 6,
+        sample: GREEDY,
+        seed: 0,
+    };
+    let mut chat = lantern::chat::Chat::new("Be brief.");
+    let mut answers = Vec::new();
+    for (turn, text) in ["Hi there!", "And again?"].iter().enumerate() {
+        let (ids, cached) = chat.prompt_for(&m, text, 64, 6).unwrap();
+        if turn == 1 {
+            assert!(
+                cached > 10,
+                "the second turn reuses the first's tokens ({cached})"
+            );
+        }
+        let mut g = Generation::resume(
+            gpu,
+            &mut model,
+            &m.tokenizer,
+            &m.stop_ids,
+            ids.clone(),
+            cached,
+            opts,
+        )
+        .unwrap();
+        let _: String = g.by_ref().map(|p| p.unwrap()).collect();
+        let (generated, kept) = (g.generated_ids.clone(), g.cached_ids());
+        chat.answered(&m.tokenizer.decode(&generated), kept);
+        answers.push((ids, generated));
+    }
+    let (ids, reused) = &answers[1];
+    let mut fresh = Generation::new(
+        gpu,
+        &mut model,
+        &m.tokenizer,
+        &m.stop_ids,
+        ids.clone(),
+        opts,
+    )
+    .unwrap();
+    let _: String = fresh.by_ref().map(|p| p.unwrap()).collect();
+    assert_eq!(&fresh.generated_ids, reused);
+}
