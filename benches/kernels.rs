@@ -59,7 +59,7 @@ fn main() {
         ("down", 1536, 576),
         ("lm_head", 576, 49152),
     ];
-    for t in [1u32, 64] {
+    for t in [1u32, 8, 64] {
         let step = step_for(t);
         for format in formats {
             for (name, k, n) in shapes {

@@ -134,6 +134,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     let tr = (tid / 16u) * 4u;  // this invocation's rows within the tile
     let tc = (tid % 16u) * 4u;  // and columns
     var acc: array<vec4f, 4>;   // acc[i][j] for rows tr + i, columns tc + j
+    let in_range = row0 + tr < m && col0 + tc < p.n;
 
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
         // 256 invocations load the 64×16 slices: each 4 consecutive k of one row (one
@@ -153,15 +154,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
             w_tile[(kk + j) * TILE + r] = wv[j];
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk++) {
-            let a = vec4f(x_tile[kk * TILE + tr], x_tile[kk * TILE + tr + 1u],
-                          x_tile[kk * TILE + tr + 2u], x_tile[kk * TILE + tr + 3u]);
-            let b = vec4f(w_tile[kk * TILE + tc], w_tile[kk * TILE + tc + 1u],
-                          w_tile[kk * TILE + tc + 2u], w_tile[kk * TILE + tc + 3u]);
-            acc[0] += a.x * b;
-            acc[1] += a.y * b;
-            acc[2] += a.z * b;
-            acc[3] += a.w * b;
+        // Invocations whose rows or columns lie past the end (a short prompt in a 64-row
+        // tile) only help load: skipping their multiply-adds matters on CPU adapters.
+        if (in_range) {
+            for (var kk = 0u; kk < BK; kk++) {
+                let a = vec4f(x_tile[kk * TILE + tr], x_tile[kk * TILE + tr + 1u],
+                              x_tile[kk * TILE + tr + 2u], x_tile[kk * TILE + tr + 3u]);
+                let b = vec4f(w_tile[kk * TILE + tc], w_tile[kk * TILE + tc + 1u],
+                              w_tile[kk * TILE + tc + 2u], w_tile[kk * TILE + tc + 3u]);
+                acc[0] += a.x * b;
+                acc[1] += a.y * b;
+                acc[2] += a.z * b;
+                acc[3] += a.w * b;
+            }
         }
         workgroupBarrier();
     }
