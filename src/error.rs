@@ -62,6 +62,9 @@ pub enum LanternError {
     #[error("the prompt is empty: give the model at least one token")]
     EmptyPrompt,
 
+    #[error("token id {id} is outside this model's vocabulary of {vocab} tokens")]
+    TokenOutOfRange { id: u32, vocab: usize },
+
     #[error("invalid sampling setting: {0}")]
     Sampling(String),
 

@@ -57,6 +57,8 @@ pub enum StopReason {
     EndOfText,
     MaxTokens,
     ContextFull,
+    /// An error (a lost device, say) ended it; the iterator yielded the error.
+    Failed,
 }
 
 /// The random numbers of the sampler (splitmix64): the same seed gives the same text.
@@ -226,7 +228,7 @@ impl Iterator for Generation<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         let r = pollster::block_on(self.next_piece());
         if r.is_err() {
-            self.stop.get_or_insert(StopReason::MaxTokens);
+            self.stop.get_or_insert(StopReason::Failed);
         }
         r.transpose()
     }

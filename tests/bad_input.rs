@@ -291,3 +291,31 @@ fn bad_sampling_settings() {
     let e = lantern::generate::generate_cpu(&m.weights, &m.stop_ids, &[1, 2], opts).unwrap_err();
     assert_mentions(&e, &["temperature"]);
 }
+
+#[test]
+fn token_outside_the_vocabulary() {
+    let Some(gpu) = gpu() else { return };
+    let m = LoadedModel::from_path(&fixture("gpt2-tiny-f32")).unwrap();
+    let mut model = pollster::block_on(lantern::gpu::model::GpuModel::new(
+        gpu,
+        &m.weights,
+        Default::default(),
+    ))
+    .unwrap();
+    let greedy = lantern::cpu::SampleParams {
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+    };
+    let e = pollster::block_on(model.prefill(gpu, &[1, 5000], greedy, 0.0)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            LanternError::TokenOutOfRange {
+                id: 5000,
+                vocab: 657
+            }
+        ),
+        "{e:?}"
+    );
+}

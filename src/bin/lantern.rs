@@ -372,7 +372,10 @@ fn info(args: &Args) -> Result<(), String> {
             } else {
                 path.clone()
             };
-            let bytes = std::fs::read(dir.join("model.safetensors")).map_err(|e| e.to_string())?;
+            let file =
+                std::fs::File::open(dir.join("model.safetensors")).map_err(|e| e.to_string())?;
+            // SAFETY: a read-only map, read while the file is open.
+            let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
             for t in list_tensors(&bytes, "model.safetensors").map_err(|e| e.to_string())? {
                 tensors.push((t.name, t.dtype, format!("{:?}", t.shape)));
             }
@@ -403,7 +406,9 @@ fn info(args: &Args) -> Result<(), String> {
                 }
             );
             if path.extension().is_some_and(|e| e == "gguf") {
-                let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+                let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+                // SAFETY: a read-only map, read while the file is open.
+                let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
                 let g =
                     Gguf::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
                 say!(

@@ -204,10 +204,10 @@ impl GpuModel {
         }
         self.check_room(tokens.len())?;
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.vocab) {
-            return Err(LanternError::Sampling(format!(
-                "token id {bad} is outside the vocabulary of {}",
-                self.vocab
-            )));
+            return Err(LanternError::TokenOutOfRange {
+                id: bad,
+                vocab: self.vocab,
+            });
         }
         let chunks: Vec<&[u32]> = tokens.chunks(self.chunk).collect();
         for (i, chunk) in chunks.iter().enumerate() {
