@@ -3,19 +3,8 @@
 use super::ops::*;
 use crate::model::Gpt2Weights;
 
-/// What the CPU forward pass can record besides logits.
-#[derive(Default)]
-pub struct Gpt2Trace {
-    /// Attention probabilities per layer, each [NH, T, T].
-    pub attention: Vec<Vec<f32>>,
-}
-
 /// Logits [T, V] for every position of `tokens`.
-pub fn gpt2_forward(
-    w: &Gpt2Weights,
-    tokens: &[u32],
-    mut trace: Option<&mut Gpt2Trace>,
-) -> Vec<f32> {
+pub fn gpt2_forward(w: &Gpt2Weights, tokens: &[u32]) -> Vec<f32> {
     let cfg = &w.config;
     let (t, c, f, v) = (tokens.len(), cfg.n_embd, cfg.n_inner, cfg.vocab_size);
     let mut x = vec![0.0; t * c]; // the residual stream
@@ -44,10 +33,9 @@ pub fn gpt2_forward(
             k[i * c..][..c].copy_from_slice(&qkv[i * 3 * c + c..][..c]);
             vv[i * c..][..c].copy_from_slice(&qkv[i * 3 * c + 2 * c..][..c]);
         }
-        let mut probs = vec![0.0; cfg.n_head * t * t];
         attention_forward(
             &mut att,
-            Some(&mut probs),
+            None,
             &q,
             &k,
             &vv,
@@ -56,9 +44,6 @@ pub fn gpt2_forward(
             cfg.n_head,
             cfg.head_size(),
         );
-        if let Some(tr) = trace.as_deref_mut() {
-            tr.attention.push(probs);
-        }
         let l = &b.attn_c_proj;
         matmul_forward(&mut proj, &att, &l.weight, Some(&l.bias), c, c);
         residual_forward(&mut x, &proj);

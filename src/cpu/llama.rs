@@ -11,13 +11,8 @@ fn linear(x: &[f32], w: &QTensor) -> Vec<f32> {
     out
 }
 
-/// Logits [T, V] for every position of `tokens`; attention probabilities per layer
-/// ([NH, T, T] each) go to `attention` when given.
-pub fn llama_forward(
-    w: &LlamaWeights,
-    tokens: &[u32],
-    mut attention: Option<&mut Vec<Vec<f32>>>,
-) -> Vec<f32> {
+/// Logits [T, V] for every position of `tokens`.
+pub fn llama_forward(w: &LlamaWeights, tokens: &[u32]) -> Vec<f32> {
     let cfg = &w.config;
     let (t, c, hs) = (tokens.len(), cfg.n_embd, cfg.head_size);
     let adjacent = cfg.rope_layout == RopeLayout::Adjacent;
@@ -34,21 +29,7 @@ pub fn llama_forward(
         rope_forward(&mut q, 0, cfg.n_head, hs, cfg.rope_theta, adjacent);
         rope_forward(&mut k, 0, cfg.n_kv_head, hs, cfg.rope_theta, adjacent);
         let mut att = vec![0.0; t * cfg.q_width()];
-        let mut probs = vec![0.0; cfg.n_head * t * t];
-        attention_forward(
-            &mut att,
-            Some(&mut probs),
-            &q,
-            &k,
-            &v,
-            0,
-            cfg.n_head,
-            cfg.n_kv_head,
-            hs,
-        );
-        if let Some(a) = attention.as_deref_mut() {
-            a.push(probs);
-        }
+        attention_forward(&mut att, None, &q, &k, &v, 0, cfg.n_head, cfg.n_kv_head, hs);
         residual_forward(&mut x, &linear(&att, &b.attn_output));
 
         rmsnorm_forward(&mut ln, &x, &b.ffn_norm, cfg.rms_norm_eps, c);

@@ -7,7 +7,7 @@ mod llama;
 mod ops;
 mod sample;
 
-pub use gpt2::{Gpt2Trace, gpt2_forward};
+pub use gpt2::gpt2_forward;
 pub use llama::llama_forward;
 pub use ops::*;
 pub use sample::{SampleParams, sample};
@@ -17,7 +17,7 @@ use crate::model::Weights;
 /// Logits [T, V] for every position of `tokens`, whatever the architecture.
 pub fn forward(w: &Weights, tokens: &[u32]) -> Vec<f32> {
     match w {
-        Weights::Gpt2(w) => gpt2_forward(w, tokens, None),
-        Weights::Llama(w) => llama_forward(w, tokens, None),
+        Weights::Gpt2(w) => gpt2_forward(w, tokens),
+        Weights::Llama(w) => llama_forward(w, tokens),
     }
 }

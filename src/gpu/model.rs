@@ -141,10 +141,7 @@ impl GpuModel {
             .max(1);
         let chunk = opts.chunk.clamp(1, context);
         let vocab = weights.vocab_size();
-        let n_embd = match weights {
-            Weights::Gpt2(w) => w.config.n_embd,
-            Weights::Llama(w) => w.config.n_embd,
-        };
+        let n_embd = weights.n_embd();
         let io = Io::new(gpu, n_embd, vocab, chunk).await?;
         let (body, kv_cache_bytes) = match weights {
             Weights::Gpt2(w) => {

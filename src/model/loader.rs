@@ -41,6 +41,13 @@ impl Weights {
         }
     }
 
+    pub fn n_embd(&self) -> usize {
+        match self {
+            Weights::Gpt2(w) => w.config.n_embd,
+            Weights::Llama(w) => w.config.n_embd,
+        }
+    }
+
     pub fn architecture(&self) -> &'static str {
         match self {
             Weights::Gpt2(_) => "GPT-2",

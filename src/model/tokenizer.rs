@@ -206,14 +206,6 @@ impl Tokenizer {
         Self::build(vocab, merges, special, pre).map_err(err)
     }
 
-    /// The id of a token's text in the vocabulary (special or not).
-    pub fn token_id(&self, text: &str) -> Option<u32> {
-        self.special_id(text).or_else(|| {
-            let ids = self.encode_ordinary(text);
-            (ids.len() == 1).then(|| ids[0])
-        })
-    }
-
     fn build(
         vocab: HashMap<String, u32>,
         merges: Vec<(String, String)>,
