@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Sets up, fetches the default model (SmolLM2-135M-Instruct), builds, and starts a chat with
-# it in the terminal. Extra arguments go to `lantern chat` (e.g. --temperature 0).
+# Sets up, fetches the default model (SmolLM2-135M-Instruct), builds the page and serves it
+# on http://127.0.0.1:8080 with the model on the same origin. Open that address in a browser
+# with WebGPU. (`./scripts/chat.sh` chats in the terminal instead.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ./scripts/fetch-model.sh
-cargo build --release
-exec ./target/release/lantern chat --model models/SmolLM2-135M-Instruct.Q4_1.gguf "$@"
+echo "Lantern: building the page, then serving it on http://127.0.0.1:8080"
+exec trunk serve --release --no-autoreload "$@"

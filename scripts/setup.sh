@@ -32,3 +32,25 @@ done
 
 # Mesa warns on every start without it.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+
+# The page: Trunk builds it offline with this machine's wasm-bindgen (the version the crate
+# pins) and npm's wasm-opt (Debian's binaryen 108 makes modules that fail to load).
+have_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -q "$2"; }
+if ! have_version trunk "trunk 0.21.14"; then
+    echo "setup: cargo install trunk 0.21.14 (10-20 min on 2 cores, once)"
+    cargo install --locked trunk@0.21.14
+fi
+if ! have_version wasm-bindgen "wasm-bindgen 0.2.130"; then
+    echo "setup: cargo install wasm-bindgen-cli 0.2.130 (~6 min, once)"
+    # Not --locked: its lockfile pins a crate version the registry here lacks.
+    cargo install wasm-bindgen-cli@0.2.130
+fi
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+if [ ! -x e2e/node_modules/.bin/wasm-opt ] || [ ! -d e2e/node_modules/playwright-core ] \
+    || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
+    (cd e2e && npm ci --no-audit --no-fund)
+fi
+export PATH="$PWD/e2e/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export TRUNK_SKIP_VERSION_CHECK=true
+# Trunk builds with --offline: every crate must be here first.
+cargo fetch --quiet

@@ -40,6 +40,12 @@ impl Chat {
         self.cached.clear();
     }
 
+    /// The KV cache was lost (a new device, a reloaded model): the next turn runs the whole
+    /// conversation again.
+    pub fn cache_lost(&mut self) {
+        self.cached.clear();
+    }
+
     /// Adds the user's message and returns the prompt's ids for the answer, with how many of
     /// them the KV cache already holds. Old turns are dropped when the conversation would
     /// not leave `room` tokens for the answer within `context`.

@@ -4,7 +4,10 @@
 //! - [`cpu`]: the reference forward pass the GPU is tested against.
 //! - [`gpu`]: the device, one Rust file per WGSL kernel, the GPU forward pass.
 //! - [`generate`]: prefill + decode, sampling, the token stream.
+//! - `app` (wasm32 only): the Leptos page on top of the engine.
 
+#[cfg(target_arch = "wasm32")]
+pub mod app;
 pub mod chat;
 pub mod cpu;
 pub mod error;

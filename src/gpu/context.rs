@@ -56,10 +56,17 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// What the adapter offers (the device asks for none of it yet).
+    pub adapter_features: wgpu::Features,
     pub counters: Counters,
     /// The first validation or out-of-memory error the device reported, if any.
     error: Arc<Mutex<Option<String>>>,
+    /// Told the bytes of data uploaded so far (the page's progress bar).
+    on_upload: Mutex<Option<UploadObserver>>,
+    uploaded: AtomicU64,
 }
+
+type UploadObserver = Box<dyn Fn(u64) + Send + Sync>;
 
 impl Gpu {
     /// Opens the default adapter with its own limits (a 128 MiB storage binding on Mesa's
@@ -93,10 +100,33 @@ impl Gpu {
             device,
             queue,
             info: adapter.get_info(),
+            adapter_features: adapter.features(),
             limits,
             counters: Counters::default(),
             error,
+            on_upload: Mutex::new(None),
+            uploaded: AtomicU64::new(0),
         })
+    }
+
+    /// Calls `f` with the bytes uploaded so far after each buffer made from data.
+    pub fn on_upload(&self, f: impl Fn(u64) + Send + Sync + 'static) {
+        *self.on_upload.lock().expect("upload observer") = Some(Box::new(f));
+    }
+
+    /// Runs `upload` (buffers made from data) inside an out-of-memory error scope and waits
+    /// for the device's verdict: a failed allocation is an error here, not a later surprise.
+    /// On the web the wait also returns control to the page, so a progress bar repaints.
+    pub async fn uploading<T>(&self, what: &str, upload: impl FnOnce() -> Result<T>) -> Result<T> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let out = upload();
+        if let Some(e) = scope.pop().await {
+            return Err(LanternError::Gpu(format!(
+                "out of GPU memory while uploading {what}: {e}; try a smaller model or close \
+                 other GPU-heavy tabs"
+            )));
+        }
+        out
     }
 
     /// "name (backend, device type)", for logs and the page.
@@ -176,7 +206,7 @@ impl Gpu {
         self.counters
             .buffer_bytes
             .fetch_add(bytes.len() as u64, Relaxed);
-        Ok(self
+        let buffer = self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
@@ -184,7 +214,12 @@ impl Gpu {
                 usage: wgpu::BufferUsages::STORAGE
                     | wgpu::BufferUsages::COPY_DST
                     | wgpu::BufferUsages::COPY_SRC,
-            }))
+            });
+        let uploaded = self.uploaded.fetch_add(bytes.len() as u64, Relaxed) + bytes.len() as u64;
+        if let Some(f) = self.on_upload.lock().expect("upload observer").as_ref() {
+            f(uploaded);
+        }
+        Ok(buffer)
     }
 
     /// A uniform buffer holding `value`, writable later with `queue.write_buffer`.

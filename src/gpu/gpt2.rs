@@ -79,12 +79,17 @@ impl Gpt2Body {
         // Attention probabilities are not captured yet: a placeholder fills the slot.
         let probs = gpu.storage("probs", 4)?;
 
-        let wte = gpu.storage_init("wte", &w.wte)?;
-        let wpe = gpu.storage_init("wpe", &w.wpe)?;
-        let lm_head = match &w.lm_head {
-            Some(head) => gpu.storage_init("lm_head", head)?,
-            None => wte.clone(), // tied: the same buffer
-        };
+        let (wte, wpe, lm_head) = gpu
+            .uploading("wte, wpe and lm_head", || {
+                let wte = gpu.storage_init("wte", &w.wte)?;
+                let wpe = gpu.storage_init("wpe", &w.wpe)?;
+                let lm_head = match &w.lm_head {
+                    Some(head) => gpu.storage_init("lm_head", head)?,
+                    None => wte.clone(), // tied: the same buffer
+                };
+                Ok((wte, wpe, lm_head))
+            })
+            .await?;
 
         // Uniform parameter buffers, one per distinct shape.
         let ln_params = gpu.uniform(
@@ -161,30 +166,37 @@ impl Gpt2Body {
         let mut blocks = Vec::with_capacity(cfg.n_layer);
         for (i, b) in w.blocks.iter().enumerate() {
             let up = |name: &str, data: &[f32]| gpu.storage_init(&format!("h.{i}.{name}"), data);
-            let (ln_1_w, ln_1_b) = (
-                up("ln_1.weight", &b.ln_1.weight)?,
-                up("ln_1.bias", &b.ln_1.bias)?,
-            );
-            let (c_attn_w, c_attn_b) = (
-                up("attn.c_attn.weight", &b.attn_c_attn.weight)?,
-                up("attn.c_attn.bias", &b.attn_c_attn.bias)?,
-            );
-            let (a_proj_w, a_proj_b) = (
-                up("attn.c_proj.weight", &b.attn_c_proj.weight)?,
-                up("attn.c_proj.bias", &b.attn_c_proj.bias)?,
-            );
-            let (ln_2_w, ln_2_b) = (
-                up("ln_2.weight", &b.ln_2.weight)?,
-                up("ln_2.bias", &b.ln_2.bias)?,
-            );
-            let (c_fc_w, c_fc_b) = (
-                up("mlp.c_fc.weight", &b.mlp_c_fc.weight)?,
-                up("mlp.c_fc.bias", &b.mlp_c_fc.bias)?,
-            );
-            let (m_proj_w, m_proj_b) = (
-                up("mlp.c_proj.weight", &b.mlp_c_proj.weight)?,
-                up("mlp.c_proj.bias", &b.mlp_c_proj.bias)?,
-            );
+            let [
+                ln_1_w,
+                ln_1_b,
+                c_attn_w,
+                c_attn_b,
+                a_proj_w,
+                a_proj_b,
+                ln_2_w,
+                ln_2_b,
+                c_fc_w,
+                c_fc_b,
+                m_proj_w,
+                m_proj_b,
+            ] = gpu
+                .uploading(&format!("h.{i}"), || {
+                    Ok([
+                        up("ln_1.weight", &b.ln_1.weight)?,
+                        up("ln_1.bias", &b.ln_1.bias)?,
+                        up("attn.c_attn.weight", &b.attn_c_attn.weight)?,
+                        up("attn.c_attn.bias", &b.attn_c_attn.bias)?,
+                        up("attn.c_proj.weight", &b.attn_c_proj.weight)?,
+                        up("attn.c_proj.bias", &b.attn_c_proj.bias)?,
+                        up("ln_2.weight", &b.ln_2.weight)?,
+                        up("ln_2.bias", &b.ln_2.bias)?,
+                        up("mlp.c_fc.weight", &b.mlp_c_fc.weight)?,
+                        up("mlp.c_fc.bias", &b.mlp_c_fc.bias)?,
+                        up("mlp.c_proj.weight", &b.mlp_c_proj.weight)?,
+                        up("mlp.c_proj.bias", &b.mlp_c_proj.bias)?,
+                    ])
+                })
+                .await?;
             let k_cache = gpu.storage(&format!("h.{i}.k_cache"), f32s(ctx * c))?;
             let v_cache = gpu.storage(&format!("h.{i}.v_cache"), f32s(ctx * c))?;
             blocks.push(BlockBinds {

@@ -203,16 +203,18 @@ impl LlamaBody {
         let mut blocks = Vec::with_capacity(cfg.n_layer);
         for (i, (b, (qkv_t, gu_t))) in w.blocks.iter().zip(&stacked).enumerate() {
             let name = |s: &str| format!("blk.{i}.{s}");
-            let attn_norm = gpu.storage_init(&name("attn_norm"), &b.attn_norm)?;
-            let ffn_norm = gpu.storage_init(&name("ffn_norm"), &b.ffn_norm)?;
-            let (w_qkv, w_o) = (
-                upload(gpu, &name("attn_qkv"), qkv_t)?,
-                upload(gpu, &name("attn_output"), &b.attn_output)?,
-            );
-            let (w_gu, w_down) = (
-                upload(gpu, &name("ffn_gate_up"), gu_t)?,
-                upload(gpu, &name("ffn_down"), &b.ffn_down)?,
-            );
+            let (attn_norm, ffn_norm, w_qkv, w_o, w_gu, w_down) = gpu
+                .uploading(&name("*"), || {
+                    Ok((
+                        gpu.storage_init(&name("attn_norm"), &b.attn_norm)?,
+                        gpu.storage_init(&name("ffn_norm"), &b.ffn_norm)?,
+                        upload(gpu, &name("attn_qkv"), qkv_t)?,
+                        upload(gpu, &name("attn_output"), &b.attn_output)?,
+                        upload(gpu, &name("ffn_gate_up"), gu_t)?,
+                        upload(gpu, &name("ffn_down"), &b.ffn_down)?,
+                    ))
+                })
+                .await?;
             let k_cache = gpu.storage(&name("k_cache"), f32s(ctx * kvw))?;
             let v_cache = gpu.storage(&name("v_cache"), f32s(ctx * kvw))?;
             blocks.push(BlockBinds {
@@ -236,11 +238,16 @@ impl LlamaBody {
             });
         }
 
-        let token_embd = upload(gpu, "token_embd", &w.token_embd)?;
-        let output = match &w.output {
-            Some(t) => upload(gpu, "output", t)?,
-            None => token_embd.clone(), // tied: the same buffer
-        };
+        let (token_embd, output) = gpu
+            .uploading("token_embd and output", || {
+                let token_embd = upload(gpu, "token_embd", &w.token_embd)?;
+                let output = match &w.output {
+                    Some(t) => upload(gpu, "output", t)?,
+                    None => token_embd.clone(), // tied: the same buffer
+                };
+                Ok((token_embd, output))
+            })
+            .await?;
         let embed_params = gpu.uniform(
             "embedding params",
             &embedding::Params {

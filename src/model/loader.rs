@@ -48,6 +48,14 @@ impl Weights {
         }
     }
 
+    /// Bytes of weights the GPU receives (the upload a progress bar counts).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Weights::Gpt2(w) => w.bytes(),
+            Weights::Llama(w) => w.bytes(),
+        }
+    }
+
     pub fn architecture(&self) -> &'static str {
         match self {
             Weights::Gpt2(_) => "GPT-2",

@@ -37,6 +37,26 @@ pub struct Gpt2Weights {
 }
 
 impl Gpt2Weights {
+    /// Bytes of all weights as the GPU holds them (f32).
+    pub fn bytes(&self) -> usize {
+        let ln = |l: &LayerNorm| l.weight.len() + l.bias.len();
+        let lin = |l: &Linear| l.weight.len() + l.bias.len();
+        let blocks: usize = self
+            .blocks
+            .iter()
+            .map(|b| {
+                ln(&b.ln_1)
+                    + lin(&b.attn_c_attn)
+                    + lin(&b.attn_c_proj)
+                    + ln(&b.ln_2)
+                    + lin(&b.mlp_c_fc)
+                    + lin(&b.mlp_c_proj)
+            })
+            .sum();
+        let head = self.lm_head.as_ref().map_or(0, Vec::len);
+        4 * (self.wte.len() + self.wpe.len() + blocks + ln(&self.ln_f) + head)
+    }
+
     /// The unembedding matrix, [V, C].
     pub fn lm_head(&self) -> &[f32] {
         self.lm_head.as_deref().unwrap_or(&self.wte)

@@ -1,0 +1,85 @@
+// What every browser test needs: the built page served on loopback, a headless Chromium
+// with WebGPU (SwiftShader), screenshots, and the page's automation hooks.
+import { createServer } from 'node:http';
+import { createReadStream, mkdirSync, statSync } from 'node:fs';
+import { extname, join, normalize, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const DIST = join(ROOT, 'dist');
+export const SHOTS = join(ROOT, 'e2e', 'screenshots');
+// Loading SmolLM2 and running it on SwiftShader (a CPU) takes minutes, not seconds.
+export const SLOW = 10 * 60 * 1000;
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css',
+  '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png',
+};
+
+/** Serves `dir` (the Trunk build) on a free loopback port. */
+export async function serve(dir = DIST) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    let file = normalize(join(dir, path));
+    if (!file.startsWith(dir)) { res.writeHead(403).end(); return; }
+    try {
+      if (statSync(file).isDirectory()) file = join(file, 'index.html');
+      const size = statSync(file).size;
+      res.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'content-length': size,
+      });
+      createReadStream(file).pipe(res);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+}
+
+/** Headless Chromium (a fresh profile each time); with `webgpu: false`, one without WebGPU. */
+export async function launch({ webgpu = true } = {}) {
+  const args = [
+    '--headless=new', '--no-sandbox', '--disable-gpu-sandbox', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ];
+  args.push(webgpu ? '--enable-unsafe-webgpu' : '--disable-features=WebGPU');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args,
+    headless: true,
+  });
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+export const byId = (page, id) => page.locator(`[data-testid="${id}"]`);
+
+/** Waits until the page says a model is ready, and returns the status text. */
+export async function waitReady(page) {
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="model-status"]')?.textContent.trim().endsWith('ready'),
+    null, { timeout: SLOW, polling: 500 });
+  return byId(page, 'model-status').textContent();
+}
+
+/** Waits until no generation runs. */
+export async function waitIdle(page, testid) {
+  await page.waitForFunction(
+    (id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.busy === 'false',
+    testid, { timeout: SLOW, polling: 250 });
+}
+
+/** Opens the page, collecting console errors (the page must not panic). */
+export async function open(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  return { page, errors };
+}

@@ -1,0 +1,153 @@
+// The page in headless Chromium on WebGPU (SwiftShader), with the real default model:
+// it loads, generates the same greedy tokens as the native engine, streams a chat answer,
+// stops when asked, refuses a corrupt file without losing the model, and explains a
+// browser without WebGPU. Each test saves a screenshot under e2e/screenshots/.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT, SLOW, byId, launch, open, screenshot, serve, waitIdle, waitReady } from '../lib.mjs';
+
+const MODEL = join(ROOT, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+const LANTERN = process.env.LANTERN_BIN ?? join(ROOT, 'target', 'debug', 'lantern');
+const PROMPT = 'The capital of France is';
+const N_TOKENS = 6;
+
+/** The native engine's greedy ids for PROMPT (started at once: it runs beside the browser). */
+function nativeIds() {
+  assert.ok(existsSync(LANTERN), `${LANTERN} is missing: run cargo build first`);
+  return promisify(execFile)(LANTERN, [
+    'generate', '--model', MODEL, '--prompt', PROMPT, '--temperature', '0',
+    '--max-tokens', String(N_TOKENS), '--json',
+  ], { timeout: SLOW }).then(({ stdout }) => JSON.parse(stdout));
+}
+
+/** Sets a sampling input the way a user does. */
+async function setInput(page, id, value) {
+  await byId(page, id).fill(String(value));
+}
+
+describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
+  let server, browser, page, errors;
+  before(async () => {
+    server = await serve();
+    browser = await launch();
+    ({ page, errors } = await open(browser, server.url));
+  });
+  after(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  test('loads SmolLM2 with a progress bar and shows the device', async () => {
+    await byId(page, 'load-progress').waitFor({ timeout: 60_000 });
+    const status = await waitReady(page);
+    assert.match(status, /SmolLM2-135M-Instruct\.Q4_1\.gguf · ready$/);
+    assert.equal(await byId(page, 'load-progress').count(), 0, 'progress bar gone');
+    assert.match(await byId(page, 'device-model-memory').textContent(), /MB/);
+    await screenshot(page, 'loaded');
+  });
+
+  test('greedy generation streams the ids the native engine makes', async () => {
+    const native = nativeIds();
+    await byId(page, 'mode-generate').click();
+    await setInput(page, 'temperature-input', 0);
+    await setInput(page, 'max-tokens-input', N_TOKENS);
+    await byId(page, 'prompt-input').fill(PROMPT);
+    await byId(page, 'generate-button').click();
+    await waitIdle(page, 'output');
+    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    const expected = await native;
+    console.log(`page ids ${ids}; native ${expected.generated_ids} (${JSON.stringify(expected.text)})`);
+    assert.deepEqual(ids, expected.generated_ids);
+    assert.ok((await byId(page, 'output').textContent()).endsWith(expected.text));
+    assert.match(await byId(page, 'tokens-per-second').textContent(), /tokens/);
+    await screenshot(page, 'generate');
+  });
+
+  test('a chat answer streams in (the text grows over time)', async () => {
+    await byId(page, 'mode-chat').click();
+    await setInput(page, 'max-tokens-input', 12);
+    await byId(page, 'chat-input').fill('What is the capital of France?');
+    await byId(page, 'chat-send').click();
+    const answer = page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last();
+    const lengths = new Set();
+    while ((await byId(page, 'chat-log').getAttribute('data-busy')) !== 'false' || lengths.size === 0) {
+      lengths.add((await answer.textContent()).length);
+      await page.waitForTimeout(200);
+    }
+    const text = await answer.textContent();
+    lengths.add(text.length);
+    console.log(`chat answer ${JSON.stringify(text)}; lengths seen ${[...lengths]}`);
+    assert.ok(text.trim().length > 0, 'non-empty answer');
+    assert.ok([...lengths].filter((n) => n > 0).length >= 2, 'the answer grew in several steps');
+    assert.equal(await page.locator('[data-testid="chat-log"] [data-role="user"]').count(), 1);
+    await screenshot(page, 'chat');
+  });
+
+  test('Stop ends a generation and the page answers input meanwhile', async () => {
+    await page.evaluate(() => {
+      window.longTasks = [];
+      new PerformanceObserver((l) => l.getEntries().forEach((e) => window.longTasks.push(e.duration)))
+        .observe({ type: 'longtask' });
+    });
+    await byId(page, 'mode-generate').click();
+    await setInput(page, 'temperature-input', 0.8);
+    await setInput(page, 'max-tokens-input', 200);
+    await byId(page, 'prompt-input').fill('Once upon a time');
+    await byId(page, 'generate-button').click();
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="output"]').dataset.tokenIds.split(',').length >= 2,
+      null, { timeout: SLOW, polling: 100 });
+    // Typing works while it generates.
+    await byId(page, 'mode-chat').click();
+    await byId(page, 'chat-input').fill('typed while generating');
+    assert.equal(await byId(page, 'chat-input').inputValue(), 'typed while generating');
+    await byId(page, 'mode-generate').click();
+    const t0 = Date.now();
+    await byId(page, 'stop-button').click();
+    await waitIdle(page, 'output');
+    const stopMs = Date.now() - t0;
+    const n = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').length;
+    const longest = Math.max(0, ...(await page.evaluate(() => window.longTasks)));
+    console.log(`stopped after ${n} tokens, ${stopMs} ms after the click; longest main-thread task ${longest} ms`);
+    assert.ok(n < 200, 'stopped before the token limit');
+    assert.equal(await byId(page, 'stop-button').isDisabled(), true);
+    await screenshot(page, 'stopped');
+  });
+
+  test('a corrupt model file gives a clear error and keeps the loaded model', async () => {
+    const junk = Buffer.concat([Buffer.from('GGUF'), Buffer.from([3, 0, 0, 0]), Buffer.alloc(40, 0xff)]);
+    await byId(page, 'model-file-input').setInputFiles({
+      name: 'broken.gguf', mimeType: 'application/octet-stream', buffer: junk,
+    });
+    await byId(page, 'error').waitFor({ timeout: 60_000 });
+    const message = await byId(page, 'error').textContent();
+    console.log(`error shown: ${message}`);
+    assert.match(message, /broken\.gguf/);
+    assert.match(await byId(page, 'model-status').textContent(), /SmolLM2.* · ready$/);
+    await screenshot(page, 'corrupt-file');
+    assert.deepEqual(errors.filter((e) => /panicked|RuntimeError|unreachable/.test(e)), []);
+  });
+});
+
+describe('a browser without WebGPU', () => {
+  test('shows what to do instead of a blank page', async () => {
+    const server = await serve();
+    const browser = await launch({ webgpu: false });
+    try {
+      const { page, errors } = await open(browser, server.url);
+      await byId(page, 'no-webgpu').waitFor({ timeout: 60_000 });
+      const text = await byId(page, 'no-webgpu').textContent();
+      assert.match(text, /needs WebGPU/);
+      assert.match(text, /enable-unsafe-webgpu/);
+      await screenshot(page, 'no-webgpu');
+      assert.deepEqual(errors.filter((e) => /panicked|RuntimeError|unreachable/.test(e)), []);
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,105 @@
+//! The device panel: which adapter runs the model, the limits that decide what fits, the
+//! optional features, and the model's memory on the GPU.
+
+use super::engine::Engine;
+use super::{AppState, DeviceInfo, web};
+use leptos::prelude::*;
+
+/// Reads what the panel shows off a freshly loaded engine.
+pub async fn describe(e: &Engine) -> DeviceInfo {
+    let l = &e.gpu.limits;
+    let js = web::adapter_info().await;
+    let mut adapter = e.gpu.info.name.clone();
+    if let Some((vendor, arch, _)) = &js {
+        let extra: Vec<&str> = [vendor.as_str(), arch.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !extra.is_empty() {
+            adapter = format!("{adapter} {}", extra.join(" / "))
+                .trim()
+                .to_string();
+        }
+    }
+    if adapter.is_empty() {
+        adapter = "(the browser does not name it)".into();
+    }
+    let fallback = js.is_some_and(|(_, _, f)| f) || e.gpu.info.device_type == wgpu::DeviceType::Cpu;
+    let kind = if fallback {
+        "software fallback adapter (runs on the CPU)"
+    } else {
+        "GPU"
+    };
+    let has = |f: wgpu::Features| {
+        if e.gpu.adapter_features.contains(f) {
+            "available, not used"
+        } else {
+            "not available"
+        }
+    };
+    DeviceInfo {
+        adapter,
+        kind: kind.into(),
+        limits: vec![
+            (
+                "max storage buffer binding",
+                l.max_storage_buffer_binding_size,
+            ),
+            ("max buffer size", l.max_buffer_size),
+            (
+                "workgroup storage",
+                u64::from(l.max_compute_workgroup_storage_size),
+            ),
+            (
+                "invocations per workgroup",
+                u64::from(l.max_compute_invocations_per_workgroup),
+            ),
+            (
+                "workgroups per dimension",
+                u64::from(l.max_compute_workgroups_per_dimension),
+            ),
+        ],
+        features: vec![
+            ("shader-f16", has(wgpu::Features::SHADER_F16)),
+            ("subgroups", has(wgpu::Features::SUBGROUP)),
+        ],
+        model_bytes: e.model.gpu_bytes,
+        kv_cache_bytes: e.model.kv_cache_bytes,
+        context: e.model.context,
+    }
+}
+
+/// "98.4 MB"
+pub fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+#[component]
+pub fn DevicePanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
+        <details class="panel" open data-testid="device-panel">
+            <summary>"Device"</summary>
+            {move || match state.device.get() {
+                None => view! { <p class="muted">"No device in use yet."</p> }.into_any(),
+                Some(d) => view! {
+                    <dl>
+                        <dt>"Adapter"</dt><dd data-testid="device-adapter">{d.adapter}</dd>
+                        <dt>"Type"</dt><dd>{d.kind}</dd>
+                        {d.limits.into_iter().map(|(k, v)| view! {
+                            <dt>{k}</dt><dd>{v.to_string()}</dd>
+                        }).collect_view()}
+                        {d.features.into_iter().map(|(k, v)| view! {
+                            <dt>{k}</dt><dd>{v}</dd>
+                        }).collect_view()}
+                        <dt>"Model on the GPU"</dt>
+                        <dd data-testid="device-model-memory">
+                            {megabytes(d.model_bytes)}" (KV cache "{megabytes(d.kv_cache_bytes)}
+                            " for "{d.context}" tokens)"
+                        </dd>
+                    </dl>
+                }.into_any(),
+            }}
+        </details>
+    }
+}

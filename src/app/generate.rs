@@ -1,0 +1,197 @@
+//! Generate mode (a prompt, continued), the sampling settings, and `stream`, the loop both
+//! modes run: one GPU pass per token, each complete piece of text sent to the screen.
+
+use super::engine::Engine;
+use super::{AppState, web};
+use crate::generate::Generation;
+use leptos::prelude::*;
+
+/// How a generation went.
+pub struct Outcome {
+    /// Everything generated (also when stopped).
+    pub text: String,
+    /// The tokens the KV cache holds afterwards (for the next chat turn).
+    pub cached_ids: Vec<u32>,
+}
+
+/// Runs one generation on the loaded model. `prompt` builds the prompt's ids (and how many
+/// the KV cache already holds); `on_piece` gets each new piece of text and all ids so far.
+/// Stops at the end of text, the token limit, or when the user presses Stop.
+pub async fn stream(
+    state: AppState,
+    prompt: impl FnOnce(&mut Engine) -> crate::Result<(Vec<u32>, usize)>,
+    mut on_piece: impl FnMut(&str, &[u32]),
+) -> Result<Outcome, String> {
+    // The task owns the engine while it runs (no borrow is held across an await) and puts
+    // it back whatever happens.
+    let cell = state.engine();
+    let mut engine = cell.borrow_mut().take().ok_or("no model is loaded")?;
+    let out = run(state, &mut engine, prompt, &mut on_piece).await;
+    *cell.borrow_mut() = Some(engine);
+    out
+}
+
+async fn run(
+    state: AppState,
+    e: &mut Engine,
+    prompt: impl FnOnce(&mut Engine) -> crate::Result<(Vec<u32>, usize)>,
+    on_piece: &mut impl FnMut(&str, &[u32]),
+) -> Result<Outcome, String> {
+    let (prompt_ids, cached) = prompt(e).map_err(|e| e.to_string())?;
+    let opts = state.settings.get_untracked().options();
+    let fresh = prompt_ids.len() - cached.min(prompt_ids.len());
+    let mut g = Generation::resume(
+        &e.gpu,
+        &mut e.model,
+        &e.loaded.tokenizer,
+        &e.loaded.stop_ids,
+        prompt_ids,
+        cached,
+        opts,
+    )
+    .map_err(|e| e.to_string())?;
+    state.speed.set(format!("reading {fresh} prompt tokens…"));
+    let start = web::now_ms();
+    let mut first: Option<f64> = None;
+    while !state.stop.get_untracked() {
+        let piece = match g.next_piece().await {
+            Ok(Some(piece)) => piece,
+            Ok(None) => break,
+            Err(err) => return Err(err.to_string()),
+        };
+        let now = web::now_ms();
+        let first = *first.get_or_insert(now);
+        let n = g.generated_ids.len();
+        let prefill = (first - start) / 1e3;
+        let decode = if n > 1 && now > first {
+            format!(" · {:.2} tokens/s", (n - 1) as f64 / ((now - first) / 1e3))
+        } else {
+            String::new()
+        };
+        state.speed.set(format!(
+            "{n} tokens · prompt ({fresh} tokens) {prefill:.1} s{decode}"
+        ));
+        on_piece(&piece, &g.generated_ids);
+    }
+    Ok(Outcome {
+        text: g.text(),
+        cached_ids: g.cached_ids(),
+    })
+}
+
+/// Starts `task` as the one generating task: marks the page busy, clears Stop, and shows a
+/// failure in the error banner.
+pub fn spawn_generation(state: AppState, task: impl Future<Output = Result<(), String>> + 'static) {
+    if state.busy.get_untracked() {
+        return;
+    }
+    state.busy.set(true);
+    state.stop.set(false);
+    state.error.set(None);
+    leptos::task::spawn_local(async move {
+        if let Err(e) = task.await {
+            state.fail(e);
+        }
+        state.busy.set(false);
+    });
+}
+
+#[component]
+pub fn GeneratePanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let prompt = RwSignal::new(String::new());
+    let output = RwSignal::new(String::new());
+    let ids = RwSignal::new(Vec::<u32>::new());
+    let generate = move || {
+        let text = prompt.get_untracked();
+        output.set(String::new());
+        ids.set(Vec::new());
+        spawn_generation(state, async move {
+            stream(
+                state,
+                |e| Ok((e.loaded.encode_prompt(&text), 0)),
+                |piece, all| {
+                    output.update(|o| o.push_str(piece));
+                    ids.set(all.to_vec());
+                },
+            )
+            .await
+            .map(|_| ())
+        });
+    };
+    let id_list = move || {
+        ids.get()
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    view! {
+        <div class="generate">
+            <textarea data-testid="prompt-input" rows="4"
+                placeholder="Type the start of a text; the model continues it."
+                prop:value=move || prompt.get()
+                on:input=move |ev| prompt.set(event_target_value(&ev))></textarea>
+            <div class="row">
+                <button data-testid="generate-button" on:click=move |_| generate()
+                    disabled=move || !state.ready() || state.busy.get()>"Generate"</button>
+                <StopButton/>
+                <span class="speed" data-testid="tokens-per-second">{move || state.speed.get()}</span>
+            </div>
+            <pre class="output" data-testid="output" data-token-ids=id_list
+                data-busy=move || state.busy.get().to_string()>
+                <span class="prompt">{move || prompt.get()}</span>{move || output.get()}
+            </pre>
+        </div>
+    }
+}
+
+#[component]
+pub fn StopButton() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
+        <button data-testid="stop-button" disabled=move || !state.busy.get()
+            on:click=move |_| state.stop.set(true)>"Stop"</button>
+    }
+}
+
+/// Temperature, top-k, top-p, max new tokens and seed. A value that does not parse keeps
+/// the last good one.
+#[component]
+pub fn SettingsPanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let s = state.settings.get_untracked();
+    let field = move |label: &'static str,
+                      id: &'static str,
+                      step: &'static str,
+                      value: String,
+                      set: fn(&mut super::Settings, &str) -> bool| {
+        view! {
+            <label>{label}
+                <input type="number" step=step data-testid=id value=value
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        let mut next = state.settings.get_untracked();
+                        if set(&mut next, &text) {
+                            state.settings.set(next);
+                        }
+                    }/>
+            </label>
+        }
+    };
+    view! {
+        <details class="panel settings" open>
+            <summary>"Sampling"</summary>
+            {field("Temperature (0 = greedy)", "temperature-input", "0.1", s.temperature.to_string(),
+                |s, t| t.parse().ok().filter(|v: &f32| *v >= 0.0).map(|v| s.temperature = v).is_some())}
+            {field("Top-k (0 = off)", "top-k-input", "1", s.top_k.to_string(),
+                |s, t| t.parse().ok().map(|v| s.top_k = v).is_some())}
+            {field("Top-p", "top-p-input", "0.05", s.top_p.to_string(),
+                |s, t| t.parse().ok().filter(|v: &f32| *v > 0.0 && *v <= 1.0).map(|v| s.top_p = v).is_some())}
+            {field("Max new tokens", "max-tokens-input", "1", s.max_tokens.to_string(),
+                |s, t| t.parse().ok().filter(|v: &usize| *v > 0).map(|v| s.max_tokens = v).is_some())}
+            {field("Seed", "seed-input", "1", s.seed.to_string(),
+                |s, t| t.parse().ok().map(|v| s.seed = v).is_some())}
+        </details>
+    }
+}

@@ -1,0 +1,104 @@
+//! The model panel: what is loaded, the progress of a load (bytes and percent, with
+//! Cancel), and the ways to load another model: files (picked or dropped), a URL or a
+//! Hugging Face model id.
+
+use super::AppState;
+use super::device::megabytes;
+use super::engine::{DEFAULT_MODEL_URL, Source};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
+    let Some(list) = list else { return Vec::new() };
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
+#[component]
+pub fn ModelPanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let url = RwSignal::new(String::new());
+    let dragging = RwSignal::new(false);
+    let load_files = move |files: Vec<web_sys::File>| {
+        if !files.is_empty() {
+            state.load(Source::Files(files));
+        }
+    };
+    let load_url = move || match Source::from_input(&url.get_untracked()) {
+        Ok(source) => state.load(source),
+        Err(e) => state.fail(e),
+    };
+    let idle = move || !state.loading.get() && !state.busy.get();
+    view! {
+        <details class="panel" open>
+            <summary>"Model"</summary>
+            <Progress/>
+            <div class="drop" class:dragging=move || dragging.get()
+                on:dragover=move |ev: web_sys::DragEvent| { ev.prevent_default(); dragging.set(true); }
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=move |ev: web_sys::DragEvent| {
+                    ev.prevent_default();
+                    dragging.set(false);
+                    load_files(files_of(ev.data_transfer().and_then(|d| d.files())));
+                }>
+                <p>"Drop a "<code>".gguf"</code>", or a Hugging Face checkpoint's "
+                   <code>"config.json"</code>" + "<code>"model.safetensors"</code>" + "
+                   <code>"tokenizer.json"</code>", here, or "</p>
+                <input type="file" multiple accept=".gguf,.json,.safetensors,.txt"
+                    data-testid="model-file-input" disabled=move || !idle()
+                    on:change=move |ev| {
+                        let input: web_sys::HtmlInputElement = ev.target().unwrap().unchecked_into();
+                        load_files(files_of(input.files()));
+                        input.set_value("");
+                    }/>
+            </div>
+            <form class="row" on:submit=move |ev| { ev.prevent_default(); load_url(); }>
+                <input type="text" placeholder="URL or Hugging Face id, e.g. openai-community/gpt2"
+                    data-testid="model-url-input"
+                    on:input=move |ev| url.set(event_target_value(&ev))/>
+                <button type="submit" data-testid="model-url-load" disabled=move || !idle()>"Load"</button>
+            </form>
+            <button class="link" disabled=move || !idle()
+                on:click=move |_| state.load(Source::Url(DEFAULT_MODEL_URL.into()))>
+                "Load the default model (SmolLM2-135M-Instruct)"
+            </button>
+        </details>
+    }
+}
+
+/// The progress of a load: the phase, bytes and percent, and Cancel.
+#[component]
+fn Progress() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    // (value, max, text) of the bar.
+    let bar = move || {
+        let Some(p) = state.progress.get() else {
+            return (0.0, 1.0, String::new());
+        };
+        match p.total {
+            Some(t) if t > 0 => {
+                let pct = (p.done as f64 / t as f64 * 100.0).min(100.0);
+                let text = format!(
+                    "{}: {} of {} ({pct:.0}%)",
+                    p.phase,
+                    megabytes(p.done),
+                    megabytes(t)
+                );
+                (p.done.min(t) as f64, t as f64, text)
+            }
+            _ if p.done > 0 => (0.0, 1.0, format!("{}: {}", p.phase, megabytes(p.done))),
+            _ => (0.0, 1.0, format!("{}…", p.phase)),
+        }
+    };
+    view! {
+        <Show when=move || state.progress.get().is_some()>
+            <div class="progress">
+                <progress data-testid="load-progress"
+                    max=move || bar().1 value=move || bar().0></progress>
+                <span data-testid="load-progress-text">{move || bar().2}</span>
+                <button data-testid="load-cancel" on:click=move |_| state.cancel_load()>
+                    "Cancel"
+                </button>
+            </div>
+        </Show>
+    }
+}

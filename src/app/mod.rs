@@ -1,0 +1,362 @@
+//! The page (Leptos, client-side rendered). A token's way to the screen: the prompt box
+//! ([`generate`] or [`chat`]) starts a task that borrows the [`engine::Engine`], runs
+//! [`crate::generate::Generation`] one GPU pass per token, and appends each complete piece
+//! of text to a signal that the output element shows. Between tokens the task awaits the
+//! GPU's 4-byte read-back, so the page stays free for input (and Stop) meanwhile.
+
+mod chat;
+mod device;
+mod engine;
+mod generate;
+mod loader;
+mod web;
+
+use engine::{Engine, Progress, Source};
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Mounts the page, or the explanation of why it cannot run.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    mount_to_body(App);
+}
+
+/// What the device panel shows; filled when a model is uploaded.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceInfo {
+    pub adapter: String,
+    pub kind: String,
+    pub limits: Vec<(&'static str, u64)>,
+    pub features: Vec<(&'static str, &'static str)>,
+    pub model_bytes: u64,
+    pub kv_cache_bytes: u64,
+    pub context: usize,
+}
+
+/// Sampling settings, as the inputs hold them.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub temperature: f32,
+    pub top_k: u32,
+    pub top_p: f32,
+    pub max_tokens: usize,
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            temperature: 0.7,
+            top_k: 40,
+            top_p: 0.95,
+            max_tokens: 128,
+            seed: 0,
+        }
+    }
+}
+
+impl Settings {
+    pub fn options(&self) -> crate::generate::GenerateOptions {
+        crate::generate::GenerateOptions {
+            max_tokens: self.max_tokens,
+            sample: crate::cpu::SampleParams {
+                temperature: self.temperature,
+                top_k: self.top_k,
+                top_p: self.top_p,
+            },
+            seed: self.seed,
+        }
+    }
+}
+
+/// The state every component shares (all handles are `Copy`).
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// The loaded model; borrowed by one task at a time (loading or generating).
+    engine: StoredValue<Rc<RefCell<Option<Engine>>>, LocalStorage>,
+    /// Where the model came from, to load it again after a lost device.
+    source: StoredValue<Option<Source>, LocalStorage>,
+    /// Cancels a download in progress.
+    abort: StoredValue<Option<web_sys::AbortController>, LocalStorage>,
+    /// The `model-status` line; ends with "ready" when a model is loaded.
+    pub status: RwSignal<String>,
+    pub progress: RwSignal<Option<Progress>>,
+    pub loading: RwSignal<bool>,
+    /// A task is generating text.
+    pub busy: RwSignal<bool>,
+    /// Asks the generating task to stop after the token in flight.
+    pub stop: RwSignal<bool>,
+    pub error: RwSignal<Option<String>>,
+    /// Why the GPU device was lost, while it is.
+    pub lost: RwSignal<Option<String>>,
+    /// Why WebGPU cannot run here, if it cannot.
+    pub no_webgpu: RwSignal<Option<String>>,
+    pub device: RwSignal<Option<DeviceInfo>>,
+    /// The conversation (messages and what the KV cache holds of them).
+    pub chat: StoredValue<Rc<RefCell<crate::chat::Chat>>, LocalStorage>,
+    /// The conversation as shown, kept through model reloads.
+    pub chat_log: RwSignal<Vec<chat::Line>>,
+    /// Tokens and speed of the generation running or last run.
+    pub speed: RwSignal<String>,
+    pub settings: RwSignal<Settings>,
+}
+
+impl AppState {
+    fn new() -> Self {
+        Self {
+            engine: StoredValue::new_local(Rc::new(RefCell::new(None))),
+            source: StoredValue::new_local(None),
+            abort: StoredValue::new_local(None),
+            status: RwSignal::new("No model loaded".into()),
+            progress: RwSignal::new(None),
+            loading: RwSignal::new(false),
+            busy: RwSignal::new(false),
+            stop: RwSignal::new(false),
+            error: RwSignal::new(None),
+            lost: RwSignal::new(None),
+            no_webgpu: RwSignal::new(None),
+            device: RwSignal::new(None),
+            speed: RwSignal::new(String::new()),
+            chat: StoredValue::new_local(Rc::new(RefCell::new(crate::chat::Chat::new(
+                crate::chat::DEFAULT_SYSTEM_PROMPT,
+            )))),
+            chat_log: RwSignal::new(Vec::new()),
+            settings: RwSignal::new(Settings::default()),
+        }
+    }
+
+    /// The engine cell, to borrow for the length of one task.
+    pub fn engine(&self) -> Rc<RefCell<Option<Engine>>> {
+        self.engine.get_value()
+    }
+
+    pub fn ready(&self) -> bool {
+        !self.loading.get() && self.lost.get().is_none() && self.status.get().ends_with("ready")
+    }
+
+    pub fn fail(&self, message: impl Into<String>) {
+        self.error.set(Some(message.into()));
+    }
+
+    /// Loads a model from `source`: bytes (with progress), parse, then upload to a fresh
+    /// device. The model in use stays until the new one has parsed without error.
+    pub fn load(self, source: Source) {
+        if self.loading.get_untracked() || self.busy.get_untracked() {
+            return;
+        }
+        let Ok(abort) = web_sys::AbortController::new() else {
+            return self.fail("this browser cannot cancel downloads (no AbortController)");
+        };
+        self.abort.set_value(Some(abort.clone()));
+        self.loading.set(true);
+        self.error.set(None);
+        leptos::task::spawn_local(async move {
+            let name = source.name();
+            match self.load_task(&source, &abort.signal()).await {
+                Ok(()) => {
+                    self.source.set_value(Some(source));
+                    self.lost.set(None);
+                    self.status.set(format!("{name} · ready"));
+                }
+                Err(None) => self.status.set(format!("Loading {name} was cancelled")),
+                Err(Some(e)) => {
+                    self.fail(e);
+                    let has_model = self.engine().borrow().is_some();
+                    self.status.set(if has_model {
+                        self.status.get_untracked()
+                    } else {
+                        "No model loaded".into()
+                    });
+                }
+            }
+            self.progress.set(None);
+            self.loading.set(false);
+            self.abort.set_value(None);
+        });
+    }
+
+    /// `Err(None)`: cancelled.
+    async fn load_task(
+        self,
+        source: &Source,
+        abort: &web_sys::AbortSignal,
+    ) -> Result<(), Option<String>> {
+        let name = source.name();
+        self.status.set(format!("Loading {name}…"));
+        let progress = move |p: Progress| self.progress.set(Some(p));
+        let download = engine::download(source, abort, &progress).await?;
+        self.progress.set(Some(Progress {
+            phase: "Reading the checkpoint".into(),
+            done: 0,
+            total: None,
+        }));
+        web::yield_now().await;
+        let loaded = engine::parse(&download).map_err(|e| Some(e.to_string()))?;
+        drop(download);
+        if abort.aborted() {
+            return Err(None);
+        }
+        // Free the old model's GPU memory before the new one takes its own.
+        let cell = self.engine();
+        cell.borrow_mut().take();
+        self.device.set(None);
+        let engine = engine::upload(loaded, progress)
+            .await
+            .map_err(|e| Some(self.explain_gpu_error(e)))?;
+        if abort.aborted() {
+            return Err(None);
+        }
+        self.watch_device(&engine);
+        self.chat.get_value().borrow_mut().cache_lost();
+        self.device.set(Some(device::describe(&engine).await));
+        *cell.borrow_mut() = Some(engine);
+        Ok(())
+    }
+
+    /// A GPU error, or the page that says WebGPU is unavailable when there is no adapter.
+    fn explain_gpu_error(&self, e: crate::LanternError) -> String {
+        if let crate::LanternError::NoAdapter(why) = &e {
+            self.no_webgpu.set(Some(format!(
+                "the browser has WebGPU but offers no adapter ({why})"
+            )));
+        }
+        e.to_string()
+    }
+
+    /// Shows a lost device (but not one we dropped ourselves) and offers a reload.
+    fn watch_device(self, engine: &Engine) {
+        let lost = self.lost;
+        engine
+            .gpu
+            .device
+            .set_device_lost_callback(move |reason, message| {
+                if reason != wgpu::DeviceLostReason::Destroyed {
+                    lost.set(Some(if message.is_empty() {
+                        format!("{reason:?}")
+                    } else {
+                        message
+                    }));
+                }
+            });
+    }
+
+    /// Loads the last model again (after a lost device); the text on screen stays.
+    pub fn reload(self) {
+        if let Some(source) = self.source.get_value() {
+            self.engine().borrow_mut().take();
+            self.load(source);
+        }
+    }
+
+    pub fn cancel_load(&self) {
+        if let Some(a) = self.abort.get_value() {
+            a.abort();
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Generate,
+    Chat,
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
+    if !web::has_webgpu() {
+        state.no_webgpu.set(Some(
+            "this browser does not expose WebGPU (navigator.gpu is missing)".into(),
+        ));
+    } else {
+        state.load(Source::Url(engine::DEFAULT_MODEL_URL.into()));
+    }
+    let mode = RwSignal::new(Mode::Chat);
+    let tab = move |m: Mode, label: &'static str, id: &'static str| {
+        view! {
+            <button class="tab" class:active=move || mode.get() == m data-testid=id
+                on:click=move |_| mode.set(m)>{label}</button>
+        }
+    };
+    view! {
+        <Show when=move || state.no_webgpu.get().is_none() fallback=move || view! { <NoWebGpu/> }>
+            <header>
+                <h1>"Lantern"</h1>
+                <span class="status" data-testid="model-status">{move || state.status.get()}</span>
+            </header>
+            <main>
+                <section class="work">
+                    <ErrorBanner/>
+                    <LostBanner/>
+                    <nav class="tabs">
+                        {tab(Mode::Chat, "Chat", "mode-chat")}
+                        {tab(Mode::Generate, "Generate", "mode-generate")}
+                    </nav>
+                    // Both stay mounted, so switching keeps their text.
+                    <div class:hidden=move || mode.get() != Mode::Chat><chat::ChatPanel/></div>
+                    <div class:hidden=move || mode.get() != Mode::Generate>
+                        <generate::GeneratePanel/>
+                    </div>
+                </section>
+                <aside>
+                    <loader::ModelPanel/>
+                    <generate::SettingsPanel/>
+                    <device::DevicePanel/>
+                </aside>
+            </main>
+        </Show>
+    }
+}
+
+#[component]
+fn ErrorBanner() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
+        <Show when=move || state.error.get().is_some()>
+            <div class="banner error" role="alert">
+                <span data-testid="error">{move || state.error.get().unwrap_or_default()}</span>
+                <button on:click=move |_| state.error.set(None)>"Dismiss"</button>
+            </div>
+        </Show>
+    }
+}
+
+#[component]
+fn LostBanner() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
+        <Show when=move || state.lost.get().is_some()>
+            <div class="banner error" role="alert" data-testid="device-lost">
+                "The GPU device was lost ("{move || state.lost.get().unwrap_or_default()}
+                "). The text on this page is kept; reload the model to go on."
+                <button data-testid="reload-model" on:click=move |_| state.reload()>
+                    "Reload model"
+                </button>
+            </div>
+        </Show>
+    }
+}
+
+/// Instead of a blank page: why Lantern cannot run here, and what to do.
+#[component]
+fn NoWebGpu() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
+        <div class="no-webgpu" data-testid="no-webgpu">
+            <h1>"Lantern needs WebGPU"</h1>
+            <p>"Lantern runs a language model on your GPU, in this page, with WebGPU. \
+                It cannot start here: "{move || state.no_webgpu.get().unwrap_or_default()}"."</p>
+            <ul>
+                <li>"Use a recent Chrome or Edge (113 or later) on Windows, macOS or ChromeOS, \
+                     or Chrome 144+ on Linux; Safari 26 and Firefox 141+ (Windows) also work."</li>
+                <li>"On Linux, or if your GPU is blocklisted, open chrome://flags, enable \
+                     “Unsafe WebGPU Support” (#enable-unsafe-webgpu), and restart the browser."</li>
+                <li>"Check that hardware acceleration is on (chrome://settings/system) and \
+                     see what chrome://gpu says about WebGPU."</li>
+            </ul>
+            <p>"Nothing was downloaded and nothing left your machine."</p>
+        </div>
+    }
+}

@@ -1,0 +1,138 @@
+//! The browser APIs the page needs, wrapped once: fetch with progress and cancel, reading
+//! local files, yielding to the event loop, the clock, and what WebGPU says of itself.
+
+use js_sys::{Promise, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, ReadableStreamDefaultReader, ReadableStreamReadResult, Response};
+
+/// A JS exception or rejection as text.
+pub fn js_error(e: JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("the page has a window")
+}
+
+/// Milliseconds since the page opened.
+pub fn now_ms() -> f64 {
+    window().performance().map_or(0.0, |p| p.now())
+}
+
+/// Lets the browser run its event loop (paint, input) before going on.
+pub async fn yield_now() {
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Why a fetch gave no bytes.
+pub enum FetchError {
+    /// The server answered 404: an optional file may be absent.
+    NotFound,
+    Cancelled,
+    Other(String),
+}
+
+/// GETs `url` into memory, calling `progress(bytes so far, total if known)` per chunk.
+pub async fn fetch_bytes(
+    url: &str,
+    abort: &AbortSignal,
+    mut progress: impl FnMut(u64, Option<u64>),
+) -> Result<Vec<u8>, FetchError> {
+    let failed = |e: JsValue| {
+        if abort.aborted() {
+            FetchError::Cancelled
+        } else {
+            FetchError::Other(format!(
+                "cannot download {url}: {} (check the address and your connection)",
+                js_error(e)
+            ))
+        }
+    };
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(abort));
+    let response: Response = JsFuture::from(window().fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(failed)?
+        .unchecked_into();
+    if response.status() == 404 {
+        return Err(FetchError::NotFound);
+    }
+    if !response.ok() {
+        return Err(FetchError::Other(format!(
+            "cannot download {url}: the server answered {} {}",
+            response.status(),
+            response.status_text()
+        )));
+    }
+    let total = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(body) = response.body() else {
+        return Ok(Vec::new());
+    };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut out = Vec::with_capacity(total.unwrap_or(0).min(1 << 32) as usize);
+    loop {
+        let chunk: ReadableStreamReadResult = JsFuture::from(reader.read())
+            .await
+            .map_err(failed)?
+            .unchecked_into();
+        if chunk.get_done().unwrap_or(false) {
+            break;
+        }
+        let bytes = Uint8Array::new(&chunk.get_value());
+        let start = out.len();
+        out.resize(start + bytes.length() as usize, 0);
+        bytes.copy_to(&mut out[start..]);
+        progress(out.len() as u64, total);
+    }
+    Ok(out)
+}
+
+/// The bytes of a file the user picked or dropped.
+pub async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| format!("cannot read {}: {}", file.name(), js_error(e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Whether the browser exposes WebGPU at all (`navigator.gpu`).
+pub fn has_webgpu() -> bool {
+    Reflect::get(&window().navigator(), &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined())
+}
+
+/// What the browser tells of its adapter (`GPUAdapterInfo`): vendor, architecture, and
+/// whether it is a software fallback. wgpu keeps only the description.
+pub async fn adapter_info() -> Option<(String, String, bool)> {
+    let gpu = Reflect::get(&window().navigator(), &"gpu".into()).ok()?;
+    let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let adapter = JsFuture::from(Promise::from(request.call0(&gpu).ok()?))
+        .await
+        .ok()?;
+    let info = Reflect::get(&adapter, &"info".into()).ok()?;
+    let text = |key: &str| {
+        Reflect::get(&info, &key.into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let fallback = Reflect::get(&info, &"isFallbackAdapter".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    Some((text("vendor"), text("architecture"), fallback))
+}
