@@ -16,12 +16,16 @@ const TYPES = {
   '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png',
 };
 
-/** Serves `dir` (the Trunk build) on a free loopback port. */
+const FIXTURES = join(ROOT, 'tests', 'fixtures');
+
+/** Serves `dir` (the Trunk build) on a free loopback port, and the small test checkpoints
+ * of tests/fixtures under /fixtures/. */
 export async function serve(dir = DIST) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    let file = normalize(join(dir, path));
-    if (!file.startsWith(dir)) { res.writeHead(403).end(); return; }
+    const [base, rest] = path.startsWith('/fixtures/') ? [FIXTURES, path.slice(9)] : [dir, path];
+    let file = normalize(join(base, rest));
+    if (!file.startsWith(base)) { res.writeHead(403).end(); return; }
     try {
       if (statSync(file).isDirectory()) file = join(file, 'index.html');
       const size = statSync(file).size;
@@ -76,7 +80,8 @@ export async function waitIdle(page, testid) {
 
 /** Opens the page, collecting console errors (the page must not panic). */
 export async function open(browser, url) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));

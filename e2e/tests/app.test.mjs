@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT, SLOW, byId, launch, open, screenshot, serve, waitIdle, waitReady } from '../lib.mjs';
@@ -130,6 +130,50 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     assert.match(await byId(page, 'model-status').textContent(), /SmolLM2.* · ready$/);
     await screenshot(page, 'corrupt-file');
     assert.deepEqual(errors.filter((e) => /panicked|RuntimeError|unreachable/.test(e)), []);
+  });
+
+  test('a GPT-2 checkpoint folder loads from a URL and matches its golden tokens', async () => {
+    // tests/fixtures/gpt2-tiny-f32: Hugging Face layout; golden ids from numpy (scripts/).
+    const golden = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/gpt2-tiny-f32/golden.json')));
+    const { prompt, greedy_ids: expected } = golden.cases[0];
+    await byId(page, 'error').locator('xpath=..').getByRole('button').click(); // dismiss
+    await byId(page, 'model-url-input').fill(`${server.url}fixtures/gpt2-tiny-f32`);
+    await byId(page, 'model-url-load').click();
+    await page.waitForFunction(
+      () => /gpt2-tiny-f32 · ready$/.test(document.querySelector('[data-testid="model-status"]').textContent),
+      null, { timeout: SLOW, polling: 250 });
+    await byId(page, 'mode-generate').click();
+    await setInput(page, 'temperature-input', 0);
+    await setInput(page, 'max-tokens-input', expected.length);
+    await byId(page, 'prompt-input').fill(prompt);
+    await byId(page, 'generate-button').click();
+    await waitIdle(page, 'output');
+    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    assert.deepEqual(ids, expected);
+    assert.equal(await byId(page, 'error').count(), 0);
+  });
+
+  test('a lost GPU device is reported; the model reloads and the chat on screen stays', async () => {
+    const chatBefore = await byId(page, 'chat-log').textContent();
+    assert.match(chatBefore, /Paris/);
+    // A real loss: Chromium's GPU process dies (as when a driver crashes).
+    const cdp = await browser.newBrowserCDPSession();
+    await cdp.send('Browser.crashGpuProcess');
+    await byId(page, 'device-lost').waitFor({ timeout: 60_000 });
+    console.log(`lost: ${await byId(page, 'device-lost').textContent()}`);
+    await screenshot(page, 'device-lost');
+    assert.equal(await byId(page, 'generate-button').isDisabled(), true);
+    await byId(page, 'reload-model').click();
+    await page.waitForFunction(
+      () => /gpt2-tiny-f32 · ready$/.test(document.querySelector('[data-testid="model-status"]').textContent),
+      null, { timeout: SLOW, polling: 250 });
+    assert.equal(await byId(page, 'device-lost').count(), 0);
+    assert.equal(await byId(page, 'chat-log').textContent(), chatBefore);
+    const golden = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/gpt2-tiny-f32/golden.json')));
+    await byId(page, 'generate-button').click();
+    await waitIdle(page, 'output');
+    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    assert.deepEqual(ids, golden.cases[0].greedy_ids);
   });
 });
 

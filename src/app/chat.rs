@@ -4,7 +4,7 @@
 
 use super::AppState;
 use super::engine::CONTEXT;
-use super::generate::{StopButton, spawn_generation, stream};
+use super::generate::{spawn_generation, stream};
 use leptos::prelude::*;
 
 /// One message on screen.
@@ -100,11 +100,9 @@ pub fn ChatPanel() -> impl IntoView {
                     }></textarea>
                 <button type="submit" data-testid="chat-send"
                     disabled=move || !state.ready() || state.busy.get()>"Send"</button>
-                <StopButton/>
                 <button type="button" data-testid="chat-new" on:click=new_chat
                     disabled=move || state.busy.get()>"New chat"</button>
             </form>
-            <span class="speed">{move || state.speed.get()}</span>
         </div>
     }
 }

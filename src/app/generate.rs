@@ -135,8 +135,6 @@ pub fn GeneratePanel() -> impl IntoView {
             <div class="row">
                 <button data-testid="generate-button" on:click=move |_| generate()
                     disabled=move || !state.ready() || state.busy.get()>"Generate"</button>
-                <StopButton/>
-                <span class="speed" data-testid="tokens-per-second">{move || state.speed.get()}</span>
             </div>
             <pre class="output" data-testid="output" data-token-ids=id_list
                 data-busy=move || state.busy.get().to_string()>

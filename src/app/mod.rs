@@ -151,23 +151,25 @@ impl AppState {
         self.abort.set_value(Some(abort.clone()));
         self.loading.set(true);
         self.error.set(None);
+        let before = self.status.get_untracked();
         leptos::task::spawn_local(async move {
             let name = source.name();
-            match self.load_task(&source, &abort.signal()).await {
+            let outcome = self.load_task(&source, &abort.signal()).await;
+            // A failed or cancelled load leaves the model in use (if any) as it was.
+            let has_model = self.engine().borrow().is_some();
+            let restore = |what: String| if has_model { before.clone() } else { what };
+            match outcome {
                 Ok(()) => {
                     self.source.set_value(Some(source));
                     self.lost.set(None);
                     self.status.set(format!("{name} · ready"));
                 }
-                Err(None) => self.status.set(format!("Loading {name} was cancelled")),
+                Err(None) => self
+                    .status
+                    .set(restore(format!("Loading {name} was cancelled"))),
                 Err(Some(e)) => {
                     self.fail(e);
-                    let has_model = self.engine().borrow().is_some();
-                    self.status.set(if has_model {
-                        self.status.get_untracked()
-                    } else {
-                        "No model loaded".into()
-                    });
+                    self.status.set(restore("No model loaded".into()));
                 }
             }
             self.progress.set(None);
@@ -293,6 +295,11 @@ fn App() -> impl IntoView {
                     <nav class="tabs">
                         {tab(Mode::Chat, "Chat", "mode-chat")}
                         {tab(Mode::Generate, "Generate", "mode-generate")}
+                        // One Stop and one speed line serve both modes.
+                        <generate::StopButton/>
+                        <span class="speed" data-testid="tokens-per-second">
+                            {move || state.speed.get()}
+                        </span>
                     </nav>
                     // Both stay mounted, so switching keeps their text.
                     <div class:hidden=move || mode.get() != Mode::Chat><chat::ChatPanel/></div>
