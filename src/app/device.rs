@@ -43,20 +43,20 @@ pub async fn describe(e: &Engine) -> DeviceInfo {
         limits: vec![
             (
                 "max storage buffer binding",
-                l.max_storage_buffer_binding_size,
+                mebibytes(l.max_storage_buffer_binding_size),
             ),
-            ("max buffer size", l.max_buffer_size),
+            ("max buffer size", mebibytes(l.max_buffer_size)),
             (
                 "workgroup storage",
-                u64::from(l.max_compute_workgroup_storage_size),
+                format!("{} KiB", l.max_compute_workgroup_storage_size / 1024),
             ),
             (
                 "invocations per workgroup",
-                u64::from(l.max_compute_invocations_per_workgroup),
+                l.max_compute_invocations_per_workgroup.to_string(),
             ),
             (
                 "workgroups per dimension",
-                u64::from(l.max_compute_workgroups_per_dimension),
+                l.max_compute_workgroups_per_dimension.to_string(),
             ),
         ],
         features: vec![
@@ -67,6 +67,11 @@ pub async fn describe(e: &Engine) -> DeviceInfo {
         kv_cache_bytes: e.model.kv_cache_bytes,
         context: e.model.context,
     }
+}
+
+/// "1024 MiB (1073741824 bytes)": limits are powers of two.
+fn mebibytes(bytes: u64) -> String {
+    format!("{} MiB ({bytes} bytes)", bytes >> 20)
 }
 
 /// "98.4 MB"
@@ -87,7 +92,7 @@ pub fn DevicePanel() -> impl IntoView {
                         <dt>"Adapter"</dt><dd data-testid="device-adapter">{d.adapter}</dd>
                         <dt>"Type"</dt><dd>{d.kind}</dd>
                         {d.limits.into_iter().map(|(k, v)| view! {
-                            <dt>{k}</dt><dd>{v.to_string()}</dd>
+                            <dt>{k}</dt><dd>{v}</dd>
                         }).collect_view()}
                         {d.features.into_iter().map(|(k, v)| view! {
                             <dt>{k}</dt><dd>{v}</dd>

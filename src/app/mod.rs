@@ -27,7 +27,7 @@ pub fn start() {
 pub struct DeviceInfo {
     pub adapter: String,
     pub kind: String,
-    pub limits: Vec<(&'static str, u64)>,
+    pub limits: Vec<(&'static str, String)>,
     pub features: Vec<(&'static str, &'static str)>,
     pub model_bytes: u64,
     pub kv_cache_bytes: u64,
@@ -218,10 +218,9 @@ impl AppState {
 
     /// A GPU error, or the page that says WebGPU is unavailable when there is no adapter.
     fn explain_gpu_error(&self, e: crate::LanternError) -> String {
-        if let crate::LanternError::NoAdapter(why) = &e {
-            self.no_webgpu.set(Some(format!(
-                "the browser has WebGPU but offers no adapter ({why})"
-            )));
+        if let crate::LanternError::NoAdapter(_) = &e {
+            self.no_webgpu
+                .set(Some("the browser has WebGPU but offers no adapter".into()));
         }
         e.to_string()
     }
@@ -273,7 +272,18 @@ fn App() -> impl IntoView {
             "this browser does not expose WebGPU (navigator.gpu is missing)".into(),
         ));
     } else {
-        state.load(Source::Url(engine::DEFAULT_MODEL_URL.into()));
+        // Ask for an adapter before downloading anything.
+        leptos::task::spawn_local(async move {
+            if web::adapter_info().await.is_none() {
+                state.no_webgpu.set(Some(
+                    "the browser has WebGPU but offers no adapter (WebGPU may be turned off, \
+                     or the GPU blocklisted)"
+                        .into(),
+                ));
+            } else {
+                state.load(Source::Url(engine::DEFAULT_MODEL_URL.into()));
+            }
+        });
     }
     let mode = RwSignal::new(Mode::Chat);
     let tab = move |m: Mode, label: &'static str, id: &'static str| {
