@@ -118,6 +118,42 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     await screenshot(page, 'stopped');
   });
 
+  test('a load can be cancelled, and the loaded model stays', async () => {
+    // A slow network (real throttling of the browser, 4 MB/s) so there is time to cancel.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 0, downloadThroughput: 4e6, uploadThroughput: 4e6,
+    });
+    await page.getByRole('button', { name: /Load the default model/ }).click();
+    await page.waitForFunction(
+      () => /Downloading .*%\)$/.test(document.querySelector('[data-testid="load-progress-text"]')?.textContent ?? ''),
+      null, { timeout: 60_000, polling: 100 });
+    const shown = await byId(page, 'load-progress-text').textContent();
+    console.log(`progress before cancelling: ${shown}`);
+    await screenshot(page, 'loading');
+    await byId(page, 'load-cancel').click();
+    await byId(page, 'load-progress').waitFor({ state: 'detached', timeout: 30_000 });
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+    });
+    assert.match(await byId(page, 'model-status').textContent(), /SmolLM2.* · ready$/);
+    assert.equal(await byId(page, 'error').count(), 0);
+  });
+
+  test('a dropped file that is no model is refused by name', async () => {
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['just some notes'], 'notes.txt', { type: 'text/plain' }));
+      const zone = document.querySelector('.drop');
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await byId(page, 'error').waitFor({ timeout: 60_000 });
+    assert.match(await byId(page, 'error').textContent(), /notes\.txt: not a model/);
+    assert.match(await byId(page, 'model-status').textContent(), /SmolLM2.* · ready$/);
+    await byId(page, 'error').locator('xpath=..').getByRole('button').click(); // dismiss
+  });
+
   test('a corrupt model file gives a clear error and keeps the loaded model', async () => {
     const junk = Buffer.concat([Buffer.from('GGUF'), Buffer.from([3, 0, 0, 0]), Buffer.alloc(40, 0xff)]);
     await byId(page, 'model-file-input').setInputFiles({

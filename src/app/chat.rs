@@ -29,6 +29,13 @@ impl Line {
 pub fn ChatPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
     let input = RwSignal::new(String::new());
+    let log = NodeRef::<leptos::html::Div>::new();
+    // Keeps the newest text in view as it streams in.
+    let scroll_down = move || {
+        if let Some(el) = log.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    };
     let send = move || {
         let text = input.get_untracked().trim().to_string();
         if text.is_empty() || state.busy.get_untracked() || !state.ready() {
@@ -50,7 +57,10 @@ pub fn ChatPanel() -> impl IntoView {
                     chat.borrow_mut()
                         .prompt_for(&e.loaded, &text, e.model.context, room)
                 },
-                |piece, _| answer.text.update(|t| t.push_str(piece)),
+                |piece, _| {
+                    answer.text.update(|t| t.push_str(piece));
+                    scroll_down();
+                },
             )
             .await;
             let mut chat = chat.borrow_mut();
@@ -78,7 +88,7 @@ pub fn ChatPanel() -> impl IntoView {
     };
     view! {
         <div class="chat">
-            <div class="chat-log" data-testid="chat-log" data-busy=move || state.busy.get().to_string()>
+            <div class="chat-log" data-testid="chat-log" node_ref=log data-busy=move || state.busy.get().to_string()>
                 <For each=move || state.chat_log.get() key=|line| line.id
                     children=move |line| view! {
                         <div class=format!("message {}", line.role) data-role=line.role>

@@ -69,9 +69,9 @@ pub async fn describe(e: &Engine) -> DeviceInfo {
     }
 }
 
-/// "1024 MiB (1073741824 bytes)": limits are powers of two.
+/// "1024 MiB": these limits are powers of two.
 fn mebibytes(bytes: u64) -> String {
-    format!("{} MiB ({bytes} bytes)", bytes >> 20)
+    format!("{} MiB", bytes >> 20)
 }
 
 /// "98.4 MB"
