@@ -78,13 +78,24 @@ export async function waitIdle(page, testid) {
     testid, { timeout: SLOW, polling: 250 });
 }
 
-/** Opens the page, collecting console errors (the page must not panic). */
+/** Opens the page, collecting console errors (the page must not panic) and long tasks. */
 export async function open(browser, url) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
+  // Main-thread tasks over 50 ms (the page's responsiveness), from the first moment.
+  await page.addInitScript(() => {
+    window.longTasks = [];
+    new PerformanceObserver((l) => l.getEntries().forEach((e) => window.longTasks.push(e.duration)))
+      .observe({ type: 'longtask', buffered: true });
+  });
   await page.goto(url);
   return { page, errors };
+}
+
+/** The longest main-thread task since the last call, in ms (0: none over 50 ms). */
+export async function longestTask(page) {
+  return page.evaluate(() => Math.max(0, ...window.longTasks.splice(0)));
 }

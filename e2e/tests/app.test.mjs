@@ -8,7 +8,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, SLOW, byId, launch, open, screenshot, serve, waitIdle, waitReady } from '../lib.mjs';
+import {
+  ROOT, SLOW, byId, launch, longestTask, open, screenshot, serve, waitIdle, waitReady,
+} from '../lib.mjs';
 
 const MODEL = join(ROOT, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const LANTERN = process.env.LANTERN_BIN ?? join(ROOT, 'target', 'debug', 'lantern');
@@ -47,6 +49,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     assert.match(status, /SmolLM2-135M-Instruct\.Q4_1\.gguf · ready$/);
     assert.equal(await byId(page, 'load-progress').count(), 0, 'progress bar gone');
     assert.match(await byId(page, 'device-model-memory').textContent(), /MB/);
+    console.log(`longest main-thread task while loading: ${await longestTask(page)} ms`);
     await screenshot(page, 'loaded');
   });
 
@@ -88,11 +91,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
   });
 
   test('Stop ends a generation and the page answers input meanwhile', async () => {
-    await page.evaluate(() => {
-      window.longTasks = [];
-      new PerformanceObserver((l) => l.getEntries().forEach((e) => window.longTasks.push(e.duration)))
-        .observe({ type: 'longtask' });
-    });
+    await longestTask(page); // from here on
     await byId(page, 'mode-generate').click();
     await setInput(page, 'temperature-input', 0.8);
     await setInput(page, 'max-tokens-input', 200);
@@ -111,7 +110,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     await waitIdle(page, 'output');
     const stopMs = Date.now() - t0;
     const n = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').length;
-    const longest = Math.max(0, ...(await page.evaluate(() => window.longTasks)));
+    const longest = await longestTask(page);
     console.log(`stopped after ${n} tokens, ${stopMs} ms after the click; longest main-thread task ${longest} ms`);
     assert.ok(n < 200, 'stopped before the token limit');
     assert.equal(await byId(page, 'stop-button').isDisabled(), true);
