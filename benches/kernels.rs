@@ -45,7 +45,7 @@ fn main() {
                 n_tokens: t,
                 pos0: 100,
                 u: 0.5,
-                _pad: 0,
+                capture: 0,
             },
         )
     };
@@ -99,7 +99,7 @@ fn main() {
                 kv_stride: 192,
                 out_stride: 576,
                 probs_stride: 2048,
-                write_probs: 0,
+                probs_rows: 0,
                 scale: 0.125,
                 _pad: [0; 3],
             },

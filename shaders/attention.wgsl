@@ -3,8 +3,9 @@
 //   out = Σ_j p_j · v_j
 // One workgroup per (head, query). Three passes over the keys (max, sum of exp, then the
 // weighted sum of values), recomputing the scores instead of storing them: any context
-// length fits, with workgroup memory of O(WG). With write_probs set, p is also written out
-// (zeros where the mask hides a key) for the attention visualization.
+// length fits, with workgroup memory of O(WG). While step.capture is set, p is also written
+// to probs (zeros where the mask hides a key) for the attention visualization: row
+// pos0 + t of head h, for the first probs_rows positions.
 
 struct Params {
     n_head: u32,        // query heads
@@ -13,8 +14,8 @@ struct Params {
     q_stride: u32,      // floats between two queries' rows in q
     kv_stride: u32,     // floats between two positions' rows in the caches
     out_stride: u32,    // floats between two rows of out
-    probs_stride: u32,  // floats between two rows of probs
-    write_probs: u32,   // 0 or 1
+    probs_stride: u32,  // floats between two rows of probs (>= probs_rows)
+    probs_rows: u32,    // positions probs holds per head (0: no buffer to write)
     scale: f32,         // 1 / sqrt(head_size)
     _pad0: u32,
     _pad1: u32,
@@ -25,7 +26,7 @@ struct Step {
     n_tokens: u32,  // T: queries in this pass
     pos0: u32,      // position of the first query
     u: f32,
-    _pad: u32,
+    capture: u32,   // 1: write the probabilities of this pass
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,7 +35,7 @@ struct Step {
 @group(0) @binding(3) var<storage, read> k_cache: array<f32>;      // [ctx, kv_stride]
 @group(0) @binding(4) var<storage, read> v_cache: array<f32>;      // [ctx, kv_stride]
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;    // [T, out_stride]
-@group(0) @binding(6) var<storage, read_write> probs: array<f32>;  // [n_head, T, probs_stride]
+@group(0) @binding(6) var<storage, read_write> probs: array<f32>;  // [n_head, probs_rows, probs_stride]
 
 override WG: u32 = 64;  // a power of two, >= head_size
 var<workgroup> q_sh: array<f32, 256>;
@@ -108,13 +109,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     // Pass 3: WG probabilities at a time into workgroup memory, then each invocation
     // d < head_size accumulates its dimension of the weighted values.
     var acc = 0.0;
-    let probs_row = (h * step.n_tokens + t) * p.probs_stride;
+    let row = step.pos0 + t;
+    let keep = step.capture != 0u && row < p.probs_rows;
+    let probs_row = (h * p.probs_rows + row) * p.probs_stride;
     for (var j0 = 0u; j0 < n_seen; j0 += WG) {
         let j = j0 + tid;
         var pj = 0.0;
         if (j < n_seen) {
             pj = exp(score(j, kv_base) - max_score) * inv_sum;
-            if (p.write_probs != 0u) {
+            if (keep) {
                 probs[probs_row + j] = pj;
             }
         }
@@ -132,8 +135,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         out[t * p.out_stride + h * hs + tid] = acc;
     }
     // Future keys of this pass are masked: their probability is 0.
-    if (p.write_probs != 0u) {
-        for (var j = n_seen + tid; j < step.pos0 + step.n_tokens; j += WG) {
+    if (keep) {
+        for (var j = n_seen + tid; j < min(step.pos0 + step.n_tokens, p.probs_stride); j += WG) {
             probs[probs_row + j] = 0.0;
         }
     }

@@ -35,6 +35,7 @@ fn gpu_prefill_logits_match_golden() {
                 ModelOptions {
                     context: None,
                     chunk,
+                    capture: 0,
                 },
             ))
             .unwrap();
@@ -174,4 +175,52 @@ fn chat_turns_reuse_the_kv_cache_exactly() {
     .unwrap();
     let _: String = fresh.by_ref().map(|p| p.unwrap()).collect();
     assert_eq!(&fresh.generated_ids, reused);
+}
+
+/// The attention probabilities the GPU kernels write (captured over a prompt in several
+/// chunks, then decoded tokens) equal the CPU reference's, layer by layer; rows sum to 1,
+/// future positions are exactly 0, and capturing reads back nothing by itself.
+#[test]
+fn captured_attention_matches_cpu() {
+    if gpu().is_none() {
+        return;
+    }
+    // A device of its own: its read-back counter sees no other test's work.
+    let gpu = &pollster::block_on(lantern::gpu::Gpu::new()).unwrap();
+    for name in FIXTURES {
+        let m = LoadedModel::from_path(&fixture(name)).unwrap();
+        let opts = ModelOptions {
+            context: None,
+            chunk: 7,
+            capture: 40,
+        };
+        let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
+        model.set_capture(true);
+        let case = &golden(name).cases[0];
+        let mut ids = case.prompt_ids.clone();
+        let mut next = pollster::block_on(model.prefill(gpu, &ids, GREEDY, 0.0)).unwrap();
+        for _ in 0..2 {
+            ids.push(next);
+            let before = gpu.snapshot();
+            next = pollster::block_on(model.decode(gpu, GREEDY, 0.0)).unwrap();
+            assert_eq!(gpu.snapshot().since(&before).readback_bytes, 4, "{name}");
+        }
+        let n = ids.len();
+        assert!(n <= 40, "{name}: the test prompt must fit the capture");
+        let want = lantern::cpu::attention(&m.weights, &ids);
+        for (layer, want) in want.iter().enumerate() {
+            let got = pollster::block_on(model.read_attention(gpu, layer, n)).unwrap();
+            let what = format!("{name} layer {layer} attention ({n} tokens)");
+            assert_close(&what, &got, want, 1e-5, 1e-3);
+            for (r, row) in got.chunks(n).enumerate() {
+                let i = r % n;
+                let s: f32 = row.iter().sum();
+                assert!((s - 1.0).abs() < 1e-4, "{what}: row {r} sums to {s}");
+                assert!(
+                    row[i + 1..].iter().all(|&p| p == 0.0),
+                    "{what}: row {r} sees the future"
+                );
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ fn step(gpu: &Gpu, n_tokens: u32, pos0: u32, u: f32) -> wgpu::Buffer {
             n_tokens,
             pos0,
             u,
-            _pad: 0,
+            capture: 1,
         },
     )
 }
@@ -216,7 +216,7 @@ fn attention_matches_cpu_with_probabilities() {
                 kv_stride: ckv as u32,
                 out_stride: c as u32,
                 probs_stride: n_kv as u32,
-                write_probs: 1,
+                probs_rows: n_kv as u32,
                 scale: 1.0 / (hs as f32).sqrt(),
                 _pad: [0; 3],
             },
@@ -224,15 +224,29 @@ fn attention_matches_cpu_with_probabilities() {
         let st = step(gpu, t as u32, pos0 as u32, 0.0);
         let (qb, kb, vb) = (buf(gpu, &q), buf(gpu, &kc), buf(gpu, &vc));
         let out = gpu.storage("out", (t * c * 4) as u64).unwrap();
-        // Filled with junk first: masked entries must be written as zeros.
-        let probs = buf(gpu, &vec![7.0; nh * t * n_kv]);
+        // Filled with junk first: masked entries must be written as zeros. Row r of a head
+        // is position r: this pass writes rows pos0.., and leaves earlier ones alone.
+        let probs = buf(gpu, &vec![7.0; nh * n_kv * n_kv]);
         let bg = k.bind(gpu, &[&params, &st, &qb, &kb, &vb, &out, &probs]);
         run(gpu, |pass| {
             gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32)
         });
         let what = format!("attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0}");
         assert_close(&what, &read(gpu, &out, t * c), &want, 1e-5, 1e-4);
-        let got_p = read(gpu, &probs, nh * t * n_kv);
+        let all_p = read(gpu, &probs, nh * n_kv * n_kv);
+        let (mut old, mut got_p) = (Vec::new(), Vec::new());
+        for (r, row) in all_p.chunks(n_kv).enumerate() {
+            let rows = if r % n_kv < pos0 {
+                &mut old
+            } else {
+                &mut got_p
+            };
+            rows.extend_from_slice(row);
+        }
+        assert!(
+            old.iter().all(|&v| v == 7.0),
+            "{what}: rows before pos0 were written"
+        );
         assert_close(&format!("{what} probs"), &got_p, &want_p, 1e-6, 1e-4);
         for (r, row) in got_p.chunks(n_kv).enumerate() {
             let s: f32 = row.iter().sum();

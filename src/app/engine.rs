@@ -274,6 +274,7 @@ pub async fn upload(
     let opts = ModelOptions {
         context: Some(CONTEXT),
         chunk: MAX_CHUNK,
+        capture: 0,
     };
     let model = GpuModel::new(&gpu, &loaded.weights, opts).await?;
     Ok(Engine { gpu, model, loaded })

@@ -3,8 +3,13 @@
 use super::ops::*;
 use crate::model::Gpt2Weights;
 
-/// Logits [T, V] for every position of `tokens`.
-pub fn gpt2_forward(w: &Gpt2Weights, tokens: &[u32]) -> Vec<f32> {
+/// Logits [T, V] for every position of `tokens`; with `attention`, also each layer's
+/// attention probabilities [NH, T, T] pushed onto it.
+pub fn gpt2_forward(
+    w: &Gpt2Weights,
+    tokens: &[u32],
+    mut attention: Option<&mut Vec<Vec<f32>>>,
+) -> Vec<f32> {
     let cfg = &w.config;
     let (t, c, f, v) = (tokens.len(), cfg.n_embd, cfg.n_inner, cfg.vocab_size);
     let mut x = vec![0.0; t * c]; // the residual stream
@@ -33,9 +38,10 @@ pub fn gpt2_forward(w: &Gpt2Weights, tokens: &[u32]) -> Vec<f32> {
             k[i * c..][..c].copy_from_slice(&qkv[i * 3 * c + c..][..c]);
             vv[i * c..][..c].copy_from_slice(&qkv[i * 3 * c + 2 * c..][..c]);
         }
+        let mut probs = attention.as_ref().map(|_| vec![0.0; cfg.n_head * t * t]);
         attention_forward(
             &mut att,
-            None,
+            probs.as_deref_mut(),
             &q,
             &k,
             &vv,
@@ -44,6 +50,9 @@ pub fn gpt2_forward(w: &Gpt2Weights, tokens: &[u32]) -> Vec<f32> {
             cfg.n_head,
             cfg.head_size(),
         );
+        if let (Some(all), Some(p)) = (attention.as_deref_mut(), probs) {
+            all.push(p);
+        }
         let l = &b.attn_c_proj;
         matmul_forward(&mut proj, &att, &l.weight, Some(&l.bias), c, c);
         residual_forward(&mut x, &proj);

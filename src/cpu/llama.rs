@@ -11,8 +11,13 @@ fn linear(x: &[f32], w: &QTensor) -> Vec<f32> {
     out
 }
 
-/// Logits [T, V] for every position of `tokens`.
-pub fn llama_forward(w: &LlamaWeights, tokens: &[u32]) -> Vec<f32> {
+/// Logits [T, V] for every position of `tokens`; with `attention`, also each layer's
+/// attention probabilities [NH, T, T] pushed onto it.
+pub fn llama_forward(
+    w: &LlamaWeights,
+    tokens: &[u32],
+    mut attention: Option<&mut Vec<Vec<f32>>>,
+) -> Vec<f32> {
     let cfg = &w.config;
     let (t, c, hs) = (tokens.len(), cfg.n_embd, cfg.head_size);
     let adjacent = cfg.rope_layout == RopeLayout::Adjacent;
@@ -29,7 +34,12 @@ pub fn llama_forward(w: &LlamaWeights, tokens: &[u32]) -> Vec<f32> {
         rope_forward(&mut q, 0, cfg.n_head, hs, cfg.rope_theta, adjacent);
         rope_forward(&mut k, 0, cfg.n_kv_head, hs, cfg.rope_theta, adjacent);
         let mut att = vec![0.0; t * cfg.q_width()];
-        attention_forward(&mut att, None, &q, &k, &v, 0, cfg.n_head, cfg.n_kv_head, hs);
+        let mut probs = attention.as_ref().map(|_| vec![0.0; cfg.n_head * t * t]);
+        let p = probs.as_deref_mut();
+        attention_forward(&mut att, p, &q, &k, &v, 0, cfg.n_head, cfg.n_kv_head, hs);
+        if let (Some(all), Some(p)) = (attention.as_deref_mut(), probs) {
+            all.push(p);
+        }
         residual_forward(&mut x, &linear(&att, &b.attn_output));
 
         rmsnorm_forward(&mut ln, &x, &b.ffn_norm, cfg.rms_norm_eps, c);

@@ -17,7 +17,17 @@ use crate::model::Weights;
 /// Logits [T, V] for every position of `tokens`, whatever the architecture.
 pub fn forward(w: &Weights, tokens: &[u32]) -> Vec<f32> {
     match w {
-        Weights::Gpt2(w) => gpt2_forward(w, tokens),
-        Weights::Llama(w) => llama_forward(w, tokens),
+        Weights::Gpt2(w) => gpt2_forward(w, tokens, None),
+        Weights::Llama(w) => llama_forward(w, tokens, None),
     }
+}
+
+/// Each layer's attention probabilities [NH, T, T] over `tokens` (row i = query i).
+pub fn attention(w: &Weights, tokens: &[u32]) -> Vec<Vec<f32>> {
+    let mut all = Vec::new();
+    match w {
+        Weights::Gpt2(w) => gpt2_forward(w, tokens, Some(&mut all)),
+        Weights::Llama(w) => llama_forward(w, tokens, Some(&mut all)),
+    };
+    all
 }

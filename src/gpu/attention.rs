@@ -15,7 +15,8 @@ pub struct Params {
     pub kv_stride: u32,
     pub out_stride: u32,
     pub probs_stride: u32,
-    pub write_probs: u32,
+    /// Positions the probabilities buffer holds per head; 0 when there is none.
+    pub probs_rows: u32,
     pub scale: f32,
     pub _pad: [u32; 3],
 }
@@ -50,4 +51,46 @@ pub fn dispatch(
     n_tokens: u32,
 ) {
     k.dispatch(gpu, pass, bind, [n_head, n_tokens, 1]);
+}
+
+/// Where the attention kernels write their probabilities: per layer a buffer of
+/// [n_head, rows, rows] (row r = position r) when `rows` > 0, for the visualization; else a
+/// 4-byte placeholder that nothing writes.
+pub struct Capture {
+    /// Positions captured per head (0: none).
+    pub rows: usize,
+    pub n_head: usize,
+    pub layers: Vec<wgpu::Buffer>,
+}
+
+impl Capture {
+    pub fn new(gpu: &Gpu, n_layer: usize, n_head: usize, rows: usize) -> Result<Self> {
+        let layers = if rows == 0 {
+            vec![gpu.storage("attention probs (none)", 4)?]
+        } else {
+            (0..n_layer)
+                .map(|i| {
+                    gpu.storage(
+                        &format!("h.{i}.attn_probs"),
+                        (n_head * rows * rows * 4) as u64,
+                    )
+                })
+                .collect::<Result<_>>()?
+        };
+        Ok(Self {
+            rows,
+            n_head,
+            layers,
+        })
+    }
+
+    /// The buffer layer `i` writes.
+    pub fn layer(&self, i: usize) -> &wgpu::Buffer {
+        &self.layers[i.min(self.layers.len() - 1)]
+    }
+
+    /// `probs_stride` and `probs_rows` of the kernel's parameters.
+    pub fn stride_and_rows(&self) -> (u32, u32) {
+        (self.rows.max(1) as u32, self.rows as u32)
+    }
 }

@@ -55,6 +55,7 @@ impl Gpt2Body {
         io: &Io,
         ctx: usize,
         chunk: usize,
+        capture: &attention::Capture,
     ) -> Result<Self> {
         let cfg = &w.config;
         let (c, f, v) = (cfg.n_embd, cfg.n_inner, cfg.vocab_size);
@@ -76,8 +77,6 @@ impl Gpt2Body {
         let att = gpu.storage("att", f32s(chunk * c))?;
         let proj = gpu.storage("proj", f32s(chunk * c))?;
         let fc = gpu.storage("fc", f32s(chunk * f))?;
-        // Attention probabilities are not captured yet: a placeholder fills the slot.
-        let probs = gpu.storage("probs", 4)?;
 
         let (wte, wpe, lm_head) = gpu
             .uploading("wte, wpe and lm_head", || {
@@ -138,6 +137,7 @@ impl Gpt2Body {
             },
         );
         let hs = cfg.head_size();
+        let (probs_stride, probs_rows) = capture.stride_and_rows();
         let attn_params = gpu.uniform(
             "attention params",
             &attention::Params {
@@ -147,8 +147,8 @@ impl Gpt2Body {
                 q_stride: 3 * c as u32,
                 kv_stride: c as u32,
                 out_stride: c as u32,
-                probs_stride: ctx as u32,
-                write_probs: 0,
+                probs_stride,
+                probs_rows,
                 scale: 1.0 / (hs as f32).sqrt(),
                 _pad: [0; 3],
             },
@@ -209,7 +209,15 @@ impl Gpt2Body {
                     .bind(gpu, &[&kv_params, step, &qkv, &k_cache, &v_cache]),
                 attn: k.attention.bind(
                     gpu,
-                    &[&attn_params, step, &qkv, &k_cache, &v_cache, &att, &probs],
+                    &[
+                        &attn_params,
+                        step,
+                        &qkv,
+                        &k_cache,
+                        &v_cache,
+                        &att,
+                        capture.layer(i),
+                    ],
                 ),
                 attn_c_proj: lin(&p_attn_proj, &att, &a_proj_w, &a_proj_b, &proj, c),
                 attn_residual: k.add.bind(gpu, &[&width_c, step, &x, &proj]),

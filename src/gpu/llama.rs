@@ -66,6 +66,7 @@ impl LlamaBody {
         io: &Io,
         ctx: usize,
         chunk: usize,
+        capture: &attention::Capture,
     ) -> Result<Self> {
         let cfg = &w.config;
         let (c, f, v, hs) = (cfg.n_embd, cfg.n_ff, cfg.vocab_size, cfg.head_size);
@@ -110,8 +111,6 @@ impl LlamaBody {
         let proj = gpu.storage("proj", f32s(chunk * c))?;
         let gu = gpu.storage("gate_up", f32s(chunk * 2 * f))?;
         let h = gpu.storage("h", f32s(chunk * f))?;
-        // Attention probabilities are not captured yet: a placeholder fills the slot.
-        let probs = gpu.storage("probs", 4)?;
         let table: Vec<f32> = rope_table(ctx, hs, cfg.rope_theta)
             .into_iter()
             .flatten()
@@ -172,6 +171,7 @@ impl LlamaBody {
                 v_offset: (qw + kvw) as u32,
             },
         );
+        let (probs_stride, probs_rows) = capture.stride_and_rows();
         let attn_params = gpu.uniform(
             "attention params",
             &attention::Params {
@@ -181,8 +181,8 @@ impl LlamaBody {
                 q_stride: qkv_w as u32,
                 kv_stride: kvw as u32,
                 out_stride: qw as u32,
-                probs_stride: ctx as u32,
-                write_probs: 0,
+                probs_stride,
+                probs_rows,
                 scale: 1.0 / (hs as f32).sqrt(),
                 _pad: [0; 3],
             },
@@ -226,7 +226,15 @@ impl LlamaBody {
                     .bind(gpu, &[&kv_params, step, &qkv, &k_cache, &v_cache]),
                 attn: k.attention.bind(
                     gpu,
-                    &[&attn_params, step, &qkv, &k_cache, &v_cache, &att, &probs],
+                    &[
+                        &attn_params,
+                        step,
+                        &qkv,
+                        &k_cache,
+                        &v_cache,
+                        &att,
+                        capture.layer(i),
+                    ],
                 ),
                 attn_output: lin(&p_o, &att, &b.attn_output, &w_o, &proj),
                 attn_residual: k.add.bind(gpu, &[&width_c, step, &x, &proj]),

@@ -34,7 +34,8 @@ pub struct Step {
     pub pos0: u32,
     /// Uniform random number in [0, 1) for the sampler.
     pub u: f32,
-    pub _pad: u32,
+    /// 1 while the attention kernel writes its probabilities (the visualization is open).
+    pub capture: u32,
 }
 
 /// Every kernel source, by file name: for the shader test and for the page to show.

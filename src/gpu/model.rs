@@ -3,6 +3,7 @@
 //! every pipeline and bind group. A pass then only writes the small `Step` uniform (and a
 //! prompt's ids), records its dispatches and submits once; the CPU reads back 4 bytes.
 
+use super::attention::Capture;
 use super::gpt2::Gpt2Body;
 use super::llama::LlamaBody;
 use super::{Gpu, Kernel, Step, sample};
@@ -19,6 +20,9 @@ pub struct ModelOptions {
     pub context: Option<usize>,
     /// Prompt tokens per pass.
     pub chunk: usize,
+    /// Positions whose attention probabilities can be captured (0: none; the page's
+    /// visualization uses 256). Costs layers × heads × capture² floats of GPU memory.
+    pub capture: usize,
 }
 
 impl Default for ModelOptions {
@@ -26,6 +30,7 @@ impl Default for ModelOptions {
         Self {
             context: None,
             chunk: MAX_CHUNK,
+            capture: 0,
         }
     }
 }
@@ -123,6 +128,9 @@ pub struct GpuModel {
     /// Tokens already in the KV cache.
     pos: usize,
     last_sample: Option<SampleParams>,
+    /// The attention probabilities' buffers, and whether passes write them now.
+    probs: Capture,
+    capturing: bool,
     /// Bytes of GPU buffers this model made (weights, KV cache, activations).
     pub gpu_bytes: u64,
     /// Of which the KV cache.
@@ -143,14 +151,20 @@ impl GpuModel {
         let vocab = weights.vocab_size();
         let n_embd = weights.n_embd();
         let io = Io::new(gpu, n_embd, vocab, chunk).await?;
+        let probs = Capture::new(
+            gpu,
+            weights.n_layer(),
+            weights.n_head(),
+            opts.capture.min(context),
+        )?;
         let (body, kv_cache_bytes) = match weights {
             Weights::Gpt2(w) => {
-                let b = Gpt2Body::new(gpu, w, &io, context, chunk).await?;
+                let b = Gpt2Body::new(gpu, w, &io, context, chunk, &probs).await?;
                 let kv = b.kv_cache_bytes;
                 (Body::Gpt2(b), kv)
             }
             Weights::Llama(w) => {
-                let b = LlamaBody::new(gpu, w, &io, context, chunk).await?;
+                let b = LlamaBody::new(gpu, w, &io, context, chunk, &probs).await?;
                 let kv = b.kv_cache_bytes;
                 (Body::Llama(b), kv)
             }
@@ -166,9 +180,42 @@ impl GpuModel {
             chunk,
             pos: 0,
             last_sample: None,
+            probs,
+            capturing: false,
             gpu_bytes,
             kv_cache_bytes,
         })
+    }
+
+    /// Starts or stops writing attention probabilities in the passes that follow (for the
+    /// first [`ModelOptions::capture`] positions). Off, a pass writes none and nothing more
+    /// is read back.
+    pub fn set_capture(&mut self, on: bool) {
+        self.capturing = on && self.probs.rows > 0;
+    }
+
+    /// The attention probabilities of `layer` for the first `n` positions (n ≤ the capture
+    /// size and the tokens in the cache): [n_head, n, n], row i = query i, zero above the
+    /// diagonal. Rows were written by the passes that ran with capture on.
+    pub async fn read_attention(&self, gpu: &Gpu, layer: usize, n: usize) -> Result<Vec<f32>> {
+        let (rows, nh) = (self.probs.rows, self.probs.n_head);
+        let n = n.min(rows).min(self.pos);
+        if rows == 0 || layer >= self.probs.layers.len() {
+            return Err(LanternError::Gpu(format!(
+                "attention of layer {layer} is not captured (capture size {rows})"
+            )));
+        }
+        // Each head's first n rows are one contiguous run of n × rows floats.
+        let all = gpu
+            .read_f32(self.probs.layer(layer), nh * rows * rows)
+            .await?;
+        let mut out = Vec::with_capacity(nh * n * n);
+        for h in 0..nh {
+            for i in 0..n {
+                out.extend_from_slice(&all[(h * rows + i) * rows..][..n]);
+            }
+        }
+        Ok(out)
     }
 
     /// Tokens in the KV cache.
@@ -248,7 +295,7 @@ impl GpuModel {
             n_tokens: n as u32,
             pos0: self.pos as u32,
             u,
-            _pad: 0,
+            capture: self.capturing as u32,
         };
         gpu.queue
             .write_buffer(&self.io.step, 0, bytemuck::bytes_of(&step));

@@ -48,6 +48,21 @@ impl Weights {
         }
     }
 
+    pub fn n_layer(&self) -> usize {
+        match self {
+            Weights::Gpt2(w) => w.config.n_layer,
+            Weights::Llama(w) => w.config.n_layer,
+        }
+    }
+
+    /// Query heads per layer.
+    pub fn n_head(&self) -> usize {
+        match self {
+            Weights::Gpt2(w) => w.config.n_head,
+            Weights::Llama(w) => w.config.n_head,
+        }
+    }
+
     /// Bytes of weights the GPU receives (the upload a progress bar counts).
     pub fn bytes(&self) -> usize {
         match self {
