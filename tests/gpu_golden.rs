@@ -209,8 +209,14 @@ fn captured_attention_matches_cpu() {
         assert!(n <= 40, "{name}: the test prompt must fit the capture");
         let want = lantern::cpu::attention(&m.weights, &ids);
         for (layer, want) in want.iter().enumerate() {
+            let before = gpu.snapshot();
             let got = pollster::block_on(model.read_attention(gpu, layer, n)).unwrap();
             let what = format!("{name} layer {layer} attention ({n} tokens)");
+            let cost = gpu.snapshot().since(&before);
+            assert_eq!(cost.objects(), 0, "{what}: reading made GPU objects");
+            let rows = 40.min(m.weights.context_length()) as u64;
+            let heads = m.weights.n_head() as u64;
+            assert_eq!(cost.readback_bytes, heads * n as u64 * rows * 4, "{what}");
             assert_close(&what, &got, want, 1e-5, 1e-3);
             for (r, row) in got.chunks(n).enumerate() {
                 let i = r % n;

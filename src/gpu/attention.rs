@@ -61,6 +61,8 @@ pub struct Capture {
     pub rows: usize,
     pub n_head: usize,
     pub layers: Vec<wgpu::Buffer>,
+    /// Where one layer's rows are copied to be read (made once, at load).
+    pub readback: Option<wgpu::Buffer>,
 }
 
 impl Capture {
@@ -77,10 +79,12 @@ impl Capture {
                 })
                 .collect::<Result<_>>()?
         };
+        let bytes = (n_head * rows * rows * 4) as u64;
         Ok(Self {
             rows,
             n_head,
             layers,
+            readback: (rows > 0).then(|| gpu.readback("attention probs readback", bytes)),
         })
     }
 

@@ -200,20 +200,30 @@ impl GpuModel {
     pub async fn read_attention(&self, gpu: &Gpu, layer: usize, n: usize) -> Result<Vec<f32>> {
         let (rows, nh) = (self.probs.rows, self.probs.n_head);
         let n = n.min(rows).min(self.pos);
-        if rows == 0 || layer >= self.probs.layers.len() {
+        let Some(readback) = self
+            .probs
+            .readback
+            .as_ref()
+            .filter(|_| layer < self.probs.layers.len())
+        else {
             return Err(LanternError::Gpu(format!(
                 "attention of layer {layer} is not captured (capture size {rows})"
             )));
-        }
-        // Each head's first n rows are one contiguous run of n × rows floats.
-        let all = gpu
-            .read_f32(self.probs.layer(layer), nh * rows * rows)
-            .await?;
-        let mut out = Vec::with_capacity(nh * n * n);
+        };
+        // Each head's first n rows are one contiguous run of n × rows floats: n_head copies,
+        // one submit, n_head × n × rows × 4 bytes read back.
+        let run = (n * rows * 4) as u64;
+        let mut enc = gpu.encoder();
         for h in 0..nh {
-            for i in 0..n {
-                out.extend_from_slice(&all[(h * rows + i) * rows..][..n]);
-            }
+            let from = (h * rows * rows * 4) as u64;
+            enc.copy_buffer_to_buffer(self.probs.layer(layer), from, readback, h as u64 * run, run);
+        }
+        gpu.submit(enc);
+        let bytes = gpu.read(readback, (nh as u64 * run).max(4)).await?;
+        let all: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..nh * n * rows * 4]);
+        let mut out = Vec::with_capacity(nh * n * n);
+        for row in all.chunks(rows.max(1)) {
+            out.extend_from_slice(&row[..n]);
         }
         Ok(out)
     }
