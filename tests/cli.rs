@@ -208,3 +208,44 @@ fn errors_exit_nonzero_with_a_message() {
     let (ok, _, err) = lantern(&["generate", "--model", "x", "--max-tokens", "many"]);
     assert!(!ok && err.contains("--max-tokens"), "{err}");
 }
+
+#[test]
+fn attention_json_gives_the_cpu_reference_probabilities() {
+    if gpu().is_none() {
+        return;
+    }
+    for name in FIXTURES {
+        let dir = fixture(name);
+        let prompt = &golden(name).cases[0].prompt;
+        let (ok, out, err) = lantern(&[
+            "attention",
+            "--model",
+            dir.to_str().unwrap(),
+            "--prompt",
+            prompt,
+        ]);
+        assert!(ok, "{name}: {err}");
+        let v = json(&out);
+        let ids: Vec<u32> = serde_json::from_value(v["ids"].clone()).unwrap();
+        let m = lantern::model::LoadedModel::from_path(&dir).unwrap();
+        let want = lantern::cpu::attention(&m.weights, &ids);
+        let layers = v["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), want.len(), "{name}: one entry per layer");
+        assert_eq!(v["tokens"].as_array().unwrap().len(), ids.len());
+        for (l, want) in layers.iter().zip(&want) {
+            let got: Vec<Vec<Vec<f32>>> = serde_json::from_value(l["heads"].clone()).unwrap();
+            let got: Vec<f32> = got.into_iter().flatten().flatten().collect();
+            assert_close(&format!("{name} layer {}", l["layer"]), &got, want, 1e-5, 1e-3);
+        }
+    }
+    let (ok, _, err) = lantern(&[
+        "attention",
+        "--model",
+        fixture(FIXTURES[0]).to_str().unwrap(),
+        "--prompt",
+        "hi",
+        "--layer",
+        "99",
+    ]);
+    assert!(!ok && err.contains("--layer 99"), "{err}");
+}

@@ -22,6 +22,7 @@ USAGE:
   lantern chat     --model PATH [--system TEXT] [--max-tokens N] [--temperature T]
                    [--top-k K] [--top-p P] [--seed S] [--context N]
   lantern tokenize --model PATH --text TEXT
+  lantern attention --model PATH --prompt TEXT [--layer L]
   lantern info     --model PATH [--context N]
   lantern bench    --model PATH [--prompt-tokens N] [--gen-tokens M] [--context N] [--json]
 
@@ -32,6 +33,10 @@ of a GPT-2 or Llama model.
 --temperature 0 is greedy. Defaults: --max-tokens 64 (chat: 256), --temperature 0.8,
 --top-k 40, --top-p 0.95, --seed 0, --context 2048 (the KV cache; at most the model's),
 --prompt-tokens 32, --gen-tokens 32. --cpu runs the CPU reference instead of the GPU (slow).
+
+`attention` prints, as JSON, the prompt's tokens and the attention probabilities the GPU
+kernels computed over them: per layer (or only --layer L), [head][query][key] (at most 256
+tokens).
 
 In chat, /reset starts a new conversation and /quit (or end of input) leaves. When stdin is
 not a terminal, each line is one user turn and the answers are printed in order.";
@@ -145,6 +150,7 @@ fn run(args: &[String]) -> Result<(), String> {
         )?),
         "chat" => chat(&Args::parse(rest, &with(&["model", "system"]), &[])?),
         "tokenize" => tokenize(&Args::parse(rest, &["model", "text"], &[])?),
+        "attention" => attention(&Args::parse(rest, &["model", "prompt", "layer"], &[])?),
         "info" => info(&Args::parse(rest, &["model", "context"], &[])?),
         "bench" => bench(&Args::parse(
             rest,
@@ -335,6 +341,62 @@ fn tokenize(args: &Args) -> Result<(), String> {
     let (_, m) = load(args)?;
     let ids = m.encode_prompt(args.required("text")?);
     say!("{}", serde_json::json!({ "ids": ids }));
+    Ok(())
+}
+
+/// Most prompt tokens `attention` captures (as the page's visualization).
+const MAX_CAPTURE: usize = 256;
+
+fn attention(args: &Args) -> Result<(), String> {
+    let (_, m) = load(args)?;
+    let ids = m.encode_prompt(args.required("prompt")?);
+    let n = ids.len();
+    check_prompt(&ids, MAX_CAPTURE.min(m.weights.context_length())).map_err(|e| e.to_string())?;
+    let n_layer = m.weights.n_layer();
+    let layers: Vec<usize> = match args.values.get("layer") {
+        None => (0..n_layer).collect(),
+        Some(_) => {
+            let l = args.get("layer", 0usize)?;
+            if l >= n_layer {
+                return Err(format!(
+                    "--layer {l}: the model has layers 0 to {}",
+                    n_layer - 1
+                ));
+            }
+            vec![l]
+        }
+    };
+    let gpu = open_gpu()?;
+    let opts = ModelOptions {
+        context: Some(n),
+        chunk: lantern::gpu::model::MAX_CHUNK,
+        capture: n,
+    };
+    let mut model =
+        pollster::block_on(GpuModel::new(&gpu, &m.weights, opts)).map_err(|e| e.to_string())?;
+    model.set_capture(true);
+    let greedy = SampleParams {
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+    };
+    pollster::block_on(model.prefill(&gpu, &ids, greedy, 0.0)).map_err(|e| e.to_string())?;
+    let nh = m.weights.n_head();
+    let mut out = Vec::new();
+    for &l in &layers {
+        let p = pollster::block_on(model.read_attention(&gpu, l, n)).map_err(|e| e.to_string())?;
+        let heads: Vec<Vec<&[f32]>> = p.chunks(n * n).map(|h| h.chunks(n).collect()).collect();
+        debug_assert_eq!(heads.len(), nh);
+        out.push(serde_json::json!({ "layer": l, "heads": heads }));
+    }
+    let tokens: Vec<String> = ids
+        .iter()
+        .map(|&i| String::from_utf8_lossy(m.tokenizer.token_bytes(i)).into_owned())
+        .collect();
+    say!(
+        "{}",
+        serde_json::json!({ "ids": ids, "tokens": tokens, "layers": out })
+    );
     Ok(())
 }
 
