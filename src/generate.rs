@@ -207,6 +207,12 @@ impl<'a> Generation<'a> {
         }
     }
 
+    /// The attention probabilities of `layer` over the first `n` cached positions, as
+    /// [`GpuModel::read_attention`] (for a view that updates while tokens stream in).
+    pub async fn read_attention(&self, layer: usize, n: usize) -> Result<Vec<f32>> {
+        self.model.read_attention(self.gpu, layer, n).await
+    }
+
     /// All generated text so far.
     pub fn text(&self) -> String {
         self.tokenizer.decode(&self.generated_ids)

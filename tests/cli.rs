@@ -235,7 +235,13 @@ fn attention_json_gives_the_cpu_reference_probabilities() {
         for (l, want) in layers.iter().zip(&want) {
             let got: Vec<Vec<Vec<f32>>> = serde_json::from_value(l["heads"].clone()).unwrap();
             let got: Vec<f32> = got.into_iter().flatten().flatten().collect();
-            assert_close(&format!("{name} layer {}", l["layer"]), &got, want, 1e-5, 1e-3);
+            assert_close(
+                &format!("{name} layer {}", l["layer"]),
+                &got,
+                want,
+                1e-5,
+                1e-3,
+            );
         }
     }
     let (ok, _, err) = lantern(&[

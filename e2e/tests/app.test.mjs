@@ -70,6 +70,38 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     await screenshot(page, 'generate');
   });
 
+  test('the attention view shows the GPU kernel\'s probabilities, as the native engine computes them', async () => {
+    const LAYER = 3;
+    const native = promisify(execFile)(LANTERN, [
+      'attention', '--model', MODEL, '--prompt', PROMPT, '--layer', String(LAYER),
+    ], { timeout: SLOW }).then(({ stdout }) => JSON.parse(stdout));
+    await byId(page, 'viz-open').click();
+    await byId(page, 'viz-heatmap').waitFor({ timeout: 60_000 });
+    await byId(page, 'viz-layer-select').selectOption(String(LAYER));
+    await page.waitForFunction((l) => document.querySelector('[data-testid="viz-heatmap"]')?.dataset.layer === l,
+      String(LAYER), { timeout: 60_000 });
+    const heat = byId(page, 'viz-heatmap');
+    const n = Number(await heat.getAttribute('data-n'));
+    const values = (await heat.getAttribute('data-values')).split(',').map(Number);
+    const want = (await native).layers[0].heads[0];
+    const p = want.length;
+    console.log(`attention: page ${n} tokens, native ${p} prompt tokens (${(await native).tokens.join('|')})`);
+    assert.equal(n, p + N_TOKENS - 1, 'prompt and generated tokens in the cache');
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const row = values.slice(i * n, (i + 1) * n);
+      assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-3, `row ${i} sums to 1`);
+      assert.ok(row.slice(i + 1).every((v) => v === 0), `row ${i}: later tokens are masked`);
+      if (i < p) for (let j = 0; j < p; j++) worst = Math.max(worst, Math.abs(row[j] - want[i][j]));
+    }
+    console.log(`attention layer ${LAYER} head 0: worst |page - native| = ${worst}`);
+    assert.ok(worst < 2e-3);
+    await byId(page, `viz-token-${p - 1}`).hover();
+    assert.match(await byId(page, 'viz-token-0').getAttribute('style'), /background/);
+    await screenshot(page, 'attention');
+    await byId(page, 'viz-open').click(); // closed again: nothing more is read back
+  });
+
   test('a chat answer streams in (the text grows over time)', async () => {
     await byId(page, 'mode-chat').click();
     await setInput(page, 'max-tokens-input', 12);

@@ -13,6 +13,10 @@ pub const DEFAULT_MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// Tokens of context the page allocates a KV cache for (SmolLM2: 94 MB at 2048).
 pub const CONTEXT: usize = 2048;
 
+/// Positions whose attention the page can show (SmolLM2: 30 layers × 9 heads × 256² floats,
+/// 71 MB of GPU memory).
+pub const CAPTURE: usize = 256;
+
 /// Where a model's bytes come from.
 #[derive(Clone)]
 pub enum Source {
@@ -274,8 +278,11 @@ pub async fn upload(
     let opts = ModelOptions {
         context: Some(CONTEXT),
         chunk: MAX_CHUNK,
-        capture: 0,
+        capture: CAPTURE,
     };
-    let model = GpuModel::new(&gpu, &loaded.weights, opts).await?;
+    let mut model = GpuModel::new(&gpu, &loaded.weights, opts).await?;
+    // Writing the probabilities costs a store per score; they are read only while the
+    // attention view is open.
+    model.set_capture(true);
     Ok(Engine { gpu, model, loaded })
 }

@@ -4,6 +4,7 @@
 //! of text to a signal that the output element shows. Between tokens the task awaits the
 //! GPU's 4-byte read-back, so the page stays free for input (and Stop) meanwhile.
 
+mod attention;
 mod chat;
 mod device;
 mod engine;
@@ -97,6 +98,13 @@ pub struct AppState {
     pub chat: StoredValue<Rc<RefCell<crate::chat::Chat>>, LocalStorage>,
     /// The conversation as shown, kept through model reloads.
     pub chat_log: RwSignal<Vec<chat::Line>>,
+    /// The attention view: open or not, its layer, what it shows, the model's (layers,
+    /// heads), and the ids in the KV cache after the last generation.
+    pub viz_open: RwSignal<bool>,
+    pub viz_layer: RwSignal<usize>,
+    pub attention: RwSignal<Option<attention::Attn>>,
+    pub shape: RwSignal<(usize, usize)>,
+    pub cached_ids: RwSignal<Vec<u32>>,
     /// Tokens and speed of the generation running or last run.
     pub speed: RwSignal<String>,
     pub settings: RwSignal<Settings>,
@@ -118,6 +126,11 @@ impl AppState {
             no_webgpu: RwSignal::new(None),
             device: RwSignal::new(None),
             speed: RwSignal::new(String::new()),
+            viz_open: RwSignal::new(false),
+            viz_layer: RwSignal::new(0),
+            attention: RwSignal::new(None),
+            shape: RwSignal::new((0, 0)),
+            cached_ids: RwSignal::new(Vec::new()),
             chat: StoredValue::new_local(Rc::new(RefCell::new(crate::chat::Chat::new(
                 crate::chat::DEFAULT_SYSTEM_PROMPT,
             )))),
@@ -211,6 +224,11 @@ impl AppState {
         }
         self.watch_device(&engine);
         self.chat.get_value().borrow_mut().cache_lost();
+        let w = &engine.loaded.weights;
+        self.shape.set((w.n_layer(), w.n_head()));
+        self.viz_layer.set(0);
+        self.attention.set(None);
+        self.cached_ids.set(Vec::new());
         self.device.set(Some(device::describe(&engine).await));
         *cell.borrow_mut() = Some(engine);
         Ok(())
@@ -316,6 +334,7 @@ fn App() -> impl IntoView {
                     <div class:hidden=move || mode.get() != Mode::Generate>
                         <generate::GeneratePanel/>
                     </div>
+                    <attention::AttentionPanel/>
                 </section>
                 <aside>
                     <loader::ModelPanel/>

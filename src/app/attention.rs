@@ -1,0 +1,246 @@
+//! The attention view: what each token attends to, per layer and head, from the
+//! probabilities `shaders/attention.wgsl` wrote on the GPU. A head view (hover a token to
+//! shade the earlier tokens it attends to, one colour per head) and a heatmap of one head.
+//! Probabilities are read back only while the view is open.
+
+use super::AppState;
+use super::engine::CAPTURE;
+use crate::model::Tokenizer;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// One layer's attention over the tokens in the cache.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attn {
+    pub layer: usize,
+    pub n_head: usize,
+    /// Tokens shown (the first `n` of the cache).
+    pub n: usize,
+    pub tokens: Vec<String>,
+    /// [n_head, n, n]: row i = query i, zero above the diagonal.
+    pub probs: Vec<f32>,
+}
+
+impl Attn {
+    pub fn new(tok: &Tokenizer, ids: &[u32], layer: usize, n_head: usize, probs: Vec<f32>) -> Self {
+        let n = ((probs.len() / n_head.max(1)) as f64).sqrt() as usize;
+        let tokens = ids[..n]
+            .iter()
+            .map(|&id| String::from_utf8_lossy(tok.token_bytes(id)).into_owned())
+            .collect();
+        Self {
+            layer,
+            n_head,
+            n,
+            tokens,
+            probs,
+        }
+    }
+
+    pub fn p(&self, h: usize, i: usize, j: usize) -> f32 {
+        self.probs[(h * self.n + i) * self.n + j]
+    }
+}
+
+/// Positions the view reads for a cache of `len` tokens.
+pub fn shown(len: usize) -> usize {
+    len.min(CAPTURE)
+}
+
+/// The colour of head `h` of `n`.
+fn colour(h: usize, n: usize, alpha: f32) -> String {
+    format!("hsla({}, 75%, 45%, {alpha:.3})", h * 360 / n.max(1))
+}
+
+/// Reads the selected layer again (the view opened, the layer changed) when no generation
+/// holds the engine; a running generation refreshes the view itself after each token.
+pub fn refresh(state: AppState) {
+    if !state.viz_open.get_untracked() || state.busy.get_untracked() {
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        let cell = state.engine();
+        let Some(e) = cell.borrow_mut().take() else {
+            return;
+        };
+        let ids = state.cached_ids.get_untracked();
+        let layer = state.viz_layer.get_untracked();
+        let n_head = e.loaded.weights.n_head();
+        let read = e
+            .model
+            .read_attention(&e.gpu, layer, shown(ids.len()))
+            .await;
+        match read {
+            Ok(p) => {
+                state
+                    .attention
+                    .set(Some(Attn::new(&e.loaded.tokenizer, &ids, layer, n_head, p)))
+            }
+            Err(err) => state.fail(err.to_string()),
+        }
+        *cell.borrow_mut() = Some(e);
+    });
+}
+
+#[component]
+pub fn AttentionPanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let heads_on = RwSignal::new(Vec::<bool>::new());
+    let focus = RwSignal::new(None::<usize>);
+    // All heads on whenever the model (and so the head count) changes.
+    Effect::new(move |_| {
+        let (_, n_head) = state.shape.get();
+        heads_on.set(vec![true; n_head]);
+    });
+    let toggle = move |_| {
+        state.viz_open.update(|o| *o = !*o);
+        refresh(state);
+    };
+    view! {
+        <section class="panel viz">
+            <div class="row">
+                <button data-testid="viz-open" on:click=toggle>
+                    {move || if state.viz_open.get() { "Hide attention" } else { "Show attention" }}
+                </button>
+                <Show when=move || state.viz_open.get()>
+                    <label>"Layer "
+                        <select data-testid="viz-layer-select" on:change=move |ev| {
+                            if let Ok(l) = event_target_value(&ev).parse() {
+                                state.viz_layer.set(l);
+                                refresh(state);
+                            }
+                        }>
+                            {move || (0..state.shape.get().0).map(|l| view! {
+                                <option value=l.to_string() selected=move || state.viz_layer.get() == l>
+                                    {l.to_string()}
+                                </option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <span class="heads">
+                        {move || {
+                            let n = state.shape.get().1;
+                            (0..n).map(|h| view! {
+                                <button class="head" data-testid=format!("viz-head-toggle-{h}")
+                                    class:off=move || !heads_on.get().get(h).copied().unwrap_or(true)
+                                    style=format!("border-color: {}", colour(h, n, 1.0))
+                                    on:click=move |_| heads_on.update(|v| if let Some(b) = v.get_mut(h) { *b = !*b })>
+                                    {h.to_string()}
+                                </button>
+                            }).collect_view()
+                        }}
+                    </span>
+                </Show>
+            </div>
+            <Show when=move || state.viz_open.get()>
+                <p class="formula">
+                    "softmax(Q·Kᵀ / √d_k), one row per query token, computed by "
+                    <code>"shaders/attention.wgsl"</code>
+                    " (zero for later tokens: the causal mask). Hover a token to see what it attends to."
+                </p>
+                {move || match state.attention.get() {
+                    None => view! { <p class="muted">"Generate or chat to see attention."</p> }.into_any(),
+                    Some(a) => view! { <HeadView a=a.clone() heads_on focus/> <Heatmap a heads_on/> }.into_any(),
+                }}
+            </Show>
+        </section>
+    }
+}
+
+/// The tokens; hovering token i shades each earlier token j by p(i → j), in the colour of
+/// the active head that attends most.
+#[component]
+fn HeadView(
+    a: Attn,
+    heads_on: RwSignal<Vec<bool>>,
+    focus: RwSignal<Option<usize>>,
+) -> impl IntoView {
+    let a = StoredValue::new(a);
+    let shade = move |j: usize| {
+        let Some(i) = focus.get() else {
+            return String::new();
+        };
+        if j > i {
+            return String::new();
+        }
+        let on = heads_on.get();
+        a.with_value(|a| {
+            let best = (0..a.n_head)
+                .filter(|&h| on.get(h).copied().unwrap_or(true))
+                .map(|h| (h, a.p(h, i, j)))
+                .max_by(|x, y| x.1.total_cmp(&y.1));
+            match best {
+                Some((h, p)) => format!("background: {}", colour(h, a.n_head, p.sqrt())),
+                None => String::new(),
+            }
+        })
+    };
+    view! {
+        <div class="tokens" on:mouseleave=move |_| focus.set(None)>
+            {a.with_value(|a| a.tokens.clone()).into_iter().enumerate().map(|(i, t)| view! {
+                <span class="token" data-testid=format!("viz-token-{i}")
+                    class:focus=move || focus.get() == Some(i)
+                    style=move || shade(i)
+                    on:mouseenter=move |_| focus.set(Some(i))>{t.replace('\n', "↵")}</span>
+            }).collect_view()}
+        </div>
+    }
+}
+
+/// One head's full matrix (the first active head), darker = more attention; its values are
+/// on the element (`data-values`, row-major) for tests and export.
+#[component]
+fn Heatmap(a: Attn, heads_on: RwSignal<Vec<bool>>) -> impl IntoView {
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let a = StoredValue::new(a);
+    let head = move || heads_on.get().iter().position(|&b| b).unwrap_or(0);
+    let values = move || {
+        let h = head();
+        a.with_value(|a| {
+            (0..a.n * a.n)
+                .map(|k| format!("{:.6}", a.p(h, k / a.n, k % a.n)))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    };
+    Effect::new(move |_| {
+        let h = head();
+        let Some(el) = canvas.get() else { return };
+        a.with_value(|a| draw(&el, a, h));
+    });
+    view! {
+        <figure class="heatmap">
+            <canvas data-testid="viz-heatmap" node_ref=canvas
+                data-layer=move || a.with_value(|a| a.layer.to_string())
+                data-head=move || head().to_string()
+                data-n=move || a.with_value(|a| a.n.to_string())
+                data-values=values></canvas>
+            <figcaption>{move || a.with_value(|a| format!(
+                "Layer {}, head {}: row = query token, column = key token (white 0 → dark 1)",
+                a.layer, head()))}</figcaption>
+        </figure>
+    }
+}
+
+/// Paints head `h` of `a`: one square per (query, key), at most 512 pixels across.
+fn draw(el: &web_sys::HtmlCanvasElement, a: &Attn, h: usize) {
+    let cell = (512 / a.n.max(1)).clamp(1, 24) as u32;
+    el.set_width(cell * a.n as u32);
+    el.set_height(cell * a.n as u32);
+    let Some(ctx) = el
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+    else {
+        return;
+    };
+    let c = cell as f64;
+    for i in 0..a.n {
+        for j in 0..=i {
+            let shade = 255.0 * (1.0 - a.p(h, i, j).clamp(0.0, 1.0).sqrt());
+            ctx.set_fill_style_str(&format!("rgb({shade:.0},{shade:.0},255)"));
+            ctx.fill_rect(j as f64 * c, i as f64 * c, c, c);
+        }
+    }
+}
