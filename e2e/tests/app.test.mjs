@@ -98,7 +98,18 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     assert.ok(worst < 2e-3);
     await byId(page, `viz-token-${p - 1}`).hover();
     assert.match(await byId(page, 'viz-token-0').getAttribute('style'), /background/);
+    // Values on hover: the cell (query p-1, key 0).
+    const box = await heat.boundingBox();
+    await page.mouse.move(box.x + (0.5 / n) * box.width, box.y + ((p - 0.5) / n) * box.height);
+    const shown = await byId(page, 'viz-heatmap-value').textContent();
+    assert.match(shown, new RegExp(`: ${want[p - 1][0].toFixed(4)}$`), shown);
     await screenshot(page, 'attention');
+    // Export: the same numbers as a JSON file.
+    const [download] = await Promise.all([page.waitForEvent('download'), byId(page, 'viz-export').click()]);
+    const exported = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    assert.equal(exported.layer, LAYER);
+    assert.equal(exported.tokens.length, n);
+    assert.ok(Math.abs(exported.heads[0][p - 1][0] - want[p - 1][0]) < 2e-3);
     await byId(page, 'viz-open').click(); // closed again: nothing more is read back
   });
 

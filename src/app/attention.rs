@@ -40,6 +40,35 @@ impl Attn {
     pub fn p(&self, h: usize, i: usize, j: usize) -> f32 {
         self.probs[(h * self.n + i) * self.n + j]
     }
+
+    /// `{"layer", "tokens", "heads": [head][query][key]}`, as `lantern attention` prints.
+    pub fn to_json(&self) -> String {
+        let heads: Vec<Vec<&[f32]>> = self
+            .probs
+            .chunks(self.n * self.n)
+            .map(|h| h.chunks(self.n).collect())
+            .collect();
+        serde_json::json!({ "layer": self.layer, "tokens": self.tokens, "heads": heads })
+            .to_string()
+    }
+}
+
+/// Offers `text` as a file download named `name`.
+fn download(name: &str, text: &str) -> Result<(), wasm_bindgen::JsValue> {
+    let parts = js_sys::Array::of1(&text.into());
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let a: web_sys::HtmlAnchorElement = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?
+        .create_element("a")?
+        .unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    web_sys::Url::revoke_object_url(&url)
 }
 
 /// Positions the view reads for a cache of `len` tokens.
@@ -130,6 +159,14 @@ pub fn AttentionPanel() -> impl IntoView {
                             }).collect_view()
                         }}
                     </span>
+                    <button data-testid="viz-export" disabled=move || state.attention.get().is_none()
+                        on:click=move |_| {
+                            if let Some(a) = state.attention.get_untracked()
+                                && let Err(e) = download(&format!("attention-layer-{}.json", a.layer), &a.to_json())
+                            {
+                                state.fail(format!("cannot export: {}", super::web::js_error(e)));
+                            }
+                        }>"Export JSON"</button>
                 </Show>
             </div>
             <Show when=move || state.viz_open.get()>
@@ -193,6 +230,22 @@ fn HeadView(
 fn Heatmap(a: Attn, heads_on: RwSignal<Vec<bool>>) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let a = StoredValue::new(a);
+    // The (query, key) cell under the pointer.
+    let hover = RwSignal::new(None::<(usize, usize)>);
+    let on_move = move |ev: web_sys::MouseEvent| {
+        let Some(el) = canvas.get_untracked() else {
+            return;
+        };
+        let n = a.with_value(|a| a.n).max(1);
+        // The canvas may be drawn smaller than its pixels (max-width): scale to cells.
+        let (w, h) = (
+            el.client_width().max(1) as usize,
+            el.client_height().max(1) as usize,
+        );
+        let j = ev.offset_x().max(0) as usize * n / w;
+        let i = ev.offset_y().max(0) as usize * n / h;
+        hover.set((i < n && j < n).then_some((i, j)));
+    };
     let head = move || heads_on.get().iter().position(|&b| b).unwrap_or(0);
     let values = move || {
         let h = head();
@@ -210,7 +263,8 @@ fn Heatmap(a: Attn, heads_on: RwSignal<Vec<bool>>) -> impl IntoView {
     });
     view! {
         <figure class="heatmap">
-            <canvas data-testid="viz-heatmap" node_ref=canvas
+            <canvas data-testid="viz-heatmap" node_ref=canvas on:mousemove=on_move
+                on:mouseleave=move |_| hover.set(None)
                 data-layer=move || a.with_value(|a| a.layer.to_string())
                 data-head=move || head().to_string()
                 data-n=move || a.with_value(|a| a.n.to_string())
@@ -218,6 +272,8 @@ fn Heatmap(a: Attn, heads_on: RwSignal<Vec<bool>>) -> impl IntoView {
             <figcaption>{move || a.with_value(|a| format!(
                 "Layer {}, head {}: row = query token, column = key token (white 0 → dark 1)",
                 a.layer, head()))}</figcaption>
+            <figcaption data-testid="viz-heatmap-value">{move || hover.get().map(|(i, j)| a.with_value(|a| format!(
+                "“{}” → “{}”: {:.4}", a.tokens[i], a.tokens[j], a.p(head(), i, j))))}</figcaption>
         </figure>
     }
 }
