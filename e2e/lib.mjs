@@ -63,11 +63,12 @@ export async function screenshot(page, name) {
 
 export const byId = (page, id) => page.locator(`[data-testid="${id}"]`);
 
-/** Waits until the page says a model is ready, and returns the status text. */
-export async function waitReady(page) {
+/** Waits until the page says a model is ready (the status matches `pattern`), and returns
+ * the status text. */
+export async function waitReady(page, pattern = /ready$/) {
   await page.waitForFunction(
-    () => document.querySelector('[data-testid="model-status"]')?.textContent.trim().endsWith('ready'),
-    null, { timeout: SLOW, polling: 500 });
+    (re) => new RegExp(re).test(document.querySelector('[data-testid="model-status"]')?.textContent.trim() ?? ''),
+    pattern.source, { timeout: SLOW, polling: 250 });
   return byId(page, 'model-status').textContent();
 }
 

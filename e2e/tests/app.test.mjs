@@ -26,6 +26,10 @@ function nativeIds() {
   ], { timeout: SLOW }).then(({ stdout }) => JSON.parse(stdout));
 }
 
+/** The numpy golden file of the GPT-2 fixture the page loads from a URL. */
+const gpt2Golden = () =>
+  JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/gpt2-tiny-f32/golden.json')));
+
 /** Sets a sampling input the way a user does. */
 async function setInput(page, id, value) {
   await byId(page, id).fill(String(value));
@@ -212,14 +216,12 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
 
   test('a GPT-2 checkpoint folder loads from a URL and matches its golden tokens', async () => {
     // tests/fixtures/gpt2-tiny-f32: Hugging Face layout; golden ids from numpy (scripts/).
-    const golden = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/gpt2-tiny-f32/golden.json')));
+    const golden = gpt2Golden();
     const { prompt, greedy_ids: expected } = golden.cases[0];
     await byId(page, 'error').locator('xpath=..').getByRole('button').click(); // dismiss
     await byId(page, 'model-url-input').fill(`${server.url}fixtures/gpt2-tiny-f32`);
     await byId(page, 'model-url-load').click();
-    await page.waitForFunction(
-      () => /gpt2-tiny-f32 · ready$/.test(document.querySelector('[data-testid="model-status"]').textContent),
-      null, { timeout: SLOW, polling: 250 });
+    await waitReady(page, /gpt2-tiny-f32 · ready$/);
     await byId(page, 'mode-generate').click();
     await setInput(page, 'temperature-input', 0);
     await setInput(page, 'max-tokens-input', expected.length);
@@ -242,12 +244,10 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     await screenshot(page, 'device-lost');
     assert.equal(await byId(page, 'generate-button').isDisabled(), true);
     await byId(page, 'reload-model').click();
-    await page.waitForFunction(
-      () => /gpt2-tiny-f32 · ready$/.test(document.querySelector('[data-testid="model-status"]').textContent),
-      null, { timeout: SLOW, polling: 250 });
+    await waitReady(page, /gpt2-tiny-f32 · ready$/);
     assert.equal(await byId(page, 'device-lost').count(), 0);
     assert.equal(await byId(page, 'chat-log').textContent(), chatBefore);
-    const golden = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/gpt2-tiny-f32/golden.json')));
+    const golden = gpt2Golden();
     await byId(page, 'generate-button').click();
     await waitIdle(page, 'output');
     const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);

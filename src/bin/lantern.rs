@@ -375,12 +375,8 @@ fn attention(args: &Args) -> Result<(), String> {
     let mut model =
         pollster::block_on(GpuModel::new(&gpu, &m.weights, opts)).map_err(|e| e.to_string())?;
     model.set_capture(true);
-    let greedy = SampleParams {
-        temperature: 0.0,
-        top_k: 0,
-        top_p: 1.0,
-    };
-    pollster::block_on(model.prefill(&gpu, &ids, greedy, 0.0)).map_err(|e| e.to_string())?;
+    pollster::block_on(model.prefill(&gpu, &ids, SampleParams::GREEDY, 0.0))
+        .map_err(|e| e.to_string())?;
     let nh = m.weights.n_head();
     let mut out = Vec::new();
     for &l in &layers {

@@ -17,6 +17,15 @@ pub struct SampleParams {
     pub top_p: f32,
 }
 
+impl SampleParams {
+    /// Always the most likely token.
+    pub const GREEDY: Self = Self {
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+    };
+}
+
 /// The sampled token id; `u` is a uniform random number in [0, 1).
 pub fn sample(logits: &[f32], p: SampleParams, u: f32) -> u32 {
     let argmax = || {

@@ -61,14 +61,7 @@ impl Io {
         let sampled = gpu.storage("sampled", 4)?;
         let sample_params = gpu.uniform(
             "sample params",
-            &sample::Params::new(
-                vocab as u32,
-                SampleParams {
-                    temperature: 0.0,
-                    top_k: 0,
-                    top_p: 1.0,
-                },
-            ),
+            &sample::Params::new(vocab as u32, SampleParams::GREEDY),
         );
         let sample = sample::kernel(gpu).await?;
         let sample_bind = sample.bind(gpu, &[&sample_params, &step, &logits, &sampled]);
