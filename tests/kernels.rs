@@ -647,3 +647,60 @@ fn silu_mul_matches_cpu() {
     });
     assert_close("silu_mul", &read(gpu, &out, t * f), &want, 1e-6, 1e-5);
 }
+
+#[test]
+fn top_k_matches_cpu() {
+    let Some(gpu) = gpu() else { return };
+    let kern = pollster::block_on(gpu::top_k::kernel(gpu)).unwrap();
+    let mut rng = Rng(11);
+    for (v, rows, k) in [
+        (7usize, 1usize, 7usize),
+        (1000, 3, 10),
+        (50257, 2, 10),
+        (49152, 1, 1),
+    ] {
+        let mut logits = rng.data(rows * v, 3.0);
+        for r in 0..rows {
+            let row = &mut logits[r * v..][..v];
+            row[v / 2] = 25.0; // an outlier: most of the mass
+            row[v - 1] = row[v / 5]; // ties in the order
+            row[3.min(v - 1)] = row[v / 5];
+        }
+        let chosen = (v as u32 - 1).min(4);
+        let params = gpu.uniform(
+            "p",
+            &gpu::top_k::Params {
+                vocab: v as u32,
+                k: k as u32,
+                _pad: [0; 2],
+            },
+        );
+        let (lb, cb) = (buf(gpu, &logits), gpu.storage_init("c", &[chosen]).unwrap());
+        let n = gpu::top_k::row_len(k);
+        let out = gpu.storage("out", (rows * n * 4) as u64).unwrap();
+        let bg = kern.bind(gpu, &[&params, &lb, &cb, &out]);
+        run(gpu, |pass| {
+            gpu::top_k::dispatch(gpu, &kern, pass, &bg, rows as u32)
+        });
+        let got = pollster::block_on(gpu.read_u32(&out, rows * n)).unwrap();
+        for r in 0..rows {
+            let g = gpu::top_k::TopK::from_row(&got[r * n..][..n], k);
+            let (ids, probs, c) = cpu::top_k(&logits[r * v..][..v], k, Some(chosen));
+            assert_eq!(g.ids, ids, "V={v} row {r}: ids");
+            assert_close(
+                &format!("V={v} row {r} probs"),
+                &g.probs,
+                &probs,
+                1e-6,
+                1e-4,
+            );
+            assert_close(
+                &format!("V={v} row {r} chosen"),
+                &[g.chosen.unwrap()],
+                &[c.unwrap()],
+                1e-7,
+                1e-4,
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@ mod sample;
 pub use gpt2::gpt2_forward;
 pub use llama::llama_forward;
 pub use ops::*;
-pub use sample::{SampleParams, sample};
+pub use sample::{SampleParams, sample, top_k};
 
 use crate::model::Weights;
 

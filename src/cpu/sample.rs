@@ -79,3 +79,21 @@ pub fn sample(logits: &[f32], p: SampleParams, u: f32) -> u32 {
     }
     argmax() // rounding can leave no winner when u is within an ulp of 1
 }
+
+/// The `k` most likely ids of `logits` (logit descending, lowest id first on a tie) with their
+/// softmax probabilities at temperature 1, and the probability of `chosen`: what the
+/// prediction view and the logit lens show (`shaders/top_k.wgsl` computes the same on the GPU).
+pub fn top_k(logits: &[f32], k: usize, chosen: Option<u32>) -> (Vec<u32>, Vec<f32>, Option<f32>) {
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let z: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+    let prob = |i: u32| ((logits[i as usize] as f64 - max).exp() / z) as f32;
+    let mut ids: Vec<u32> = (0..logits.len() as u32).collect();
+    ids.sort_by(|&a, &b| {
+        logits[b as usize]
+            .total_cmp(&logits[a as usize])
+            .then(a.cmp(&b))
+    });
+    ids.truncate(k);
+    let probs = ids.iter().map(|&i| prob(i)).collect();
+    (ids, probs, chosen.map(prob))
+}

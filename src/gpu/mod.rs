@@ -19,6 +19,7 @@ pub mod rms_norm;
 pub mod rope;
 pub mod sample;
 pub mod silu_mul;
+pub mod top_k;
 
 pub use context::{CounterSnapshot, Gpu};
 pub use kernel::{Kernel, Slot};
@@ -52,6 +53,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("rope.wgsl", rope::SOURCE),
     ("sample.wgsl", sample::SOURCE),
     ("silu_mul.wgsl", silu_mul::SOURCE),
+    ("top_k.wgsl", top_k::SOURCE),
 ];
 
 /// Workgroups to cover `n` invocations of a 1-D kernel of `wg` invocations per workgroup.
