@@ -6,6 +6,7 @@ use crate::cpu::{self, SampleParams};
 use crate::error::{LanternError, Result};
 use crate::gpu::Gpu;
 use crate::gpu::model::GpuModel;
+use crate::gpu::top_k::TopK;
 use crate::model::{TextStream, Tokenizer, Weights};
 
 /// What to generate and how to pick tokens.
@@ -107,6 +108,9 @@ pub struct Generation<'a> {
     /// Prompt tokens already in the KV cache from an earlier generation (chat turns).
     cached: usize,
     pub generated_ids: Vec<u32>,
+    /// The top-k candidates each generated token was drawn from (when the model captures;
+    /// see [`GpuModel::prediction`]), one per `generated_ids` entry.
+    pub predictions: Vec<Option<TopK>>,
     text: TextStream,
     pub stop: Option<StopReason>,
 }
@@ -150,6 +154,7 @@ impl<'a> Generation<'a> {
             prompt_ids,
             cached,
             generated_ids: Vec::new(),
+            predictions: Vec::new(),
             text: TextStream::default(),
             stop: None,
         })
@@ -185,6 +190,7 @@ impl<'a> Generation<'a> {
             return Ok(None);
         }
         self.generated_ids.push(id);
+        self.predictions.push(self.model.prediction().cloned());
         Ok(Some(id))
     }
 
@@ -213,9 +219,24 @@ impl<'a> Generation<'a> {
         self.model.read_attention(self.gpu, layer, n).await
     }
 
+    /// The logit lens at cached position `pos`, as [`GpuModel::logit_lens`].
+    pub async fn logit_lens(&self, pos: usize, next: Option<u32>) -> Result<Vec<TopK>> {
+        self.model.logit_lens(self.gpu, pos, next).await
+    }
+
     /// All generated text so far.
     pub fn text(&self) -> String {
         self.tokenizer.decode(&self.generated_ids)
+    }
+
+    /// The prompt's ids, then the generated ones.
+    pub fn sequence(&self) -> Vec<u32> {
+        [&self.prompt_ids[..], &self.generated_ids].concat()
+    }
+
+    /// The model it runs on (to read what the last pass captured).
+    pub fn model(&self) -> &GpuModel {
+        self.model
     }
 
     /// Tokens in the KV cache: the prompt and every generated token but the last.

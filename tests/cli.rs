@@ -255,3 +255,34 @@ fn attention_json_gives_the_cpu_reference_probabilities() {
     ]);
     assert!(!ok && err.contains("--layer 99"), "{err}");
 }
+
+#[test]
+fn lens_json_gives_the_cpu_reference_predictions() {
+    if gpu().is_none() {
+        return;
+    }
+    for name in FIXTURES {
+        let dir = fixture(name);
+        let prompt = &golden(name).cases[0].prompt;
+        let args = ["lens", "--model", dir.to_str().unwrap(), "--prompt", prompt];
+        let (ok, out, err) = lantern(&[&args[..], &["--pos", "1"]].concat());
+        assert!(ok, "{name}: {err}");
+        let v = json(&out);
+        let ids: Vec<u32> = serde_json::from_value(v["ids"].clone()).unwrap();
+        let m = lantern::model::LoadedModel::from_path(&dir).unwrap();
+        let want = lantern::cpu::logit_lens(&m.weights, &ids, 1);
+        let layers = v["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), want.len(), "{name}: one entry per layer");
+        for (l, want) in layers.iter().zip(&want) {
+            let what = format!("{name} layer {}", l["layer"]);
+            let got: Vec<f32> = serde_json::from_value(l["probs"].clone()).unwrap();
+            let (_, probs, next) = lantern::cpu::top_k(want, got.len(), Some(ids[2]));
+            assert_close(&what, &got, &probs, 1e-5, 1e-3);
+            let next_prob = l["next_prob"].as_f64().unwrap() as f32;
+            assert_close(&what, &[next_prob], &[next.unwrap()], 1e-5, 1e-3);
+            assert_eq!(l["tokens"].as_array().unwrap().len(), got.len());
+        }
+        let (ok, _, err) = lantern(&[&args[..], &["--pos", "999"]].concat());
+        assert!(!ok && err.contains("--pos 999"), "{err}");
+    }
+}

@@ -6,6 +6,7 @@ use common::*;
 use lantern::cpu::SampleParams;
 use lantern::generate::{GenerateOptions, Generation, StopReason};
 use lantern::gpu::model::{GpuModel, ModelOptions};
+use lantern::gpu::top_k::{self, TopK};
 use lantern::model::LoadedModel;
 
 const GREEDY: SampleParams = SampleParams {
@@ -179,7 +180,8 @@ fn chat_turns_reuse_the_kv_cache_exactly() {
 
 /// The attention probabilities the GPU kernels write (captured over a prompt in several
 /// chunks, then decoded tokens) equal the CPU reference's, layer by layer; rows sum to 1,
-/// future positions are exactly 0, and capturing reads back nothing by itself.
+/// future positions are exactly 0, and while capturing a token reads back only its id and
+/// its top-k row.
 #[test]
 fn captured_attention_matches_cpu() {
     if gpu().is_none() {
@@ -203,7 +205,9 @@ fn captured_attention_matches_cpu() {
             ids.push(next);
             let before = gpu.snapshot();
             next = pollster::block_on(model.decode(gpu, GREEDY, 0.0)).unwrap();
-            assert_eq!(gpu.snapshot().since(&before).readback_bytes, 4, "{name}");
+            let top_k_row = top_k::row_len(top_k::K) as u64 * 4;
+            let read = gpu.snapshot().since(&before).readback_bytes;
+            assert_eq!(read, 4 + top_k_row, "{name}");
         }
         let n = ids.len();
         assert!(n <= 40, "{name}: the test prompt must fit the capture");
@@ -228,5 +232,89 @@ fn captured_attention_matches_cpu() {
                 );
             }
         }
+    }
+}
+
+/// A GPU top-k row against the CPU's logits: rank by rank the same probabilities, and each
+/// id's CPU probability equal to the one shown (so near-ties may swap, nothing else).
+fn assert_top_k(what: &str, got: &TopK, logits: &[f32], chosen: Option<u32>) {
+    let (ids, probs, c) = lantern::cpu::top_k(logits, got.ids.len(), chosen);
+    assert_close(
+        &format!("{what}: probabilities by rank"),
+        &got.probs,
+        &probs,
+        1e-5,
+        1e-3,
+    );
+    let cpu_prob = |id: u32| lantern::cpu::top_k(logits, 0, Some(id)).2.unwrap();
+    let of_ids: Vec<f32> = got.ids.iter().map(|&i| cpu_prob(i)).collect();
+    assert_close(
+        &format!("{what}: probabilities of the ids shown"),
+        &of_ids,
+        &got.probs,
+        1e-5,
+        1e-3,
+    );
+    assert_eq!(got.ids[0], ids[0], "{what}: the most likely token");
+    match (got.chosen, c) {
+        (Some(g), Some(w)) => assert_close(&format!("{what}: chosen"), &[g], &[w], 1e-5, 1e-3),
+        (g, w) => assert_eq!(g.is_some(), w.is_some(), "{what}: chosen"),
+    }
+}
+
+/// The prediction view's numbers (top-k of each sampled token's logits) and the logit lens
+/// (each layer's output row through the final norm and unembedding) equal the CPU
+/// reference's; the lens's last layer is the model's own prediction.
+#[test]
+fn predictions_and_logit_lens_match_cpu() {
+    let Some(gpu) = gpu() else { return };
+    for name in FIXTURES {
+        let m = LoadedModel::from_path(&fixture(name)).unwrap();
+        let opts = ModelOptions {
+            context: None,
+            chunk: 7,
+            capture: 40,
+        };
+        let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
+        model.set_capture(true);
+        let mut ids = golden(name).cases[0].prompt_ids.clone();
+        let prompt_len = ids.len();
+        let mut next = pollster::block_on(model.prefill(gpu, &ids, GREEDY, 0.0)).unwrap();
+        let v = m.weights.vocab_size();
+        for step in 0..3 {
+            let logits = lantern::cpu::forward(&m.weights, &ids);
+            let last = &logits[(ids.len() - 1) * v..];
+            let got = model.prediction().expect("captured").clone();
+            assert_top_k(&format!("{name} token {step}"), &got, last, Some(next));
+            assert_eq!(got.ids[0], next, "{name}: greedy takes the top candidate");
+            ids.push(next);
+            next = pollster::block_on(model.decode(gpu, GREEDY, 0.0)).unwrap();
+        }
+        // ids now holds the prompt and 2 generated tokens; the cache holds all of them.
+        let n = ids.len();
+        for pos in [0, n / 2, n - 2, n - 1] {
+            let follow = ids.get(pos + 1).copied();
+            let got = pollster::block_on(model.logit_lens(gpu, pos, follow)).unwrap();
+            let want = lantern::cpu::logit_lens(&m.weights, &ids, pos);
+            assert_eq!(got.len(), m.weights.n_layer(), "{name}: a row per layer");
+            for (layer, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_top_k(
+                    &format!("{name} lens pos {pos} layer {layer}"),
+                    g,
+                    w,
+                    follow,
+                );
+            }
+            // From the prompt's last token on, what followed is what the model predicted.
+            if pos + 1 >= prompt_len {
+                let top = got.last().unwrap().ids[0];
+                let said = follow.unwrap_or(next);
+                assert_eq!(
+                    top, said,
+                    "{name} pos {pos}: the last layer's lens predicts it"
+                );
+            }
+        }
+        assert!(pollster::block_on(model.logit_lens(gpu, n, None)).is_err());
     }
 }

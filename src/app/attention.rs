@@ -5,6 +5,7 @@
 
 use super::AppState;
 use super::engine::CAPTURE;
+use super::viz::{UnderTheHood, refresh};
 use crate::model::Tokenizer;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -81,106 +82,56 @@ fn colour(h: usize, n: usize, alpha: f32) -> String {
     format!("hsla({}, 75%, 45%, {alpha:.3})", h * 360 / n.max(1))
 }
 
-/// Reads the selected layer again (the view opened, the layer changed) when no generation
-/// holds the engine; a running generation refreshes the view itself after each token.
-pub fn refresh(state: AppState) {
-    if !state.viz_open.get_untracked() || state.busy.get_untracked() {
-        return;
-    }
-    leptos::task::spawn_local(async move {
-        let cell = state.engine();
-        let Some(e) = cell.borrow_mut().take() else {
-            return;
-        };
-        let ids = state.cached_ids.get_untracked();
-        let layer = state.viz_layer.get_untracked();
-        let n_head = e.loaded.weights.n_head();
-        let read = e
-            .model
-            .read_attention(&e.gpu, layer, shown(ids.len()))
-            .await;
-        match read {
-            Ok(p) => {
-                state
-                    .attention
-                    .set(Some(Attn::new(&e.loaded.tokenizer, &ids, layer, n_head, p)))
-            }
-            Err(err) => state.fail(err.to_string()),
-        }
-        *cell.borrow_mut() = Some(e);
-    });
-}
-
 #[component]
-pub fn AttentionPanel() -> impl IntoView {
+pub fn AttentionView() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let heads_on = RwSignal::new(Vec::<bool>::new());
+    let heads_on = state.viz_heads;
     let focus = RwSignal::new(None::<usize>);
-    // All heads on whenever the model (and so the head count) changes.
-    Effect::new(move |_| {
-        let (_, n_head) = state.shape.get();
-        heads_on.set(vec![true; n_head]);
-    });
-    let toggle = move |_| {
-        state.viz_open.update(|o| *o = !*o);
-        refresh(state);
-    };
     view! {
-        <section class="panel viz">
-            <div class="row">
-                <button data-testid="viz-open" on:click=toggle>
-                    {move || if state.viz_open.get() { "Hide attention" } else { "Show attention" }}
-                </button>
-                <Show when=move || state.viz_open.get()>
-                    <label>"Layer "
-                        <select data-testid="viz-layer-select" on:change=move |ev| {
-                            if let Ok(l) = event_target_value(&ev).parse() {
-                                state.viz_layer.set(l);
-                                refresh(state);
-                            }
-                        }>
-                            {move || (0..state.shape.get().0).map(|l| view! {
-                                <option value=l.to_string() selected=move || state.viz_layer.get() == l>
-                                    {l.to_string()}
-                                </option>
-                            }).collect_view()}
-                        </select>
-                    </label>
-                    <span class="heads">
-                        {move || {
-                            let n = state.shape.get().1;
-                            (0..n).map(|h| view! {
-                                <button class="head" data-testid=format!("viz-head-toggle-{h}")
-                                    class:off=move || !heads_on.get().get(h).copied().unwrap_or(true)
-                                    style=format!("border-color: {}", colour(h, n, 1.0))
-                                    on:click=move |_| heads_on.update(|v| if let Some(b) = v.get_mut(h) { *b = !*b })>
-                                    {h.to_string()}
-                                </button>
-                            }).collect_view()
-                        }}
-                    </span>
-                    <button data-testid="viz-export" disabled=move || state.attention.get().is_none()
-                        on:click=move |_| {
-                            if let Some(a) = state.attention.get_untracked()
-                                && let Err(e) = download(&format!("attention-layer-{}.json", a.layer), &a.to_json())
-                            {
-                                state.fail(format!("cannot export: {}", super::web::js_error(e)));
-                            }
-                        }>"Export JSON"</button>
-                </Show>
-            </div>
-            <Show when=move || state.viz_open.get()>
-                <p class="formula">
-                    "softmax(Q·Kᵀ / √d_k), one row per query token, computed by "
-                    <code>"shaders/attention.wgsl"</code>
-                    " (zero for later tokens: the causal mask). Hover a token to see what it attends to."
-                </p>
-                {move || match state.attention.get() {
-                    None => view! { <p class="muted">"Generate or chat to see attention."</p> }.into_any(),
-                    Some(a) => view! { <HeadView a=a.clone() heads_on focus/> <Heatmap a heads_on/> }.into_any(),
+        <div class="row">
+            <label>"Layer "
+                <select data-testid="viz-layer-select" on:change=move |ev| {
+                    if let Ok(l) = event_target_value(&ev).parse() {
+                        state.viz_layer.set(l);
+                        refresh(state);
+                    }
+                }>
+                    {move || (0..state.shape.get().0).map(|l| view! {
+                        <option value=l.to_string() selected=move || state.viz_layer.get() == l>
+                            {l.to_string()}
+                        </option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <span class="heads">"Heads "
+                {move || {
+                    let n = state.shape.get().1;
+                    (0..n).map(|h| view! {
+                        <button class="head" data-testid=format!("viz-head-toggle-{h}")
+                            class:off=move || !heads_on.get().get(h).copied().unwrap_or(true)
+                            style=format!("border-color: {}", colour(h, n, 1.0))
+                            on:click=move |_| heads_on.update(|v| if let Some(b) = v.get_mut(h) { *b = !*b })>
+                            {h.to_string()}
+                        </button>
+                    }).collect_view()
                 }}
-            </Show>
-        </section>
+            </span>
+            <button data-testid="viz-export" disabled=move || state.attention.get().is_none()
+                on:click=move |_| {
+                    if let Some(a) = state.attention.get_untracked()
+                        && let Err(e) = download(&format!("attention-layer-{}.json", a.layer), &a.to_json())
+                    {
+                        state.fail(format!("cannot export: {}", super::web::js_error(e)));
+                    }
+                }>"Export JSON"</button>
+        </div>
+        <UnderTheHood
+            formula="Attention(Q, K, V) = softmax(Q·Kᵀ / √d_k)·V: each row is one query token's softmax over the keys (zero for later tokens: the causal mask). Hover a token to see what it attends to."
+            files=&["attention.wgsl"]/>
+        {move || match state.attention.get() {
+            None => view! { <p class="muted">"Generate or chat to see attention."</p> }.into_any(),
+            Some(a) => view! { <HeadView a=a.clone() heads_on focus/> <Heatmap a heads_on/> }.into_any(),
+        }}
     }
 }
 
@@ -224,8 +175,17 @@ fn HeadView(
     }
 }
 
-/// One head's full matrix (the first active head), darker = more attention; its values are
-/// on the element (`data-values`, row-major) for tests and export.
+/// Room at the left and top of the heatmap for the token labels.
+const LABELS: usize = 80;
+
+/// The heatmap's cell size in pixels for `n` tokens (at most 512 pixels of cells).
+fn cell_px(n: usize) -> usize {
+    (512 / n.max(1)).clamp(1, 24)
+}
+
+/// One head's full matrix (the first active head), darker = more attention, query tokens
+/// down the left and key tokens across the top; its values are on the element
+/// (`data-values`, row-major) for tests and export.
 #[component]
 fn Heatmap(a: Attn, heads_on: RwSignal<Vec<bool>>) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
@@ -237,14 +197,13 @@ fn Heatmap(a: Attn, heads_on: RwSignal<Vec<bool>>) -> impl IntoView {
             return;
         };
         let n = a.with_value(|a| a.n).max(1);
-        // The canvas may be drawn smaller than its pixels (max-width): scale to cells.
-        let (w, h) = (
-            el.client_width().max(1) as usize,
-            el.client_height().max(1) as usize,
-        );
-        let j = ev.offset_x().max(0) as usize * n / w;
-        let i = ev.offset_y().max(0) as usize * n / h;
-        hover.set((i < n && j < n).then_some((i, j)));
+        // The canvas may be shown smaller than its pixels (max-width): scale to them.
+        let scale = el.width() as f64 / el.client_width().max(1) as f64;
+        let (x, y) = (ev.offset_x() as f64 * scale, ev.offset_y() as f64 * scale);
+        let cell = cell_px(n) as f64;
+        let (j, i) = ((x - LABELS as f64) / cell, (y - LABELS as f64) / cell);
+        let inside = i >= 0.0 && j >= 0.0 && (i as usize) < n && (j as usize) < n;
+        hover.set(inside.then_some((i as usize, j as usize)));
     };
     let head = move || heads_on.get().iter().position(|&b| b).unwrap_or(0);
     let values = move || {
@@ -268,9 +227,11 @@ fn Heatmap(a: Attn, heads_on: RwSignal<Vec<bool>>) -> impl IntoView {
                 data-layer=move || a.with_value(|a| a.layer.to_string())
                 data-head=move || head().to_string()
                 data-n=move || a.with_value(|a| a.n.to_string())
+                data-cell=move || a.with_value(|a| cell_px(a.n).to_string())
+                data-labels=LABELS.to_string()
                 data-values=values></canvas>
             <figcaption>{move || a.with_value(|a| format!(
-                "Layer {}, head {}: row = query token, column = key token (white 0 → dark 1)",
+                "Layer {}, head {}: row = query token (left), column = key token (top); white 0 → blue 1",
                 a.layer, head()))}</figcaption>
             <figcaption data-testid="viz-heatmap-value">{move || hover.get().map(|(i, j)| a.with_value(|a| format!(
                 "“{}” → “{}”: {:.4}", a.tokens[i], a.tokens[j], a.p(head(), i, j))))}</figcaption>
@@ -278,11 +239,23 @@ fn Heatmap(a: Attn, heads_on: RwSignal<Vec<bool>>) -> impl IntoView {
     }
 }
 
-/// Paints head `h` of `a`: one square per (query, key), at most 512 pixels across.
+/// A token label that fits the margin.
+fn label(t: &str) -> String {
+    let t = t.replace('\n', "↵");
+    if t.chars().count() > 10 {
+        t.chars().take(9).chain(['…']).collect()
+    } else {
+        t
+    }
+}
+
+/// Paints head `h` of `a`: one square per (query, key), the tokens along the axes (every
+/// k-th when the cells are too small for each).
 fn draw(el: &web_sys::HtmlCanvasElement, a: &Attn, h: usize) {
-    let cell = (512 / a.n.max(1)).clamp(1, 24) as u32;
-    el.set_width(cell * a.n as u32);
-    el.set_height(cell * a.n as u32);
+    let cell = cell_px(a.n);
+    let side = (LABELS + cell * a.n) as u32;
+    el.set_width(side);
+    el.set_height(side);
     let Some(ctx) = el
         .get_context("2d")
         .ok()
@@ -291,12 +264,30 @@ fn draw(el: &web_sys::HtmlCanvasElement, a: &Attn, h: usize) {
     else {
         return;
     };
-    let c = cell as f64;
+    let (c, m) = (cell as f64, LABELS as f64);
     for i in 0..a.n {
         for j in 0..=i {
             let shade = 255.0 * (1.0 - a.p(h, i, j).clamp(0.0, 1.0).sqrt());
             ctx.set_fill_style_str(&format!("rgb({shade:.0},{shade:.0},255)"));
-            ctx.fill_rect(j as f64 * c, i as f64 * c, c, c);
+            ctx.fill_rect(m + j as f64 * c, m + i as f64 * c, c, c);
         }
     }
+    let font = cell.clamp(8, 12);
+    let every = (font + 2).div_ceil(cell);
+    ctx.set_font(&format!("{font}px sans-serif"));
+    ctx.set_fill_style_str("#333");
+    ctx.set_text_baseline("middle");
+    ctx.set_text_align("right");
+    for (i, t) in a.tokens.iter().enumerate().step_by(every) {
+        let _ = ctx.fill_text(&label(t), m - 4.0, m + (i as f64 + 0.5) * c);
+    }
+    // Key labels: rotated a quarter turn, reading upwards.
+    ctx.save();
+    ctx.translate(m, m).ok();
+    ctx.rotate(-std::f64::consts::FRAC_PI_2).ok();
+    ctx.set_text_align("left");
+    for (j, t) in a.tokens.iter().enumerate().step_by(every) {
+        let _ = ctx.fill_text(&label(t), 4.0, (j as f64 + 0.5) * c);
+    }
+    ctx.restore();
 }

@@ -2,7 +2,7 @@
 //! modes run: one GPU pass per token, each complete piece of text sent to the screen.
 
 use super::engine::Engine;
-use super::{AppState, attention, web};
+use super::{AppState, viz, web};
 use crate::generate::Generation;
 use leptos::prelude::*;
 
@@ -72,20 +72,22 @@ async fn run(
             "{n} tokens · prompt ({fresh} tokens) {prefill:.1} s{decode}"
         ));
         on_piece(&piece, &g.generated_ids);
-        if state.viz_open.get_untracked() {
-            let ids = g.cached_ids();
-            let layer = state.viz_layer.get_untracked();
-            let probs = g
-                .read_attention(layer, attention::shown(ids.len()))
-                .await
-                .map_err(|e| e.to_string())?;
-            let n_head = e.loaded.weights.n_head();
-            let a = attention::Attn::new(&e.loaded.tokenizer, &ids, layer, n_head, probs);
-            state.attention.set(Some(a));
-        }
+        let seq = g.sequence();
+        let tok = &e.loaded.tokenizer;
+        viz::track(state, tok, &seq, g.prompt_ids.len(), &g.predictions, cached);
+        let n_head = e.loaded.weights.n_head();
+        viz::read(state, &e.gpu, g.model(), tok, n_head, &seq).await?;
     }
+    let seq = g.sequence();
+    viz::track(
+        state,
+        &e.loaded.tokenizer,
+        &seq,
+        g.prompt_ids.len(),
+        &g.predictions,
+        cached,
+    );
     let cached_ids = g.cached_ids();
-    state.cached_ids.set(cached_ids.clone());
     Ok(Outcome {
         text: g.text(),
         cached_ids,
@@ -107,7 +109,7 @@ pub fn spawn_generation(state: AppState, task: impl Future<Output = Result<(), S
         }
         state.busy.set(false);
         // The view shows the whole conversation as it now stands in the cache.
-        attention::refresh(state);
+        viz::refresh(state);
     });
 }
 

@@ -9,7 +9,11 @@ mod chat;
 mod device;
 mod engine;
 mod generate;
+mod grid;
+mod lens;
 mod loader;
+mod predictions;
+mod viz;
 mod web;
 
 use engine::{Engine, Progress, Source};
@@ -98,13 +102,23 @@ pub struct AppState {
     pub chat: StoredValue<Rc<RefCell<crate::chat::Chat>>, LocalStorage>,
     /// The conversation as shown, kept through model reloads.
     pub chat_log: RwSignal<Vec<chat::Line>>,
-    /// The attention view: open or not, its layer, what it shows, the model's (layers,
-    /// heads), and the ids in the KV cache after the last generation.
+    /// "Inside the model": open or not, its tab, the model's (layers, heads).
     pub viz_open: RwSignal<bool>,
-    pub viz_layer: RwSignal<usize>,
-    pub attention: RwSignal<Option<attention::Attn>>,
+    pub viz_tab: RwSignal<viz::Tab>,
     pub shape: RwSignal<(usize, usize)>,
-    pub cached_ids: RwSignal<Vec<u32>>,
+    /// The attention view: its layer, the heads switched on, what it shows.
+    pub viz_layer: RwSignal<usize>,
+    pub viz_heads: RwSignal<Vec<bool>>,
+    pub attention: RwSignal<Option<attention::Attn>>,
+    /// Every layer × head.
+    pub grid: RwSignal<Option<grid::Grid>>,
+    /// The tokens the cache holds (then the one sampled after them), each generated one
+    /// with the candidates it was drawn from; and the one picked to show them.
+    pub preds: RwSignal<Vec<predictions::Pred>>,
+    pub viz_pick: RwSignal<Option<usize>>,
+    /// The logit lens: its position (None: the latest) and what it shows.
+    pub lens_pos: RwSignal<Option<usize>>,
+    pub lens: RwSignal<Option<lens::LensView>>,
     /// Tokens and speed of the generation running or last run.
     pub speed: RwSignal<String>,
     pub settings: RwSignal<Settings>,
@@ -127,10 +141,16 @@ impl AppState {
             device: RwSignal::new(None),
             speed: RwSignal::new(String::new()),
             viz_open: RwSignal::new(false),
-            viz_layer: RwSignal::new(0),
-            attention: RwSignal::new(None),
+            viz_tab: RwSignal::new(viz::Tab::Attention),
             shape: RwSignal::new((0, 0)),
-            cached_ids: RwSignal::new(Vec::new()),
+            viz_layer: RwSignal::new(0),
+            viz_heads: RwSignal::new(Vec::new()),
+            attention: RwSignal::new(None),
+            grid: RwSignal::new(None),
+            preds: RwSignal::new(Vec::new()),
+            viz_pick: RwSignal::new(None),
+            lens_pos: RwSignal::new(None),
+            lens: RwSignal::new(None),
             chat: StoredValue::new_local(Rc::new(RefCell::new(crate::chat::Chat::new(
                 crate::chat::DEFAULT_SYSTEM_PROMPT,
             )))),
@@ -227,8 +247,13 @@ impl AppState {
         let w = &engine.loaded.weights;
         self.shape.set((w.n_layer(), w.n_head()));
         self.viz_layer.set(0);
+        self.viz_heads.set(vec![true; w.n_head()]);
         self.attention.set(None);
-        self.cached_ids.set(Vec::new());
+        self.grid.set(None);
+        self.preds.set(Vec::new());
+        self.viz_pick.set(None);
+        self.lens_pos.set(None);
+        self.lens.set(None);
         self.device.set(Some(device::describe(&engine).await));
         *cell.borrow_mut() = Some(engine);
         Ok(())
@@ -334,7 +359,7 @@ fn App() -> impl IntoView {
                     <div class:hidden=move || mode.get() != Mode::Generate>
                         <generate::GeneratePanel/>
                     </div>
-                    <attention::AttentionPanel/>
+                    <viz::VizPanel/>
                 </section>
                 <aside>
                     <loader::ModelPanel/>

@@ -23,6 +23,7 @@ USAGE:
                    [--top-k K] [--top-p P] [--seed S] [--context N]
   lantern tokenize --model PATH --text TEXT
   lantern attention --model PATH --prompt TEXT [--layer L]
+  lantern lens     --model PATH --prompt TEXT [--pos I]
   lantern info     --model PATH [--context N]
   lantern bench    --model PATH [--prompt-tokens N] [--gen-tokens M] [--context N] [--json]
 
@@ -37,6 +38,9 @@ of a GPT-2 or Llama model.
 `attention` prints, as JSON, the prompt's tokens and the attention probabilities the GPU
 kernels computed over them: per layer (or only --layer L), [head][query][key] (at most 256
 tokens).
+`lens` prints the logit lens at prompt position I (default: the last): for each layer, the
+10 tokens the model would predict from that layer's output (final norm + unembedding), with
+their probabilities and that of the token that follows position I.
 
 In chat, /reset starts a new conversation and /quit (or end of input) leaves. When stdin is
 not a terminal, each line is one user turn and the answers are printed in order.";
@@ -151,6 +155,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "chat" => chat(&Args::parse(rest, &with(&["model", "system"]), &[])?),
         "tokenize" => tokenize(&Args::parse(rest, &["model", "text"], &[])?),
         "attention" => attention(&Args::parse(rest, &["model", "prompt", "layer"], &[])?),
+        "lens" => lens(&Args::parse(rest, &["model", "prompt", "pos"], &[])?),
         "info" => info(&Args::parse(rest, &["model", "context"], &[])?),
         "bench" => bench(&Args::parse(
             rest,
@@ -347,11 +352,35 @@ fn tokenize(args: &Args) -> Result<(), String> {
 /// Most prompt tokens `attention` captures (as the page's visualization).
 const MAX_CAPTURE: usize = 256;
 
-fn attention(args: &Args) -> Result<(), String> {
+/// The prompt of `args` run through a model that captures it (as the page's visualization).
+fn captured(args: &Args) -> Result<(LoadedModel, Gpu, GpuModel, Vec<u32>), String> {
     let (_, m) = load(args)?;
     let ids = m.encode_prompt(args.required("prompt")?);
     let n = ids.len();
     check_prompt(&ids, MAX_CAPTURE.min(m.weights.context_length())).map_err(|e| e.to_string())?;
+    let gpu = open_gpu()?;
+    let opts = ModelOptions {
+        context: Some(n),
+        chunk: lantern::gpu::model::MAX_CHUNK,
+        capture: n,
+    };
+    let mut model =
+        pollster::block_on(GpuModel::new(&gpu, &m.weights, opts)).map_err(|e| e.to_string())?;
+    model.set_capture(true);
+    pollster::block_on(model.prefill(&gpu, &ids, SampleParams::GREEDY, 0.0))
+        .map_err(|e| e.to_string())?;
+    Ok((m, gpu, model, ids))
+}
+
+fn token_texts(m: &LoadedModel, ids: &[u32]) -> Vec<String> {
+    ids.iter()
+        .map(|&i| String::from_utf8_lossy(m.tokenizer.token_bytes(i)).into_owned())
+        .collect()
+}
+
+fn attention(args: &Args) -> Result<(), String> {
+    let (m, gpu, model, ids) = captured(args)?;
+    let n = ids.len();
     let n_layer = m.weights.n_layer();
     let layers: Vec<usize> = match args.values.get("layer") {
         None => (0..n_layer).collect(),
@@ -366,32 +395,48 @@ fn attention(args: &Args) -> Result<(), String> {
             vec![l]
         }
     };
-    let gpu = open_gpu()?;
-    let opts = ModelOptions {
-        context: Some(n),
-        chunk: lantern::gpu::model::MAX_CHUNK,
-        capture: n,
-    };
-    let mut model =
-        pollster::block_on(GpuModel::new(&gpu, &m.weights, opts)).map_err(|e| e.to_string())?;
-    model.set_capture(true);
-    pollster::block_on(model.prefill(&gpu, &ids, SampleParams::GREEDY, 0.0))
-        .map_err(|e| e.to_string())?;
-    let nh = m.weights.n_head();
     let mut out = Vec::new();
     for &l in &layers {
         let p = pollster::block_on(model.read_attention(&gpu, l, n)).map_err(|e| e.to_string())?;
         let heads: Vec<Vec<&[f32]>> = p.chunks(n * n).map(|h| h.chunks(n).collect()).collect();
-        debug_assert_eq!(heads.len(), nh);
         out.push(serde_json::json!({ "layer": l, "heads": heads }));
     }
-    let tokens: Vec<String> = ids
-        .iter()
-        .map(|&i| String::from_utf8_lossy(m.tokenizer.token_bytes(i)).into_owned())
-        .collect();
+    let tokens = token_texts(&m, &ids);
     say!(
         "{}",
         serde_json::json!({ "ids": ids, "tokens": tokens, "layers": out })
+    );
+    Ok(())
+}
+
+fn lens(args: &Args) -> Result<(), String> {
+    let (m, gpu, model, ids) = captured(args)?;
+    let n = ids.len();
+    let pos = args.get("pos", n - 1)?;
+    if pos >= n {
+        return Err(format!(
+            "--pos {pos}: the prompt has positions 0 to {}",
+            n - 1
+        ));
+    }
+    let next = ids.get(pos + 1).copied();
+    let rows = pollster::block_on(model.logit_lens(&gpu, pos, next)).map_err(|e| e.to_string())?;
+    let layers: Vec<_> = rows
+        .iter()
+        .enumerate()
+        .map(|(l, r)| {
+            serde_json::json!({
+                "layer": l,
+                "ids": r.ids,
+                "tokens": token_texts(&m, &r.ids),
+                "probs": r.probs,
+                "next_prob": r.chosen,
+            })
+        })
+        .collect();
+    say!(
+        "{}",
+        serde_json::json!({ "ids": ids, "tokens": token_texts(&m, &ids), "pos": pos, "layers": layers })
     );
     Ok(())
 }

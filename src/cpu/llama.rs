@@ -1,6 +1,7 @@
 //! The Llama forward pass on the CPU, over the whole sequence (no KV cache). Quantized
 //! matrices are dequantized as they are used.
 
+use super::Trace;
 use super::ops::*;
 use crate::model::llama::{LlamaWeights, QTensor, RopeLayout};
 
@@ -11,13 +12,9 @@ fn linear(x: &[f32], w: &QTensor) -> Vec<f32> {
     out
 }
 
-/// Logits [T, V] for every position of `tokens`; with `attention`, also each layer's
-/// attention probabilities [NH, T, T] pushed onto it.
-pub fn llama_forward(
-    w: &LlamaWeights,
-    tokens: &[u32],
-    mut attention: Option<&mut Vec<Vec<f32>>>,
-) -> Vec<f32> {
+/// Logits [T, V] for every position of `tokens`; with `trace`, also each layer's attention
+/// probabilities and output rows.
+pub fn llama_forward(w: &LlamaWeights, tokens: &[u32], mut trace: Option<&mut Trace>) -> Vec<f32> {
     let cfg = &w.config;
     let (t, c, hs) = (tokens.len(), cfg.n_embd, cfg.head_size);
     let adjacent = cfg.rope_layout == RopeLayout::Adjacent;
@@ -34,11 +31,11 @@ pub fn llama_forward(
         rope_forward(&mut q, 0, cfg.n_head, hs, cfg.rope_theta, adjacent);
         rope_forward(&mut k, 0, cfg.n_kv_head, hs, cfg.rope_theta, adjacent);
         let mut att = vec![0.0; t * cfg.q_width()];
-        let mut probs = attention.as_ref().map(|_| vec![0.0; cfg.n_head * t * t]);
+        let mut probs = trace.as_ref().map(|_| vec![0.0; cfg.n_head * t * t]);
         let p = probs.as_deref_mut();
         attention_forward(&mut att, p, &q, &k, &v, 0, cfg.n_head, cfg.n_kv_head, hs);
-        if let (Some(all), Some(p)) = (attention.as_deref_mut(), probs) {
-            all.push(p);
+        if let (Some(tr), Some(p)) = (trace.as_deref_mut(), probs) {
+            tr.attention.push(p);
         }
         residual_forward(&mut x, &linear(&att, &b.attn_output));
 
@@ -48,7 +45,17 @@ pub fn llama_forward(
         let mut h = vec![0.0; gate.len()];
         swiglu_forward(&mut h, &gate, &up);
         residual_forward(&mut x, &linear(&h, &b.ffn_down));
+        if let Some(tr) = trace.as_deref_mut() {
+            tr.residual.push(x.clone());
+        }
     }
-    rmsnorm_forward(&mut ln, &x, &w.output_norm, cfg.rms_norm_eps, c);
+    llama_head(w, &x)
+}
+
+/// output_norm and output: logits [T, V] of the residual rows `x` [T, C].
+pub fn llama_head(w: &LlamaWeights, x: &[f32]) -> Vec<f32> {
+    let cfg = &w.config;
+    let mut ln = vec![0.0; x.len()];
+    rmsnorm_forward(&mut ln, x, &w.output_norm, cfg.rms_norm_eps, cfg.n_embd);
     linear(&ln, w.output())
 }

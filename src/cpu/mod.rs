@@ -7,8 +7,8 @@ mod llama;
 mod ops;
 mod sample;
 
-pub use gpt2::gpt2_forward;
-pub use llama::llama_forward;
+pub use gpt2::{gpt2_forward, gpt2_head};
+pub use llama::{llama_forward, llama_head};
 pub use ops::*;
 pub use sample::{SampleParams, sample, top_k};
 
@@ -22,12 +22,42 @@ pub fn forward(w: &Weights, tokens: &[u32]) -> Vec<f32> {
     }
 }
 
+/// What a forward pass can record besides its logits, per layer: the attention
+/// probabilities [NH, T, T] (row i = query i) and the block's output rows [T, C].
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub attention: Vec<Vec<f32>>,
+    pub residual: Vec<Vec<f32>>,
+}
+
+/// Runs `tokens` through the model and records its [`Trace`].
+pub fn trace(w: &Weights, tokens: &[u32]) -> Trace {
+    let mut tr = Trace::default();
+    match w {
+        Weights::Gpt2(w) => gpt2_forward(w, tokens, Some(&mut tr)),
+        Weights::Llama(w) => llama_forward(w, tokens, Some(&mut tr)),
+    };
+    tr
+}
+
 /// Each layer's attention probabilities [NH, T, T] over `tokens` (row i = query i).
 pub fn attention(w: &Weights, tokens: &[u32]) -> Vec<Vec<f32>> {
-    let mut all = Vec::new();
-    match w {
-        Weights::Gpt2(w) => gpt2_forward(w, tokens, Some(&mut all)),
-        Weights::Llama(w) => llama_forward(w, tokens, Some(&mut all)),
-    };
-    all
+    trace(w, tokens).attention
+}
+
+/// The logit lens at `pos`: each layer's output row there, through the final norm and the
+/// unembedding: logits [V] per layer.
+pub fn logit_lens(w: &Weights, tokens: &[u32], pos: usize) -> Vec<Vec<f32>> {
+    let c = w.n_embd();
+    trace(w, tokens)
+        .residual
+        .iter()
+        .map(|x| {
+            let row = &x[pos * c..][..c];
+            match w {
+                Weights::Gpt2(w) => gpt2_head(w, row),
+                Weights::Llama(w) => llama_head(w, row),
+            }
+        })
+        .collect()
 }

@@ -3,7 +3,7 @@
 //! c_fc → gelu → c_proj → add. The shared plumbing (inputs, sampler) is in model.rs.
 
 use super::matmul::{Linear, LinearBind};
-use super::model::Io;
+use super::model::{Head, Io};
 use super::{Gpu, Kernel, add, attention, embedding, gelu, kv_store, layer_norm, matmul};
 use crate::error::Result;
 use crate::model::Gpt2Weights;
@@ -38,8 +38,14 @@ pub struct Gpt2Body {
     k: Kernels,
     blocks: Vec<BlockBinds>,
     embed: wgpu::BindGroup,
-    ln_f: wgpu::BindGroup,
-    lm_head: LinearBind,
+    /// What [`Gpt2Body::head`] binds: the final norm's and the unembedding's parameters.
+    ln_params: wgpu::Buffer,
+    ln_f: [wgpu::Buffer; 2],
+    p_head: wgpu::Buffer,
+    lm_head: wgpu::Buffer,
+    step: wgpu::Buffer,
+    unused: wgpu::Buffer,
+    vocab: u32,
     /// [chunk, C] the residual stream
     pub x: wgpu::Buffer,
     n_embd: u32,
@@ -72,7 +78,6 @@ impl Gpt2Body {
         let step = &io.step;
         let x = gpu.storage("x", f32s(chunk * c))?;
         let ln = gpu.storage("ln", f32s(chunk * c))?;
-        let ln_last = gpu.storage("ln_last", f32s(c))?;
         let qkv = gpu.storage("qkv", f32s(chunk * 3 * c))?;
         let att = gpu.storage("att", f32s(chunk * c))?;
         let proj = gpu.storage("proj", f32s(chunk * c))?;
@@ -247,16 +252,17 @@ impl Gpt2Body {
             gpu.storage_init("ln_f.weight", &w.ln_f.weight)?,
             gpu.storage_init("ln_f.bias", &w.ln_f.bias)?,
         );
-        let ln_f = k
-            .layer_norm
-            .bind(gpu, &[&ln_params, &io.x_last, &ln_f_w, &ln_f_b, &ln_last]);
-        let lm_head = lin(&p_head, &ln_last, &lm_head, &io.unused, &io.logits, v);
         Ok(Self {
             k,
             blocks,
             embed,
-            ln_f,
+            ln_params,
+            ln_f: [ln_f_w, ln_f_b],
+            p_head,
             lm_head,
+            step: step.clone(),
+            unused: io.unused.clone(),
+            vocab: v as u32,
             x,
             n_embd: c as u32,
             n_inner: f as u32,
@@ -265,26 +271,59 @@ impl Gpt2Body {
         })
     }
 
-    pub fn encode_layers(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
-        let (k, c, f) = (&self.k, self.n_embd, self.n_inner);
-        embedding::dispatch(gpu, &k.embedding, pass, &self.embed, t, c);
-        for b in &self.blocks {
-            layer_norm::dispatch(gpu, &k.layer_norm, pass, &b.ln_1, t);
-            k.linear.dispatch(gpu, pass, &b.c_attn, t);
-            kv_store::dispatch(gpu, &k.kv_store, pass, &b.kv_store, t, c);
-            attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t);
-            k.linear.dispatch(gpu, pass, &b.attn_c_proj, t);
-            add::dispatch(gpu, &k.add, pass, &b.attn_residual, t * c);
-            layer_norm::dispatch(gpu, &k.layer_norm, pass, &b.ln_2, t);
-            k.linear.dispatch(gpu, pass, &b.c_fc, t);
-            gelu::dispatch(gpu, &k.gelu, pass, &b.gelu, t * f);
-            k.linear.dispatch(gpu, pass, &b.mlp_c_proj, t);
-            add::dispatch(gpu, &k.add, pass, &b.mlp_residual, t * c);
+    pub fn n_layer(&self) -> usize {
+        self.blocks.len()
+    }
+
+    pub fn encode_embedding(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
+        embedding::dispatch(gpu, &self.k.embedding, pass, &self.embed, t, self.n_embd);
+    }
+
+    /// Block `i` over `t` tokens: the residual stream `x` in and out.
+    pub fn encode_block(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, t: u32) {
+        let (k, c, f, b) = (&self.k, self.n_embd, self.n_inner, &self.blocks[i]);
+        layer_norm::dispatch(gpu, &k.layer_norm, pass, &b.ln_1, t);
+        k.linear.dispatch(gpu, pass, &b.c_attn, t);
+        kv_store::dispatch(gpu, &k.kv_store, pass, &b.kv_store, t, c);
+        attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t);
+        k.linear.dispatch(gpu, pass, &b.attn_c_proj, t);
+        add::dispatch(gpu, &k.add, pass, &b.attn_residual, t * c);
+        layer_norm::dispatch(gpu, &k.layer_norm, pass, &b.ln_2, t);
+        k.linear.dispatch(gpu, pass, &b.c_fc, t);
+        gelu::dispatch(gpu, &k.gelu, pass, &b.gelu, t * f);
+        k.linear.dispatch(gpu, pass, &b.mlp_c_proj, t);
+        add::dispatch(gpu, &k.add, pass, &b.mlp_residual, t * c);
+    }
+
+    /// ln_f and lm_head from rows of `x` [rows, C] through `ln` to `logits` [rows, V].
+    pub fn head(
+        &self,
+        gpu: &Gpu,
+        x: &wgpu::Buffer,
+        ln: &wgpu::Buffer,
+        logits: &wgpu::Buffer,
+    ) -> Head {
+        let [w, b] = &self.ln_f;
+        Head {
+            norm: self.k.layer_norm.bind(gpu, &[&self.ln_params, x, w, b, ln]),
+            unembed: self.k.linear.bind(
+                gpu,
+                Format::F32,
+                self.vocab,
+                &[
+                    &self.p_head,
+                    &self.step,
+                    ln,
+                    &self.lm_head,
+                    &self.unused,
+                    logits,
+                ],
+            ),
         }
     }
 
-    pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
-        layer_norm::dispatch(gpu, &self.k.layer_norm, pass, &self.ln_f, 1);
-        self.k.linear.dispatch(gpu, pass, &self.lm_head, 1);
+    pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, h: &Head, rows: u32) {
+        layer_norm::dispatch(gpu, &self.k.layer_norm, pass, &h.norm, rows);
+        self.k.linear.dispatch(gpu, pass, &h.unembed, rows);
     }
 }

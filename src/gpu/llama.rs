@@ -4,7 +4,7 @@
 //! ffn_down → add. Quantized weights stay in their blocks; the kernels dequantize.
 
 use super::matmul::{Linear, LinearBind};
-use super::model::Io;
+use super::model::{Head, Io};
 use super::{
     Gpu, Kernel, add, attention, embedding, gelu, kv_store, matmul, rms_norm, rope, silu_mul,
 };
@@ -43,8 +43,15 @@ pub struct LlamaBody {
     k: Kernels,
     blocks: Vec<BlockBinds>,
     embed: wgpu::BindGroup,
-    output_norm: wgpu::BindGroup,
-    output: LinearBind,
+    /// What [`LlamaBody::head`] binds: the final norm's and the unembedding's parameters.
+    norm_params: wgpu::Buffer,
+    output_norm: wgpu::Buffer,
+    p_out: wgpu::Buffer,
+    output: wgpu::Buffer,
+    output_format: crate::model::quant::Format,
+    step: wgpu::Buffer,
+    unused: wgpu::Buffer,
+    vocab: u32,
     /// [chunk, C] the residual stream
     pub x: wgpu::Buffer,
     n_embd: u32,
@@ -105,7 +112,6 @@ impl LlamaBody {
         let step = &io.step;
         let x = gpu.storage("x", f32s(chunk * c))?;
         let ln = gpu.storage("ln", f32s(chunk * c))?;
-        let ln_last = gpu.storage("ln_last", f32s(c))?;
         let qkv = gpu.storage("qkv", f32s(chunk * qkv_w))?;
         let att = gpu.storage("att", f32s(chunk * qw))?;
         let proj = gpu.storage("proj", f32s(chunk * c))?;
@@ -269,17 +275,19 @@ impl LlamaBody {
             gpu,
             &[&embed_params, step, &io.tokens, &token_embd, &io.unused, &x],
         );
-        let output_norm_w = gpu.storage_init("output_norm", &w.output_norm)?;
-        let output_norm = k
-            .rms_norm
-            .bind(gpu, &[&norm_params, &io.x_last, &output_norm_w, &ln_last]);
-        let output_bind = lin(&p_out, &ln_last, w.output(), &output, &io.logits);
+        let output_norm = gpu.storage_init("output_norm", &w.output_norm)?;
         Ok(Self {
             k,
             blocks,
             embed,
+            norm_params,
             output_norm,
-            output: output_bind,
+            p_out,
+            output,
+            output_format: w.output().format,
+            step: step.clone(),
+            unused: io.unused.clone(),
+            vocab: v as u32,
             x,
             n_embd: c as u32,
             n_ff: f as u32,
@@ -290,42 +298,63 @@ impl LlamaBody {
         })
     }
 
-    pub fn encode_layers(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
-        let (k, c, f) = (&self.k, self.n_embd, self.n_ff);
-        embedding::dispatch(gpu, &k.embedding, pass, &self.embed, t, c);
-        for b in &self.blocks {
-            rms_norm::dispatch(gpu, &k.rms_norm, pass, &b.attn_norm, t);
-            k.linear.dispatch(gpu, pass, &b.qkv, t);
-            rope::dispatch(
-                gpu,
-                &k.rope,
-                pass,
-                &b.rope,
-                t,
-                self.n_head + self.n_kv_head,
-                self.head_size,
-            );
-            kv_store::dispatch(
-                gpu,
-                &k.kv_store,
-                pass,
-                &b.kv_store,
-                t,
-                self.n_kv_head * self.head_size,
-            );
-            attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t);
-            k.linear.dispatch(gpu, pass, &b.attn_output, t);
-            add::dispatch(gpu, &k.add, pass, &b.attn_residual, t * c);
-            rms_norm::dispatch(gpu, &k.rms_norm, pass, &b.ffn_norm, t);
-            k.linear.dispatch(gpu, pass, &b.gate_up, t);
-            silu_mul::dispatch(gpu, &k.silu_mul, pass, &b.silu_mul, t * f);
-            k.linear.dispatch(gpu, pass, &b.ffn_down, t);
-            add::dispatch(gpu, &k.add, pass, &b.ffn_residual, t * c);
+    pub fn n_layer(&self) -> usize {
+        self.blocks.len()
+    }
+
+    pub fn encode_embedding(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
+        embedding::dispatch(gpu, &self.k.embedding, pass, &self.embed, t, self.n_embd);
+    }
+
+    /// Block `i` over `t` tokens: the residual stream `x` in and out.
+    pub fn encode_block(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, t: u32) {
+        let (k, c, f, b) = (&self.k, self.n_embd, self.n_ff, &self.blocks[i]);
+        rms_norm::dispatch(gpu, &k.rms_norm, pass, &b.attn_norm, t);
+        k.linear.dispatch(gpu, pass, &b.qkv, t);
+        let heads = self.n_head + self.n_kv_head;
+        rope::dispatch(gpu, &k.rope, pass, &b.rope, t, heads, self.head_size);
+        let kv_width = self.n_kv_head * self.head_size;
+        kv_store::dispatch(gpu, &k.kv_store, pass, &b.kv_store, t, kv_width);
+        attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t);
+        k.linear.dispatch(gpu, pass, &b.attn_output, t);
+        add::dispatch(gpu, &k.add, pass, &b.attn_residual, t * c);
+        rms_norm::dispatch(gpu, &k.rms_norm, pass, &b.ffn_norm, t);
+        k.linear.dispatch(gpu, pass, &b.gate_up, t);
+        silu_mul::dispatch(gpu, &k.silu_mul, pass, &b.silu_mul, t * f);
+        k.linear.dispatch(gpu, pass, &b.ffn_down, t);
+        add::dispatch(gpu, &k.add, pass, &b.ffn_residual, t * c);
+    }
+
+    /// output_norm and output from rows of `x` [rows, C] through `ln` to `logits` [rows, V].
+    pub fn head(
+        &self,
+        gpu: &Gpu,
+        x: &wgpu::Buffer,
+        ln: &wgpu::Buffer,
+        logits: &wgpu::Buffer,
+    ) -> Head {
+        let bufs = [
+            &self.p_out,
+            &self.step,
+            ln,
+            &self.output,
+            &self.unused,
+            logits,
+        ];
+        Head {
+            norm: self
+                .k
+                .rms_norm
+                .bind(gpu, &[&self.norm_params, x, &self.output_norm, ln]),
+            unembed: self
+                .k
+                .linear
+                .bind(gpu, self.output_format, self.vocab, &bufs),
         }
     }
 
-    pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
-        rms_norm::dispatch(gpu, &self.k.rms_norm, pass, &self.output_norm, 1);
-        self.k.linear.dispatch(gpu, pass, &self.output, 1);
+    pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, h: &Head, rows: u32) {
+        rms_norm::dispatch(gpu, &self.k.rms_norm, pass, &h.norm, rows);
+        self.k.linear.dispatch(gpu, pass, &h.unembed, rows);
     }
 }

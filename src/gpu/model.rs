@@ -6,6 +6,8 @@
 use super::attention::Capture;
 use super::gpt2::Gpt2Body;
 use super::llama::LlamaBody;
+use super::matmul::LinearBind;
+use super::top_k::{self, K, TopK};
 use super::{Gpu, Kernel, Step, sample};
 use crate::cpu::SampleParams;
 use crate::error::{LanternError, Result};
@@ -35,6 +37,13 @@ impl Default for ModelOptions {
     }
 }
 
+/// The final norm and the unembedding, bound to some rows: the model's head (the last token's
+/// row, whose logits are sampled) or the logit lens's (one row per layer).
+pub struct Head {
+    pub norm: wgpu::BindGroup,
+    pub unembed: LinearBind,
+}
+
 /// What every architecture shares: the pass's inputs, the last row of the residual stream,
 /// the logits, the sampler and its read-back.
 pub struct Io {
@@ -47,11 +56,19 @@ pub struct Io {
     pub logits: wgpu::Buffer,
     /// A 4-byte buffer for slots a kernel does not read (a missing bias).
     pub unused: wgpu::Buffer,
+    /// [C]: `x_last` after the final norm.
+    ln_last: wgpu::Buffer,
     sampled: wgpu::Buffer,
+    /// The sampled id, then (while capturing) the top-k row of the same logits.
     readback: wgpu::Buffer,
     sample_params: wgpu::Buffer,
     sample: Kernel,
     sample_bind: wgpu::BindGroup,
+    top_k: Kernel,
+    top_k_params: wgpu::Buffer,
+    /// [2K+1] the top-k of `logits`, with the sampled token's probability.
+    predicted: wgpu::Buffer,
+    top_k_bind: wgpu::BindGroup,
 }
 
 impl Io {
@@ -65,17 +82,34 @@ impl Io {
         );
         let sample = sample::kernel(gpu).await?;
         let sample_bind = sample.bind(gpu, &[&sample_params, &step, &logits, &sampled]);
+        let top_k = top_k::kernel(gpu).await?;
+        let top_k_params = gpu.uniform(
+            "top_k params",
+            &top_k::Params {
+                vocab: vocab as u32,
+                k: K.min(vocab) as u32,
+                _pad: [0; 2],
+            },
+        );
+        let row = (top_k::row_len(K.min(vocab)) * 4) as u64;
+        let predicted = gpu.storage("predicted", row)?;
+        let top_k_bind = top_k.bind(gpu, &[&top_k_params, &logits, &sampled, &predicted]);
         Ok(Self {
             tokens: gpu.storage("tokens", (chunk * 4) as u64)?,
             x_last: gpu.storage("x_last", (n_embd * 4) as u64)?,
+            ln_last: gpu.storage("ln_last", (n_embd * 4) as u64)?,
             unused: gpu.storage("unused", 4)?,
-            readback: gpu.readback("sampled readback", 4),
+            readback: gpu.readback("sampled readback", 4 + row),
             step,
             logits,
             sampled,
             sample_params,
             sample,
             sample_bind,
+            top_k,
+            top_k_params,
+            predicted,
+            top_k_bind,
         })
     }
 }
@@ -86,19 +120,40 @@ enum Body {
 }
 
 impl Body {
-    /// Embedding and every block, over `t` tokens; the residual stream ends in `x()`.
-    fn encode_layers(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
+    fn n_layer(&self) -> usize {
         match self {
-            Body::Gpt2(b) => b.encode_layers(gpu, pass, t),
-            Body::Llama(b) => b.encode_layers(gpu, pass, t),
+            Body::Gpt2(b) => b.n_layer(),
+            Body::Llama(b) => b.n_layer(),
         }
     }
 
-    /// Final norm of `Io::x_last` and the logits.
-    fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass) {
+    fn encode_embedding(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
         match self {
-            Body::Gpt2(b) => b.encode_head(gpu, pass),
-            Body::Llama(b) => b.encode_head(gpu, pass),
+            Body::Gpt2(b) => b.encode_embedding(gpu, pass, t),
+            Body::Llama(b) => b.encode_embedding(gpu, pass, t),
+        }
+    }
+
+    /// Block `i` over `t` tokens; the residual stream ends in `x()`.
+    fn encode_block(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, t: u32) {
+        match self {
+            Body::Gpt2(b) => b.encode_block(gpu, pass, i, t),
+            Body::Llama(b) => b.encode_block(gpu, pass, i, t),
+        }
+    }
+
+    fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, ln: &wgpu::Buffer, logits: &wgpu::Buffer) -> Head {
+        match self {
+            Body::Gpt2(b) => b.head(gpu, x, ln, logits),
+            Body::Llama(b) => b.head(gpu, x, ln, logits),
+        }
+    }
+
+    /// The final norm and the logits of `rows` rows bound in `h`.
+    fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, h: &Head, rows: u32) {
+        match self {
+            Body::Gpt2(b) => b.encode_head(gpu, pass, h, rows),
+            Body::Llama(b) => b.encode_head(gpu, pass, h, rows),
         }
     }
 
@@ -110,9 +165,64 @@ impl Body {
     }
 }
 
+/// The logit lens: each block's output row for the first `rows` positions, kept while
+/// capturing, and what turns one position's rows into each layer's top-k (the model's own
+/// final norm and unembedding, then top_k.wgsl), all made at load.
+struct Lens {
+    rows: usize,
+    /// [n_layer, rows, C]
+    resid: wgpu::Buffer,
+    /// [n_layer, C]: one position's rows, the head's input.
+    x: wgpu::Buffer,
+    head: Head,
+    /// [1] the id that followed the position (its probability per layer), or u32::MAX.
+    next: wgpu::Buffer,
+    /// [n_layer, 2K+1]
+    out: wgpu::Buffer,
+    top_k_bind: wgpu::BindGroup,
+    readback: wgpu::Buffer,
+}
+
+impl Lens {
+    fn new(
+        gpu: &Gpu,
+        body: &Body,
+        io: &Io,
+        n_embd: usize,
+        vocab: usize,
+        rows: usize,
+    ) -> Result<Self> {
+        let l = body.n_layer();
+        let row = (n_embd * 4) as u64;
+        let x = gpu.storage("lens x", l as u64 * row)?;
+        let ln = gpu.storage("lens ln", l as u64 * row)?;
+        let logits = gpu.storage("lens logits", (l * vocab * 4) as u64)?;
+        let next = gpu.storage("lens next", 4)?;
+        let out_bytes = (l * top_k::row_len(K.min(vocab)) * 4) as u64;
+        let out = gpu.storage("lens top-k", out_bytes)?;
+        Ok(Self {
+            rows,
+            resid: gpu.storage("lens residuals", l as u64 * rows as u64 * row)?,
+            head: body.head(gpu, &x, &ln, &logits),
+            top_k_bind: io
+                .top_k
+                .bind(gpu, &[&io.top_k_params, &logits, &next, &out]),
+            readback: gpu.readback("lens readback", out_bytes),
+            x,
+            next,
+            out,
+        })
+    }
+}
+
 pub struct GpuModel {
     body: Body,
     io: Io,
+    head: Head,
+    /// Made when attention is captured (the visualization); `None` in the CLI and benchmarks.
+    lens: Option<Lens>,
+    /// The top-k of the last pass's logits, read with its sampled id while capturing.
+    prediction: Option<TopK>,
     /// Tokens the KV cache holds.
     pub context: usize,
     pub vocab: usize,
@@ -162,11 +272,18 @@ impl GpuModel {
                 (Body::Llama(b), kv)
             }
         };
+        let head = body.head(gpu, &io.x_last, &io.ln_last, &io.logits);
+        let lens = (probs.rows > 0)
+            .then(|| Lens::new(gpu, &body, &io, n_embd, vocab, probs.rows))
+            .transpose()?;
         gpu.check()?;
         let gpu_bytes = gpu.snapshot().since(&before).buffer_bytes;
         Ok(Self {
             body,
             io,
+            head,
+            lens,
+            prediction: None,
             context,
             vocab,
             n_embd,
@@ -219,6 +336,15 @@ impl GpuModel {
             out.extend_from_slice(&row[..n]);
         }
         Ok(out)
+    }
+
+    /// Layers whose attention is captured (all of them, or 0 without capture).
+    pub fn attention_layers(&self) -> usize {
+        if self.probs.rows > 0 {
+            self.probs.layers.len()
+        } else {
+            0
+        }
     }
 
     /// Tokens in the KV cache.
@@ -291,7 +417,9 @@ impl GpuModel {
     }
 
     /// Records and submits one pass over `n` tokens starting at `self.pos`; with `sample`
-    /// set, also the final norm, the logits of the last token and the sampler.
+    /// set, also the final norm, the logits of the last token and the sampler. While
+    /// capturing, also each block's output rows (for the logit lens; a compute pass per
+    /// block, as a copy cannot sit inside one) and the top-k of the logits.
     fn pass(&mut self, gpu: &Gpu, n: usize, sample: Option<(SampleParams, f32)>) {
         let u = sample.map_or(0.0, |(_, u)| u);
         let step = Step {
@@ -312,13 +440,36 @@ impl GpuModel {
             );
             self.last_sample = Some(s);
         }
+        let row_bytes = (self.n_embd * 4) as u64;
+        let lens = self.lens.as_ref().filter(|_| self.capturing);
+        let kept = lens.map_or(0, |l| l.rows.saturating_sub(self.pos).min(n));
         let mut enc = gpu.encoder();
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            self.body.encode_layers(gpu, &mut pass, n as u32);
+            self.body.encode_embedding(gpu, &mut pass, n as u32);
+            if kept == 0 {
+                for i in 0..self.body.n_layer() {
+                    self.body.encode_block(gpu, &mut pass, i, n as u32);
+                }
+            }
+        }
+        if let Some(lens) = lens.filter(|_| kept > 0) {
+            for i in 0..self.body.n_layer() {
+                {
+                    let mut pass = enc.begin_compute_pass(&Default::default());
+                    self.body.encode_block(gpu, &mut pass, i, n as u32);
+                }
+                let at = (i * lens.rows + self.pos) as u64 * row_bytes;
+                enc.copy_buffer_to_buffer(
+                    self.body.x(),
+                    0,
+                    &lens.resid,
+                    at,
+                    kept as u64 * row_bytes,
+                );
+            }
         }
         if sample.is_some() {
-            let row_bytes = (self.n_embd * 4) as u64;
             enc.copy_buffer_to_buffer(
                 self.body.x(),
                 (n as u64 - 1) * row_bytes,
@@ -328,19 +479,92 @@ impl GpuModel {
             );
             {
                 let mut pass = enc.begin_compute_pass(&Default::default());
-                self.body.encode_head(gpu, &mut pass);
+                self.body.encode_head(gpu, &mut pass, &self.head, 1);
                 sample::dispatch(gpu, &self.io.sample, &mut pass, &self.io.sample_bind);
+                if self.capturing {
+                    top_k::dispatch(gpu, &self.io.top_k, &mut pass, &self.io.top_k_bind, 1);
+                }
             }
             // The pick is the next decode pass's input, and the one value the CPU reads.
             enc.copy_buffer_to_buffer(&self.io.sampled, 0, &self.io.tokens, 0, 4);
             enc.copy_buffer_to_buffer(&self.io.sampled, 0, &self.io.readback, 0, 4);
+            if self.capturing {
+                let bytes = self.io.predicted.size();
+                enc.copy_buffer_to_buffer(&self.io.predicted, 0, &self.io.readback, 4, bytes);
+            }
         }
         gpu.submit(enc);
         self.pos += n;
     }
 
-    async fn read_sampled(&self, gpu: &Gpu) -> Result<u32> {
-        let bytes = gpu.read(&self.io.readback, 4).await?;
-        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    /// The sampled id, and while capturing the top-k of the same logits (one read).
+    async fn read_sampled(&mut self, gpu: &Gpu) -> Result<u32> {
+        let extra = if self.capturing {
+            self.io.predicted.size()
+        } else {
+            0
+        };
+        let bytes = gpu.read(&self.io.readback, 4 + extra).await?;
+        let words: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
+        self.prediction = self
+            .capturing
+            .then(|| TopK::from_row(&words[1..], K.min(self.vocab)));
+        Ok(words[0])
+    }
+
+    /// The top-k candidates of the last sampled token's logits (the model's softmax at
+    /// temperature 1, and the sampled token's probability), when the pass ran capturing.
+    pub fn prediction(&self) -> Option<&TopK> {
+        self.prediction.as_ref()
+    }
+
+    /// The logit lens at `pos`: for each block, the top-k tokens the model would predict if
+    /// its output went straight to the final norm and the unembedding, and the probability
+    /// of `next` (the token that followed) in each. Needs the pass that ran `pos` to have
+    /// captured (pos < the capture size). One submit; layers × (2K+1) × 4 bytes read back.
+    pub async fn logit_lens(&self, gpu: &Gpu, pos: usize, next: Option<u32>) -> Result<Vec<TopK>> {
+        let Some(lens) = self.lens.as_ref().filter(|l| pos < l.rows.min(self.pos)) else {
+            return Err(LanternError::Gpu(format!(
+                "the logit lens has no captured rows for position {pos} ({} in the cache)",
+                self.pos
+            )));
+        };
+        let layers = self.body.n_layer();
+        let step = Step {
+            n_tokens: layers as u32,
+            ..Step::default()
+        };
+        gpu.queue
+            .write_buffer(&self.io.step, 0, bytemuck::bytes_of(&step));
+        let next = next.unwrap_or(u32::MAX);
+        gpu.queue
+            .write_buffer(&lens.next, 0, bytemuck::bytes_of(&next));
+        let row_bytes = (self.n_embd * 4) as u64;
+        let mut enc = gpu.encoder();
+        for i in 0..layers {
+            let from = (i * lens.rows + pos) as u64 * row_bytes;
+            enc.copy_buffer_to_buffer(&lens.resid, from, &lens.x, i as u64 * row_bytes, row_bytes);
+        }
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            self.body
+                .encode_head(gpu, &mut pass, &lens.head, layers as u32);
+            top_k::dispatch(
+                gpu,
+                &self.io.top_k,
+                &mut pass,
+                &lens.top_k_bind,
+                layers as u32,
+            );
+        }
+        enc.copy_buffer_to_buffer(&lens.out, 0, &lens.readback, 0, lens.out.size());
+        gpu.submit(enc);
+        let bytes = gpu.read(&lens.readback, lens.out.size()).await?;
+        let words: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
+        let k = K.min(self.vocab);
+        Ok(words
+            .chunks(top_k::row_len(k))
+            .map(|row| TopK::from_row(row, k))
+            .collect())
     }
 }
