@@ -26,6 +26,21 @@ function nativeIds() {
   ], { timeout: SLOW }).then(({ stdout }) => JSON.parse(stdout));
 }
 
+/** `lantern <command> --model MODEL --prompt PROMPT ...args` natively, as JSON. */
+function nativeJson(command, ...args) {
+  return promisify(execFile)(LANTERN, [command, '--model', MODEL, '--prompt', PROMPT, ...args],
+    { timeout: SLOW }).then(({ stdout }) => JSON.parse(stdout));
+}
+
+/** Page coordinates of the centre of heatmap cell (query i, key j). */
+async function cellCentre(heat, i, j) {
+  const d = await heat.evaluate((el) => ({ ...el.dataset, width: el.width }));
+  const box = await heat.boundingBox();
+  const scale = box.width / d.width;
+  const at = (k) => (Number(d.labels) + (k + 0.5) * Number(d.cell)) * scale;
+  return [box.x + at(j), box.y + at(i)];
+}
+
 /** The numpy golden file of the GPT-2 fixture the page loads from a URL. */
 const gpt2Golden = () =>
   JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/gpt2-tiny-f32/golden.json')));
@@ -76,9 +91,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
 
   test('the attention view shows the GPU kernel\'s probabilities, as the native engine computes them', async () => {
     const LAYER = 3;
-    const native = promisify(execFile)(LANTERN, [
-      'attention', '--model', MODEL, '--prompt', PROMPT, '--layer', String(LAYER),
-    ], { timeout: SLOW }).then(({ stdout }) => JSON.parse(stdout));
+    const native = nativeJson('attention', '--layer', String(LAYER));
     await byId(page, 'viz-open').click();
     await byId(page, 'viz-heatmap').waitFor({ timeout: 60_000 });
     await byId(page, 'viz-layer-select').selectOption(String(LAYER));
@@ -103,8 +116,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     await byId(page, `viz-token-${p - 1}`).hover();
     assert.match(await byId(page, 'viz-token-0').getAttribute('style'), /background/);
     // Values on hover: the cell (query p-1, key 0).
-    const box = await heat.boundingBox();
-    await page.mouse.move(box.x + (0.5 / n) * box.width, box.y + ((p - 0.5) / n) * box.height);
+    await page.mouse.move(...(await cellCentre(heat, p - 1, 0)));
     const shown = await byId(page, 'viz-heatmap-value').textContent();
     assert.match(shown, new RegExp(`: ${want[p - 1][0].toFixed(4)}$`), shown);
     await screenshot(page, 'attention');
@@ -114,6 +126,94 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     assert.equal(exported.layer, LAYER);
     assert.equal(exported.tokens.length, n);
     assert.ok(Math.abs(exported.heads[0][p - 1][0] - want[p - 1][0]) < 2e-3);
+  });
+
+  test('the all-heads grid shows every layer × head; a click opens one large', async () => {
+    const [LAYER, HEAD] = [5, 2];
+    const native = nativeJson('attention', '--layer', String(LAYER));
+    await byId(page, 'viz-tab-grid').click();
+    const grid = byId(page, 'viz-grid');
+    await page.waitForFunction(() => document.querySelector('[data-testid="viz-grid"]')?.dataset.layers,
+      null, { timeout: 60_000 });
+    const d = await grid.evaluate((el) => ({ ...el.dataset, width: el.width }));
+    assert.equal(Number(d.layers), 30);
+    assert.equal(Number(d.heads), 9);
+    const timing = await byId(page, 'viz-grid-timing').evaluate((el) => ({ ...el.dataset }));
+    console.log(`grid of ${d.layers}×${d.heads} over ${d.n} tokens: shrink ${timing.buildMs} ms, draw ${timing.drawMs} ms (main thread)`);
+    await screenshot(page, 'grid');
+    // Click the centre of thumbnail (LAYER, HEAD).
+    const box = await grid.boundingBox();
+    const scale = box.width / d.width;
+    const [size, gap, margin] = [Number(d.size), Number(d.gap), Number(d.margin)];
+    const at = (k) => (margin + k * (size + gap) + size / 2) * scale;
+    await page.mouse.click(box.x + at(HEAD), box.y + at(LAYER));
+    const heat = byId(page, 'viz-heatmap');
+    await page.waitForFunction(([l, h]) => {
+      const el = document.querySelector('[data-testid="viz-heatmap"]');
+      return el?.dataset.layer === l && el?.dataset.head === h;
+    }, [String(LAYER), String(HEAD)], { timeout: 60_000 });
+    const n = Number(await heat.getAttribute('data-n'));
+    const values = (await heat.getAttribute('data-values')).split(',').map(Number);
+    const want = (await native).layers[0].heads[HEAD];
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) {
+      for (let j = 0; j < want.length; j++) worst = Math.max(worst, Math.abs(values[i * n + j] - want[i][j]));
+    }
+    console.log(`layer ${LAYER} head ${HEAD} opened from the grid: worst |page - native| = ${worst}`);
+    assert.ok(worst < 2e-3);
+  });
+
+  test('the prediction view shows the candidates of each generated token, as the native engine computes them', async () => {
+    // The candidates of the first generated token are the last layer of the logit lens at
+    // the prompt's last position: `lantern lens` computes that natively.
+    const native = nativeJson('lens');
+    await byId(page, 'viz-tab-predictions').click();
+    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    const p = (await native).ids.length;
+    await byId(page, `viz-pred-token-${p}`).click();
+    const table = byId(page, 'viz-topk');
+    await page.waitForFunction((pos) => document.querySelector('[data-testid="viz-topk"]')?.dataset.pos === pos,
+      String(p), { timeout: 10_000 });
+    const shown = await table.evaluate((el) => ({ ...el.dataset }));
+    const top = shown.ids.split(',').map(Number);
+    const probs = shown.probs.split(',').map(Number);
+    assert.equal(Number(shown.chosen), ids[0], 'the token clicked is the first generated');
+    assert.equal(top[0], ids[0], 'greedy took the most likely candidate');
+    assert.ok(probs.every((v, i) => i === 0 || v <= probs[i - 1]), 'most likely first');
+    const last = (await native).layers.at(-1);
+    assert.deepEqual(top.slice(0, 3), last.ids.slice(0, 3));
+    const worst = Math.max(...probs.map((v, i) => Math.abs(v - last.probs[i])));
+    console.log(`predictions at position ${p}: ${last.tokens.slice(0, 3).join('|')} p=${probs.slice(0, 3).map((v) => v.toFixed(4))}; worst |page - native| = ${worst}`);
+    assert.ok(worst < 2e-3);
+    // Generated tokens are shaded by their probability; prompt tokens are not.
+    assert.match(await byId(page, `viz-pred-token-${p}`).getAttribute('style'), /background/);
+    assert.equal(await byId(page, 'viz-pred-token-0').getAttribute('data-prob'), null);
+    await screenshot(page, 'predictions');
+  });
+
+  test('the logit lens shows what each layer predicts, as the native engine computes it', async () => {
+    const native = nativeJson('lens');
+    await byId(page, 'viz-tab-lens').click();
+    const p = (await native).ids.length;
+    await byId(page, `viz-lens-token-${p - 1}`).click();
+    await page.waitForFunction((pos) => document.querySelector('[data-testid="viz-logit-lens"]')?.dataset.pos === pos,
+      String(p - 1), { timeout: 60_000 });
+    const rows = await page.locator('[data-testid^="viz-lens-row-"]').evaluateAll((els) => els.map((el) => ({ ...el.dataset })));
+    const want = (await native).layers;
+    assert.equal(rows.length, want.length, 'a row per layer');
+    let worst = 0;
+    rows.forEach((r, l) => {
+      const probs = r.probs.split(',').map(Number);
+      probs.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - want[l].probs[i])); });
+      assert.equal(Number(r.ids.split(',')[0]), want[l].ids[0], `layer ${l}: top token`);
+    });
+    console.log(`logit lens at position ${p - 1}: ${want.map((l) => l.tokens[0]).join('|')}; worst |page - native| = ${worst}`);
+    assert.ok(worst < 2e-3);
+    // Under the hood: the kernel's source is in the page.
+    await byId(page, 'viz-source-top_k.wgsl').locator('summary').click();
+    assert.match(await byId(page, 'viz-source-top_k.wgsl').textContent(), /@compute/);
+    await screenshot(page, 'lens');
+    await byId(page, 'viz-tab-attention').click();
     await byId(page, 'viz-open').click(); // closed again: nothing more is read back
   });
 
@@ -231,6 +331,30 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
     assert.deepEqual(ids, expected);
     assert.equal(await byId(page, 'error').count(), 0);
+    // Its attention in the view equals the native engine's (last layer, head 1).
+    const fixtureDir = join(ROOT, 'tests/fixtures/gpt2-tiny-f32');
+    const native = await promisify(execFile)(LANTERN, ['attention', '--model', fixtureDir, '--prompt', prompt],
+      { timeout: SLOW }).then(({ stdout }) => JSON.parse(stdout));
+    const layer = native.layers.length - 1;
+    await byId(page, 'viz-open').click();
+    await byId(page, 'viz-layer-select').selectOption(String(layer));
+    await byId(page, 'viz-head-toggle-0').click(); // off: head 1 is the first shown
+    await page.waitForFunction((l) => {
+      const el = document.querySelector('[data-testid="viz-heatmap"]');
+      return el?.dataset.layer === l && el?.dataset.head === '1';
+    }, String(layer), { timeout: 60_000 });
+    const heat = byId(page, 'viz-heatmap');
+    const n = Number(await heat.getAttribute('data-n'));
+    const values = (await heat.getAttribute('data-values')).split(',').map(Number);
+    const want = native.layers[layer].heads[1];
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) {
+      for (let j = 0; j < want.length; j++) worst = Math.max(worst, Math.abs(values[i * n + j] - want[i][j]));
+    }
+    console.log(`GPT-2 fixture layer ${layer} head 1: worst |page - native| = ${worst}`);
+    assert.ok(worst < 2e-3);
+    await screenshot(page, 'gpt2-attention');
+    await byId(page, 'viz-open').click();
   });
 
   test('a lost GPU device is reported; the model reloads and the chat on screen stays', async () => {
