@@ -7,7 +7,7 @@
 
 struct Params {
     vocab: u32,   // V
-    k: u32,       // picks per row, <= K_MAX
+    k: u32,       // picks per row, <= V
     _pad0: u32,
     _pad1: u32,
 }

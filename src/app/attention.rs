@@ -169,7 +169,7 @@ fn HeadView(
                 <span class="token" data-testid=format!("viz-token-{i}")
                     class:focus=move || focus.get() == Some(i)
                     style=move || shade(i)
-                    on:mouseenter=move |_| focus.set(Some(i))>{t.replace('\n', "↵")}</span>
+                    on:mouseenter=move |_| focus.set(Some(i)) on:click=move |_| focus.set(Some(i))>{t.replace('\n', "↵")}</span>
             }).collect_view()}
         </div>
     }

@@ -11,7 +11,7 @@ use crate::gpu::model::GpuModel;
 use leptos::prelude::*;
 use wasm_bindgen::{Clamped, JsCast};
 
-/// Pixels across a thumbnail, at most.
+/// Pixels across a thumbnail.
 const THUMB: usize = 48;
 /// Pixels between thumbnails, and for the labels at the left and top.
 const GAP: usize = 6;
@@ -39,7 +39,7 @@ impl Grid {
         n_head: usize,
     ) -> Result<Grid, String> {
         let n_layer = model.attention_layers();
-        let size = n.clamp(1, THUMB);
+        let size = THUMB;
         let mut thumbs = Vec::with_capacity(n_layer * n_head);
         let mut build_ms = 0.0;
         for layer in 0..n_layer {
@@ -77,24 +77,30 @@ impl Grid {
     }
 }
 
-/// One head's [n, n] matrix as size × size RGBA pixels: the max of each block, white 0 →
-/// blue 1 (square root, as the heatmap).
+/// One head's [n, n] matrix as size × size RGBA pixels: each pixel the largest probability
+/// of the cells it covers (a cell covers several pixels when n < size), white 0 → blue 1
+/// (square root, as the heatmap).
 fn thumbnail(p: &[f32], n: usize, size: usize) -> Vec<u8> {
-    let mut m = vec![0.0f32; size * size];
-    for i in 0..n {
-        let row = &p[i * n..][..=i];
-        let a = i * size / n;
-        for (j, &v) in row.iter().enumerate() {
-            let cell = &mut m[a * size + j * size / n];
-            *cell = cell.max(v);
+    // The cells under pixel a: [a·n/size, (a+1)·n/size), at least one.
+    let span = |a: usize| {
+        let lo = a * n / size;
+        lo..((a + 1) * n / size).max(lo + 1)
+    };
+    let mut px = Vec::with_capacity(size * size * 4);
+    for a in 0..size {
+        for b in 0..size {
+            let mut v = 0.0f32;
+            for i in span(a) {
+                // Keys after the query are masked: zero.
+                for j in span(b).take_while(|&j| j <= i) {
+                    v = v.max(p[i * n + j]);
+                }
+            }
+            let s = (255.0 * (1.0 - v.clamp(0.0, 1.0).sqrt())) as u8;
+            px.extend([s, s, 255, 255]);
         }
     }
-    m.iter()
-        .flat_map(|&v| {
-            let s = (255.0 * (1.0 - v.clamp(0.0, 1.0).sqrt())) as u8;
-            [s, s, 255, 255]
-        })
-        .collect()
+    px
 }
 
 fn draw(el: &web_sys::HtmlCanvasElement, g: &Grid) -> Result<(), wasm_bindgen::JsValue> {

@@ -21,9 +21,14 @@ pub enum Tab {
     Lens,
 }
 
-/// The text of a token, for display (a newline shown as ↵).
+/// The text of a token, for display: a newline shown as ↵, a token of only spaces as ␣.
 pub fn token_text(tok: &Tokenizer, id: u32) -> String {
-    String::from_utf8_lossy(tok.token_bytes(id)).replace('\n', "↵")
+    let t = String::from_utf8_lossy(tok.token_bytes(id)).replace('\n', "↵");
+    if t.trim().is_empty() {
+        t.replace(' ', "␣")
+    } else {
+        t
+    }
 }
 
 /// Adds the tokens a generation has run or produced since `preds` was last brought up to
