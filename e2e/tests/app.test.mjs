@@ -146,7 +146,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     const scale = box.width / d.width;
     const [size, gap, margin] = [Number(d.size), Number(d.gap), Number(d.margin)];
     const at = (k) => (margin + k * (size + gap) + size / 2) * scale;
-    await page.mouse.click(box.x + at(HEAD), box.y + at(LAYER));
+    await grid.click({ position: { x: at(HEAD), y: at(LAYER) } }); // scrolls it into view
     const heat = byId(page, 'viz-heatmap');
     await page.waitForFunction(([l, h]) => {
       const el = document.querySelector('[data-testid="viz-heatmap"]');
