@@ -42,17 +42,26 @@ export async function serve(dir = DIST) {
   return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }
 
-/** Headless Chromium (a fresh profile each time); with `webgpu: false`, one without WebGPU. */
-export async function launch({ webgpu = true } = {}) {
+function chromiumArgs(webgpu) {
   const args = [
     '--headless=new', '--no-sandbox', '--disable-gpu-sandbox', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
   ];
   args.push(webgpu ? '--enable-unsafe-webgpu' : '--disable-features=WebGPU');
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args,
-    headless: true,
+  return { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, headless: true };
+}
+
+/** Headless Chromium (a fresh profile each time); with `webgpu: false`, one without WebGPU. */
+export async function launch({ webgpu = true } = {}) {
+  return chromium.launch(chromiumArgs(webgpu));
+}
+
+/** Headless Chromium with WebGPU on the profile in `dir` (kept between launches, as a
+ * user's browser keeps its storage): a browser context. */
+export async function launchProfile(dir) {
+  return chromium.launchPersistentContext(dir, {
+    ...chromiumArgs(true),
+    viewport: { width: 1280, height: 900 },
   });
 }
 

@@ -24,6 +24,8 @@ pub enum Source {
     Url(String),
     /// Files the user picked or dropped: one `.gguf`, or a checkpoint's files.
     Files(Vec<web_sys::File>),
+    /// A model kept in this browser's storage (see store.rs), by its key.
+    Stored { key: String, name: String },
 }
 
 impl Source {
@@ -46,9 +48,26 @@ impl Source {
         Ok(Source::Url(text.to_string()))
     }
 
+    /// What makes two loads the same model: the URL, or the files' names and sizes.
+    pub fn identity(&self) -> String {
+        match self {
+            Source::Url(url) => url.clone(),
+            Source::Files(files) => {
+                let mut parts: Vec<String> = files
+                    .iter()
+                    .map(|f| format!("{}:{}", f.name(), f.size()))
+                    .collect();
+                parts.sort();
+                format!("file:{}", parts.join(","))
+            }
+            Source::Stored { key, .. } => format!("stored:{key}"),
+        }
+    }
+
     /// A short name for the status line.
     pub fn name(&self) -> String {
         match self {
+            Source::Stored { name, .. } => name.clone(),
             Source::Url(url) => {
                 let url = url.trim_end_matches("/resolve/main");
                 let url = url.trim_start_matches("https://huggingface.co/");
@@ -71,6 +90,47 @@ impl Source {
 pub enum Download {
     Gguf { name: String, bytes: Vec<u8> },
     Folder(Folder),
+}
+
+impl Download {
+    /// Its files by name, as they were read (to store them).
+    pub fn files(&self) -> Vec<(&str, &[u8])> {
+        match self {
+            Download::Gguf { name, bytes } => vec![(name.as_str(), bytes.as_slice())],
+            Download::Folder(f) => {
+                let text = [
+                    ("config.json", &f.config_json),
+                    ("tokenizer.json", &f.tokenizer_json),
+                    ("vocab.json", &f.vocab_json),
+                    ("merges.txt", &f.merges_txt),
+                    ("tokenizer_config.json", &f.tokenizer_config_json),
+                ];
+                let mut out: Vec<(&str, &[u8])> = text
+                    .into_iter()
+                    .filter_map(|(n, t)| t.as_deref().map(|t| (n, t.as_bytes())))
+                    .collect();
+                if let Some(st) = &f.safetensors {
+                    out.push(("model.safetensors", st));
+                }
+                out
+            }
+        }
+    }
+
+    /// The files of [`Download::files`] back: one `.gguf`, or a checkpoint's files.
+    pub fn from_files(files: Vec<(String, Vec<u8>)>) -> Result<Self, String> {
+        if let [(name, _)] = files.as_slice()
+            && name.ends_with(".gguf")
+        {
+            let (name, bytes) = files.into_iter().next().expect("one file");
+            return Ok(Download::Gguf { name, bytes });
+        }
+        let mut folder = Folder::default();
+        for (name, bytes) in files {
+            folder.put(&name, bytes)?;
+        }
+        Ok(Download::Folder(folder))
+    }
 }
 
 /// The files of a Hugging Face checkpoint (see [`ModelFiles`]).
@@ -172,6 +232,14 @@ pub async fn download(
             Ok(Download::Folder(folder))
         }
         Source::Files(files) => read_files(files, progress).await,
+        Source::Stored { key, name } => {
+            progress(Progress {
+                phase: format!("Reading {name} from this browser's storage"),
+                done: 0,
+                total: None,
+            });
+            super::store::read(key).await.map_err(Some)
+        }
     }
 }
 

@@ -102,3 +102,50 @@ fn Progress() -> impl IntoView {
         </Show>
     }
 }
+
+/// The models kept in this browser: name, size, when; Load and Delete; the site's storage
+/// use; and the last word on storing.
+#[component]
+pub fn StoredModels() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let idle = move || !state.loading.get() && !state.busy.get();
+    let delete = move |key: String| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = super::store::delete(&key).await {
+                state.fail(format!("cannot delete the stored model: {e}"));
+            }
+            state.refresh_stored().await;
+        });
+    };
+    view! {
+        <details class="panel stored" open>
+            <summary>"Stored in this browser"</summary>
+            <p class="muted" data-testid="storage-note">{move || state.storage_note.get()}</p>
+            <ul data-testid="stored-models">
+                {move || state.stored.get().into_iter().map(|m| {
+                    let (key, key2, name) = (m.key.clone(), m.key.clone(), m.name.clone());
+                    view! {
+                        <li data-testid=format!("stored-model-{}", m.key) data-name=m.name.clone()
+                            data-bytes=m.bytes.to_string()>
+                            <span class="name">{m.name.clone()}</span>
+                            <span class="muted">{format!(" {}", megabytes(m.bytes))}</span>
+                            <button data-testid=format!("stored-load-{}", m.key) disabled=move || !idle()
+                                on:click=move |_| state.load(Source::Stored { key: key.clone(), name: name.clone() })>
+                                "Load"</button>
+                            <button data-testid=format!("stored-delete-{}", m.key) disabled=move || !idle()
+                                on:click=move |_| delete(key2.clone())>"Delete"</button>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <p class="muted" data-testid="storage-estimate"
+                data-usage=move || state.estimate.get().map(|e| e.usage.to_string())
+                data-quota=move || state.estimate.get().map(|e| e.quota.to_string())>
+                {move || state.estimate.get().map(|e| format!(
+                    "This site uses {} of the {} the browser allows{}.",
+                    megabytes(e.usage as u64), megabytes(e.quota as u64),
+                    if e.persisted { " (persistent: kept unless you clear it)" } else { " (may be evicted when the disk is short)" }))}
+            </p>
+        </details>
+    }
+}

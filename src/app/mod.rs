@@ -13,6 +13,7 @@ mod grid;
 mod lens;
 mod loader;
 mod predictions;
+mod store;
 mod viz;
 mod web;
 
@@ -119,6 +120,12 @@ pub struct AppState {
     /// The logit lens: its position (None: the latest) and what it shows.
     pub lens_pos: RwSignal<Option<usize>>,
     pub lens: RwSignal<Option<lens::LensView>>,
+    /// The models kept in this browser, its storage use, and the last word on storing.
+    pub stored: RwSignal<Vec<store::StoredModel>>,
+    pub estimate: RwSignal<Option<store::Estimate>>,
+    pub storage_note: RwSignal<Option<String>>,
+    /// The browser says it has no network.
+    pub offline: RwSignal<bool>,
     /// Tokens and speed of the generation running or last run.
     pub speed: RwSignal<String>,
     pub settings: RwSignal<Settings>,
@@ -156,7 +163,91 @@ impl AppState {
             )))),
             chat_log: RwSignal::new(Vec::new()),
             settings: RwSignal::new(Settings::default()),
+            stored: RwSignal::new(Vec::new()),
+            estimate: RwSignal::new(None),
+            storage_note: RwSignal::new(None),
+            offline: RwSignal::new(!web::is_online()),
         }
+    }
+
+    /// Reads the list of stored models and the storage estimate again.
+    pub async fn refresh_stored(self) {
+        match store::list().await {
+            Ok(list) => self.stored.set(list),
+            Err(e) => self.fail(format!("cannot read this browser's storage: {e}")),
+        }
+        self.estimate.set(store::estimate().await.ok());
+    }
+
+    /// Gets the model's bytes: from this browser's storage when it holds them (checked), else
+    /// from the source (the network, the user's files). Returns whether they came from storage.
+    async fn bytes(
+        self,
+        source: &Source,
+        abort: &web_sys::AbortSignal,
+        progress: &dyn Fn(Progress),
+    ) -> Result<(engine::Download, bool), Option<String>> {
+        let name = source.name();
+        let key = store::key_of(source);
+        let stored = match source {
+            Source::Stored { .. } => true,
+            _ => self.stored.get_untracked().iter().any(|m| m.key == key),
+        };
+        if stored {
+            let key = match source {
+                Source::Stored { key, .. } => key.clone(),
+                _ => key,
+            };
+            progress(Progress {
+                phase: format!("Reading {name} from this browser's storage"),
+                done: 0,
+                total: None,
+            });
+            match store::read(&key).await {
+                Ok(d) => return Ok((d, true)),
+                Err(e) => {
+                    let _ = store::delete(&key).await;
+                    self.refresh_stored().await;
+                    let what = format!(
+                        "the stored copy of {name} could not be used ({e}); it was removed"
+                    );
+                    if matches!(source, Source::Stored { .. }) {
+                        return Err(Some(format!("{what}. Load it again from its file or URL.")));
+                    }
+                    self.storage_note
+                        .set(Some(format!("{what} and is downloaded again.")));
+                }
+            }
+        }
+        if matches!(source, Source::Url(_)) && !web::is_online() {
+            return Err(Some(format!(
+                "You are offline, and {name} is not stored in this browser. Connect to the \
+                 network once to download it, or pick a model file from your disk."
+            )));
+        }
+        Ok((engine::download(source, abort, progress).await?, false))
+    }
+
+    /// Keeps what was loaded from `source` in this browser's storage, in the background.
+    fn keep(self, source: Source, d: engine::Download) {
+        leptos::task::spawn_local(async move {
+            let name = source.name();
+            self.storage_note.set(Some(format!(
+                "Keeping {name} in this browser for offline use…"
+            )));
+            store::persist().await;
+            match store::store(&source, &d).await {
+                Ok(m) => self.storage_note.set(Some(format!(
+                    "{name} is stored in this browser ({}): it loads with no network.",
+                    device::megabytes(m.bytes)
+                ))),
+                Err(e) => {
+                    self.storage_note.set(None);
+                    self.fail(e);
+                }
+            }
+            self.refresh_stored().await;
+        });
     }
 
     /// The engine cell, to borrow for the length of one task.
@@ -220,7 +311,7 @@ impl AppState {
         let name = source.name();
         self.status.set(format!("Loading {name}…"));
         let progress = move |p: Progress| self.progress.set(Some(p));
-        let download = engine::download(source, abort, &progress).await?;
+        let (download, from_store) = self.bytes(source, abort, &progress).await?;
         self.progress.set(Some(Progress {
             phase: "Reading the checkpoint".into(),
             done: 0,
@@ -228,7 +319,6 @@ impl AppState {
         }));
         web::yield_now().await;
         let loaded = engine::parse(&download).map_err(|e| Some(e.to_string()))?;
-        drop(download);
         if abort.aborted() {
             return Err(None);
         }
@@ -256,6 +346,13 @@ impl AppState {
         self.lens.set(None);
         self.device.set(Some(device::describe(&engine).await));
         *cell.borrow_mut() = Some(engine);
+        if from_store {
+            self.storage_note.set(Some(format!(
+                "{name} was loaded from this browser's storage."
+            )));
+        } else {
+            self.keep(source.clone(), download);
+        }
         Ok(())
     }
 
@@ -315,8 +412,10 @@ fn App() -> impl IntoView {
             "this browser does not expose WebGPU (navigator.gpu is missing)".into(),
         ));
     } else {
+        web::on_online_change(move |online| state.offline.set(!online));
         // Ask for an adapter before downloading anything.
         leptos::task::spawn_local(async move {
+            state.refresh_stored().await;
             if web::adapter_info().await.is_none() {
                 state.no_webgpu.set(Some(
                     "the browser has WebGPU but offers no adapter (WebGPU may be turned off, \
@@ -340,6 +439,18 @@ fn App() -> impl IntoView {
             <header>
                 <h1>"Lantern"</h1>
                 <span class="status" data-testid="model-status">{move || state.status.get()}</span>
+                <Show when=move || state.offline.get()>
+                    <span class="offline" data-testid="offline-status" title="The browser reports no network">
+                        {move || {
+                            let names: Vec<String> = state.stored.get().into_iter().map(|m| m.name).collect();
+                            if names.is_empty() {
+                                "Offline: no model is stored in this browser".to_string()
+                            } else {
+                                format!("Offline: available here: {}", names.join(", "))
+                            }
+                        }}
+                    </span>
+                </Show>
             </header>
             <main>
                 <section class="work">
@@ -363,6 +474,7 @@ fn App() -> impl IntoView {
                 </section>
                 <aside>
                     <loader::ModelPanel/>
+                    <loader::StoredModels/>
                     <generate::SettingsPanel/>
                     <device::DevicePanel/>
                 </aside>

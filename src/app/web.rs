@@ -136,3 +136,19 @@ pub async fn adapter_info() -> Option<(String, String, bool)> {
         .unwrap_or(false);
     Some((text("vendor"), text("architecture"), fallback))
 }
+
+/// Whether the browser says it has a network (`navigator.onLine`).
+pub fn is_online() -> bool {
+    window().navigator().on_line()
+}
+
+/// Calls `f(online)` whenever the browser goes offline or back online.
+pub fn on_online_change(f: impl Fn(bool) + 'static) {
+    let f = std::rc::Rc::new(f);
+    for (event, online) in [("online", true), ("offline", false)] {
+        let f = f.clone();
+        let cb = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || f(online));
+        let _ = window().add_event_listener_with_callback(event, cb.as_ref().unchecked_ref());
+        cb.forget(); // for the page's lifetime
+    }
+}

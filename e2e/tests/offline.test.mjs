@@ -1,0 +1,134 @@
+// Offline: after one visit the page and the default model come back with no network, from
+// the service worker's cache and the browser's storage (OPFS), in a browser profile kept
+// on disk between launches (as a user's browser keeps its storage).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SLOW, byId, launchProfile, screenshot, serve, waitReady } from '../lib.mjs';
+
+const DEFAULT = 'SmolLM2-135M-Instruct.Q4_1.gguf';
+const DEFAULT_BYTES = 98_362_432;
+
+/** The stored models as the page lists them: [{key, name, bytes}]. */
+async function storedModels(page) {
+  return page.locator('[data-testid="stored-models"] li').evaluateAll((els) => els.map((el) => ({
+    key: el.dataset.testid.replace('stored-model-', ''), name: el.dataset.name, bytes: Number(el.dataset.bytes),
+  })));
+}
+
+async function waitStored(page, name) {
+  await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid="stored-models"] li')]
+    .some((el) => el.dataset.name === n), name, { timeout: SLOW, polling: 250 });
+}
+
+async function usage(page) {
+  return Number(await byId(page, 'storage-estimate').getAttribute('data-usage'));
+}
+
+/** Sends a chat message and waits for the whole answer; returns it. */
+async function chatTurn(page, text) {
+  await byId(page, 'mode-chat').click();
+  await byId(page, 'max-tokens-input').fill('4');
+  await byId(page, 'chat-input').fill(text);
+  await byId(page, 'chat-send').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="chat-log"]')?.dataset.busy === 'false'
+    && document.querySelector('[data-testid="chat-log"] [data-role="assistant"]'), null, { timeout: SLOW, polling: 250 });
+  return page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last().textContent();
+}
+
+describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => {
+  let server, dir, context, page;
+  const start = async () => {
+    context = await launchProfile(dir);
+    page = context.pages()[0] ?? await context.newPage();
+  };
+  before(async () => {
+    server = await serve();
+    dir = mkdtempSync(join(tmpdir(), 'lantern-profile-'));
+    await start();
+  });
+  after(async () => {
+    await context?.close();
+    server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the first visit loads the default model and keeps it in the browser', async () => {
+    await page.goto(server.url);
+    await waitReady(page);
+    await waitStored(page, DEFAULT);
+    const [m] = await storedModels(page);
+    assert.equal(m.bytes, DEFAULT_BYTES);
+    assert.match(await byId(page, 'storage-note').textContent(), /stored in this browser \(98\.4 MB\)/);
+    assert.ok(await usage(page) >= DEFAULT_BYTES, 'the estimate counts the stored file');
+    // The service worker has installed this build and controls the page.
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 });
+    await screenshot(page, 'stored');
+  });
+
+  test('offline, a reload brings back the app and the model, and a chat turn works', async () => {
+    await context.setOffline(true);
+    await page.reload();
+    await waitReady(page);
+    assert.match(await byId(page, 'storage-note').textContent(), /loaded from this browser's storage/);
+    assert.match(await byId(page, 'offline-status').textContent(), new RegExp(`Offline: available here: ${DEFAULT}`));
+    const answer = await chatTurn(page, 'Hello!');
+    console.log(`offline chat answer: ${JSON.stringify(answer)}`);
+    assert.ok(answer.trim().length > 0);
+    await screenshot(page, 'offline-chat');
+  });
+
+  test('offline, a model that is not stored gives a clear message and the loaded one stays', async () => {
+    await byId(page, 'model-url-input').fill(`${server.url}fixtures/gpt2-tiny-f32`);
+    await byId(page, 'model-url-load').click();
+    await byId(page, 'error').waitFor();
+    const error = await byId(page, 'error').textContent();
+    console.log(`error shown: ${error}`);
+    assert.match(error, /^You are offline, and http:.*\/fixtures\/gpt2-tiny-f32 is not stored in this browser\. Connect/);
+    assert.match(await byId(page, 'model-status').textContent(), new RegExp(`${DEFAULT} · ready$`));
+  });
+
+  test('deleting a stored model frees its space', async () => {
+    const before = await usage(page);
+    const [m] = await storedModels(page);
+    await byId(page, `stored-delete-${m.key}`).click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid="stored-models"] li'), null, { timeout: 30_000 });
+    await page.waitForFunction((b) => Number(document.querySelector('[data-testid="storage-estimate"]')?.dataset.usage) < b,
+      before, { timeout: 30_000 });
+    const after = await usage(page);
+    console.log(`storage use: ${(before / 1e6).toFixed(1)} MB before deleting, ${(after / 1e6).toFixed(1)} MB after`);
+    assert.ok(before - after >= DEFAULT_BYTES * 0.9, 'the model\'s bytes are freed');
+  });
+
+  test('a model too large for the storage quota is refused with a message, and the chat stays', async () => {
+    await context.setOffline(false);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(server.url).origin, quotaSize: 20_000_000 });
+    const chat = await byId(page, 'chat-log').textContent();
+    await page.locator('button', { hasText: 'Load the default model' }).click();
+    await byId(page, 'error').waitFor({ timeout: SLOW });
+    const error = await byId(page, 'error').textContent();
+    console.log(`error shown: ${error}`);
+    assert.match(error, /not enough room to keep SmolLM2-135M-Instruct\.Q4_1\.gguf offline: it needs 98\.4 MB/);
+    await waitReady(page);
+    assert.equal(await byId(page, 'chat-log').textContent(), chat, 'the conversation on screen is unchanged');
+    assert.equal((await storedModels(page)).length, 0, 'nothing half-stored');
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(server.url).origin });
+    await screenshot(page, 'quota');
+  });
+  test('a browser closed and opened again with the same profile loads the model offline', async () => {
+    // Stored again (the quota is back to normal), then the browser is closed.
+    await page.locator('button', { hasText: 'Load the default model' }).click();
+    await waitReady(page);
+    await waitStored(page, DEFAULT);
+    await context.close();
+    await start();
+    await context.setOffline(true);
+    await page.goto(server.url);
+    await waitReady(page);
+    assert.match(await byId(page, 'storage-note').textContent(), /loaded from this browser's storage/);
+  });
+
+});
