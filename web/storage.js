@@ -113,3 +113,51 @@ export async function readModel(key) {
 export async function deleteModel(key) {
   await (await modelsDir()).removeEntry(key, { recursive: true });
 }
+
+// Conversations: IndexedDB database "lantern", store "chats", one record per conversation
+// ({id, title, created, updated, model, messages: [{role, text}]}), written whole on each
+// save (small; IndexedDB runs the writes in the order they were made).
+
+let dbPromise = null;
+
+function db() {
+  dbPromise ??= new Promise((resolve, reject) => {
+    const req = indexedDB.open('lantern', 1);
+    req.onupgradeneeded = () => req.result.createObjectStore('chats', { keyPath: 'id' });
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => { dbPromise = null; reject(req.error); };
+  });
+  return dbPromise;
+}
+
+async function chats(mode, work) {
+  const store = (await db()).transaction('chats', mode).objectStore('chats');
+  return new Promise((resolve, reject) => {
+    const req = work(store);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+    req.transaction.onabort = () => reject(req.transaction.error ?? new Error('the save was aborted'));
+  });
+}
+
+export async function saveChat(record) {
+  await chats('readwrite', (s) => s.put(record));
+}
+
+/** Every conversation without its messages ({id, title, updated, count}), newest first. */
+export async function listChats() {
+  const all = await chats('readonly', (s) => s.getAll());
+  return all
+    .map(({ id, title, updated, messages }) => ({ id, title, updated, count: messages.length }))
+    .sort((a, b) => b.updated - a.updated);
+}
+
+export async function loadChat(id) {
+  const r = await chats('readonly', (s) => s.get(id));
+  if (!r) throw new Error(`no conversation ${id}`);
+  return r;
+}
+
+export async function deleteChat(id) {
+  await chats('readwrite', (s) => s.delete(id));
+}

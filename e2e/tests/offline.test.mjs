@@ -3,7 +3,7 @@
 // on disk between launches (as a user's browser keeps its storage).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SLOW, byId, launchProfile, screenshot, serve, waitReady } from '../lib.mjs';
@@ -27,10 +27,23 @@ async function usage(page) {
   return Number(await byId(page, 'storage-estimate').getAttribute('data-usage'));
 }
 
+/** The conversation on screen: [[role, text], …]. */
+async function chatOnScreen(page) {
+  return page.locator('[data-testid="chat-log"] [data-role]').evaluateAll((els) =>
+    els.map((el) => [el.dataset.role, el.querySelector('.text').textContent]));
+}
+
+/** The saved conversations as the sidebar lists them: [{id, title, count}]. */
+async function savedChats(page) {
+  return page.locator('[data-testid="chat-list"] li').evaluateAll((els) => els.map((el) => ({
+    id: el.dataset.testid.replace('chat-item-', ''), title: el.dataset.title, count: Number(el.dataset.count),
+  })));
+}
+
 /** Sends a chat message and waits for the whole answer; returns it. */
-async function chatTurn(page, text) {
+async function chatTurn(page, text, maxTokens = 4) {
   await byId(page, 'mode-chat').click();
-  await byId(page, 'max-tokens-input').fill('4');
+  await byId(page, 'max-tokens-input').fill(String(maxTokens));
   await byId(page, 'chat-input').fill(text);
   await byId(page, 'chat-send').click();
   await page.waitForFunction(() => document.querySelector('[data-testid="chat-log"]')?.dataset.busy === 'false'
@@ -78,6 +91,59 @@ describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => 
     console.log(`offline chat answer: ${JSON.stringify(answer)}`);
     assert.ok(answer.trim().length > 0);
     await screenshot(page, 'offline-chat');
+    // The conversation was saved as it happened: a reload (still offline) shows it again.
+    const shown = await chatOnScreen(page);
+    await page.waitForFunction(() => document.querySelector('[data-testid="chat-list"] li')?.dataset.count === '2');
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="chat-log"] [data-role]').length === 2);
+    assert.deepEqual(await chatOnScreen(page), shown);
+    const [saved] = await savedChats(page);
+    assert.equal(saved.title, 'Hello!');
+    await waitReady(page);
+  });
+
+  test('a reload in the middle of an answer keeps it up to the last saved piece', async () => {
+    await byId(page, 'chat-new').click();
+    await byId(page, 'mode-chat').click();
+    await byId(page, 'max-tokens-input').fill('40');
+    await byId(page, 'chat-input').fill('Tell me a short story about a lantern.');
+    await byId(page, 'chat-send').click();
+    const answer = page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last();
+    // At least two saves' worth of pieces (a save every 4).
+    await page.waitForFunction(() => {
+      const t = [...document.querySelectorAll('[data-testid="chat-log"] [data-role="assistant"] .text')].at(-1);
+      return t && t.textContent.split(' ').length >= 9;
+    }, null, { timeout: SLOW, polling: 100 });
+    const before = await answer.textContent();
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="chat-log"] [data-role]').length === 2);
+    const [[, question], [, restored]] = await chatOnScreen(page);
+    console.log(`answer on screen before the reload: ${JSON.stringify(before)}; restored: ${JSON.stringify(restored)}`);
+    assert.equal(question, 'Tell me a short story about a lantern.');
+    assert.ok(restored.length > 0, 'some of the answer was saved');
+    assert.ok(before.startsWith(restored) || restored.startsWith(before), 'the restored text is the answer as it streamed');
+    assert.equal((await savedChats(page)).length, 2);
+    await waitReady(page);
+  });
+
+  test('conversations can be renamed, exported as JSON and Markdown, and deleted', async () => {
+    const [newest, older] = await savedChats(page);
+    await byId(page, `chat-rename-${newest.id}`).click();
+    await byId(page, 'chat-title-input').fill('A lantern story');
+    await byId(page, 'chat-title-input').press('Enter');
+    await page.waitForFunction((id) => document.querySelector(`[data-testid="chat-item-${id}"]`)?.dataset.title === 'A lantern story', newest.id);
+    const [json] = await Promise.all([page.waitForEvent('download'), byId(page, `chat-export-json-${newest.id}`).click()]);
+    const record = JSON.parse(readFileSync(await json.path(), 'utf8'));
+    assert.equal(record.title, 'A lantern story');
+    assert.deepEqual(record.messages.map((m) => [m.role, m.text]), await chatOnScreen(page));
+    const [md] = await Promise.all([page.waitForEvent('download'), byId(page, `chat-export-md-${newest.id}`).click()]);
+    const text = readFileSync(await md.path(), 'utf8');
+    assert.match(text, /^# A lantern story\n/);
+    assert.match(text, /\*\*You:\*\* Tell me a short story about a lantern\./);
+    await screenshot(page, 'conversations');
+    await byId(page, `chat-delete-${older.id}`).click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="chat-list"] li').length === 1);
+    assert.equal((await savedChats(page))[0].id, newest.id);
   });
 
   test('offline, a model that is not stored gives a clear message and the loaded one stays', async () => {
@@ -107,6 +173,8 @@ describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => 
     const cdp = await context.newCDPSession(page);
     await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(server.url).origin, quotaSize: 20_000_000 });
     const chat = await byId(page, 'chat-log').textContent();
+    const saved = await savedChats(page);
+    assert.ok(chat.length > 0 && saved.length > 0, 'a conversation is on screen and saved');
     await page.locator('button', { hasText: 'Load the default model' }).click();
     await byId(page, 'error').waitFor({ timeout: SLOW });
     const error = await byId(page, 'error').textContent();
@@ -114,6 +182,7 @@ describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => 
     assert.match(error, /not enough room to keep SmolLM2-135M-Instruct\.Q4_1\.gguf offline: it needs 98\.4 MB/);
     await waitReady(page);
     assert.equal(await byId(page, 'chat-log').textContent(), chat, 'the conversation on screen is unchanged');
+    assert.deepEqual(await savedChats(page), saved, 'and the saved ones too');
     assert.equal((await storedModels(page)).length, 0, 'nothing half-stored');
     await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(server.url).origin });
     await screenshot(page, 'quota');
@@ -129,6 +198,10 @@ describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => 
     await page.goto(server.url);
     await waitReady(page);
     assert.match(await byId(page, 'storage-note').textContent(), /loaded from this browser's storage/);
+    // The newest conversation is back on screen.
+    const [[, question]] = await chatOnScreen(page);
+    assert.equal(question, 'Tell me a short story about a lantern.');
+    assert.equal((await savedChats(page))[0].title, 'A lantern story');
   });
 
 });

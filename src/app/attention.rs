@@ -54,24 +54,6 @@ impl Attn {
     }
 }
 
-/// Offers `text` as a file download named `name`.
-fn download(name: &str, text: &str) -> Result<(), wasm_bindgen::JsValue> {
-    let parts = js_sys::Array::of1(&text.into());
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("application/json");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
-    let a: web_sys::HtmlAnchorElement = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or("no document")?
-        .create_element("a")?
-        .unchecked_into();
-    a.set_href(&url);
-    a.set_download(name);
-    a.click();
-    web_sys::Url::revoke_object_url(&url)
-}
-
 /// Positions the view reads for a cache of `len` tokens.
 pub fn shown(len: usize) -> usize {
     len.min(CAPTURE)
@@ -119,7 +101,7 @@ pub fn AttentionView() -> impl IntoView {
             <button data-testid="viz-export" disabled=move || state.attention.get().is_none()
                 on:click=move |_| {
                     if let Some(a) = state.attention.get_untracked()
-                        && let Err(e) = download(&format!("attention-layer-{}.json", a.layer), &a.to_json())
+                        && let Err(e) = super::web::download(&format!("attention-layer-{}.json", a.layer), "application/json", &a.to_json())
                     {
                         state.fail(format!("cannot export: {}", super::web::js_error(e)));
                     }

@@ -5,6 +5,7 @@
 use super::AppState;
 use super::engine::CONTEXT;
 use super::generate::{spawn_generation, stream};
+use super::history;
 use leptos::prelude::*;
 
 /// One message on screen.
@@ -48,6 +49,9 @@ pub fn ChatPanel() -> impl IntoView {
             log.push(Line::new(n, "user", text.clone()));
             log.push(answer.clone());
         });
+        // The question is saved at once; the answer every few pieces and when it ends.
+        history::save(state, true);
+        let mut pieces = 0;
         spawn_generation(state, async move {
             let chat = state.chat.get_value();
             let room = state.settings.get_untracked().max_tokens.min(CONTEXT / 2);
@@ -60,9 +64,14 @@ pub fn ChatPanel() -> impl IntoView {
                 |piece, _| {
                     answer.text.update(|t| t.push_str(piece));
                     scroll_down();
+                    pieces += 1;
+                    if pieces % history::SAVE_EVERY == 0 {
+                        history::save(state, false);
+                    }
                 },
             )
             .await;
+            history::save(state, true);
             let mut chat = chat.borrow_mut();
             let asked = chat.messages.last().is_some_and(|m| m.role == "user");
             match out {
@@ -82,10 +91,7 @@ pub fn ChatPanel() -> impl IntoView {
             Ok(())
         });
     };
-    let new_chat = move |_| {
-        state.chat.get_value().borrow_mut().reset();
-        state.chat_log.set(Vec::new());
-    };
+    let new_chat = move |_| history::start_new(state);
     view! {
         <div class="chat">
             <div class="chat-log" data-testid="chat-log" node_ref=log data-busy=move || state.busy.get().to_string()>

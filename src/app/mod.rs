@@ -10,6 +10,7 @@ mod device;
 mod engine;
 mod generate;
 mod grid;
+mod history;
 mod lens;
 mod loader;
 mod predictions;
@@ -103,6 +104,12 @@ pub struct AppState {
     pub chat: StoredValue<Rc<RefCell<crate::chat::Chat>>, LocalStorage>,
     /// The conversation as shown, kept through model reloads.
     pub chat_log: RwSignal<Vec<chat::Line>>,
+    /// Where it is saved (None until its first message), its title if the user set one,
+    /// when it began; and the saved conversations.
+    pub chat_id: RwSignal<Option<String>>,
+    pub chat_title: RwSignal<Option<String>>,
+    pub chat_created: StoredValue<Option<f64>>,
+    pub chats: RwSignal<Vec<history::Summary>>,
     /// "Inside the model": open or not, its tab, the model's (layers, heads).
     pub viz_open: RwSignal<bool>,
     pub viz_tab: RwSignal<viz::Tab>,
@@ -162,6 +169,10 @@ impl AppState {
                 crate::chat::DEFAULT_SYSTEM_PROMPT,
             )))),
             chat_log: RwSignal::new(Vec::new()),
+            chat_id: RwSignal::new(None),
+            chat_title: RwSignal::new(None),
+            chat_created: StoredValue::new(None),
+            chats: RwSignal::new(Vec::new()),
             settings: RwSignal::new(Settings::default()),
             stored: RwSignal::new(Vec::new()),
             estimate: RwSignal::new(None),
@@ -253,6 +264,13 @@ impl AppState {
     /// The engine cell, to borrow for the length of one task.
     pub fn engine(&self) -> Rc<RefCell<Option<Engine>>> {
         self.engine.get_value()
+    }
+
+    /// The loaded model's name ("" when none).
+    pub fn model_name(&self) -> String {
+        self.source
+            .with_value(|s| s.as_ref().map(Source::name))
+            .unwrap_or_default()
     }
 
     pub fn ready(&self) -> bool {
@@ -415,6 +433,7 @@ fn App() -> impl IntoView {
         web::on_online_change(move |online| state.offline.set(!online));
         // Ask for an adapter before downloading anything.
         leptos::task::spawn_local(async move {
+            history::restore_latest(state).await;
             state.refresh_stored().await;
             if web::adapter_info().await.is_none() {
                 state.no_webgpu.set(Some(
@@ -473,6 +492,7 @@ fn App() -> impl IntoView {
                     <viz::VizPanel/>
                 </section>
                 <aside>
+                    <history::ChatList/>
                     <loader::ModelPanel/>
                     <loader::StoredModels/>
                     <generate::SettingsPanel/>

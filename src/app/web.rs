@@ -152,3 +152,21 @@ pub fn on_online_change(f: impl Fn(bool) + 'static) {
         cb.forget(); // for the page's lifetime
     }
 }
+
+/// Offers `text` as a file download named `name`, of type `mime`.
+pub fn download(name: &str, mime: &str, text: &str) -> Result<(), JsValue> {
+    let parts = js_sys::Array::of1(&text.into());
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let a: web_sys::HtmlAnchorElement = window()
+        .document()
+        .ok_or("no document")?
+        .create_element("a")?
+        .unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    web_sys::Url::revoke_object_url(&url)
+}

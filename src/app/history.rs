@@ -1,0 +1,330 @@
+//! Conversations kept in the browser (IndexedDB, through `web/storage.js`): each saved as it
+//! happens (a message when it is sent, a streaming answer every few pieces and when it
+//! ends), listed in a sidebar to restore, rename, delete or export (JSON, Markdown). The
+//! newest one is restored when the page opens.
+
+use super::AppState;
+use super::chat::Line;
+use super::web::{self, js_error};
+use crate::model::chat::Message;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/web/storage.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = saveChat)]
+    async fn js_save(record: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = listChats)]
+    async fn js_list() -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = loadChat)]
+    async fn js_load(id: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = deleteChat)]
+    async fn js_delete(id: &str) -> Result<JsValue, JsValue>;
+}
+
+/// Pieces of a streaming answer between two saves.
+pub const SAVE_EVERY: usize = 4;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Saved {
+    pub role: String,
+    pub text: String,
+}
+
+/// One conversation as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub title: String,
+    pub created: f64,
+    pub updated: f64,
+    /// The model that answered (its name).
+    pub model: String,
+    pub messages: Vec<Saved>,
+}
+
+/// A conversation in the sidebar.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Summary {
+    pub id: String,
+    pub title: String,
+    pub updated: f64,
+    pub count: usize,
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, String> {
+    let text = serde_json::to_string(v).map_err(|e| e.to_string())?;
+    js_sys::JSON::parse(&text).map_err(js_error)
+}
+
+fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> Result<T, String> {
+    let text = js_sys::JSON::stringify(v).map_err(js_error)?;
+    serde_json::from_str(&String::from(text)).map_err(|e| e.to_string())
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+/// The conversation on screen, as a record (a new id the first time).
+fn record(state: AppState) -> Record {
+    let messages: Vec<Saved> = state.chat_log.with_untracked(|log| {
+        log.iter()
+            .map(|l| Saved {
+                role: l.role.to_string(),
+                text: l.text.get_untracked(),
+            })
+            .collect()
+    });
+    let id = state.chat_id.get_untracked().unwrap_or_else(|| {
+        let id = format!(
+            "{:x}-{:x}",
+            now() as u64,
+            (js_sys::Math::random() * 1e9) as u64
+        );
+        state.chat_id.set(Some(id.clone()));
+        id
+    });
+    let title = state.chat_title.get_untracked().unwrap_or_else(|| {
+        let first = messages.iter().find(|m| m.role == "user");
+        let t = first.map_or("New conversation", |m| m.text.as_str()).trim();
+        let short: String = t.chars().take(48).collect();
+        if short.len() < t.len() {
+            format!("{short}…")
+        } else {
+            short
+        }
+    });
+    Record {
+        id,
+        title,
+        created: state.chat_created.get_value().unwrap_or_else(now),
+        updated: now(),
+        model: state.model_name(),
+        messages,
+    }
+}
+
+/// Saves the conversation on screen; with `list`, reads the sidebar's list again after.
+/// A failure is shown (the conversation stays on screen).
+pub fn save(state: AppState, list: bool) {
+    if state.chat_log.with_untracked(Vec::is_empty) {
+        return;
+    }
+    if state.chat_created.get_value().is_none() {
+        state.chat_created.set_value(Some(now()));
+    }
+    let r = record(state);
+    // The write is queued now, so writes keep the order of the calls.
+    let js = to_js(&r);
+    leptos::task::spawn_local(async move {
+        let saved = match js {
+            Ok(js) => js_save(js).await.map_err(js_error),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = saved {
+            state.fail(format!(
+                "could not save this conversation in the browser ({e}); it stays on screen, \
+                 export it to keep it"
+            ));
+        }
+        if list {
+            refresh(state).await;
+        }
+    });
+}
+
+/// Reads the sidebar's list again.
+pub async fn refresh(state: AppState) {
+    match js_list().await.map_err(js_error).and_then(|v| from_js(&v)) {
+        Ok(list) => state.chats.set(list),
+        Err(e) => state.fail(format!("cannot read the saved conversations: {e}")),
+    }
+}
+
+/// Starts a new, empty conversation (saved at its first message).
+pub fn start_new(state: AppState) {
+    state.chat.get_value().borrow_mut().reset();
+    state.chat_log.set(Vec::new());
+    state.chat_id.set(None);
+    state.chat_title.set(None);
+    state.chat_created.set_value(None);
+}
+
+/// Shows a saved conversation and makes it the one the next message continues (its whole
+/// text runs through the model again then: the KV cache holds another conversation).
+pub async fn open(state: AppState, id: &str) -> Result<(), String> {
+    let r: Record = from_js(&js_load(id).await.map_err(js_error)?)?;
+    {
+        let chat = state.chat.get_value();
+        let mut chat = chat.borrow_mut();
+        chat.reset();
+        chat.cache_lost();
+        for m in &r.messages {
+            chat.messages.push(Message::new(&m.role, &m.text));
+        }
+    }
+    let lines = r
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let role = if m.role == "user" {
+                "user"
+            } else {
+                "assistant"
+            };
+            Line::new(i, role, m.text.clone())
+        })
+        .collect();
+    state.chat_log.set(lines);
+    state.chat_id.set(Some(r.id));
+    state.chat_title.set(Some(r.title));
+    state.chat_created.set_value(Some(r.created));
+    Ok(())
+}
+
+/// At start: the list, and the newest conversation on screen.
+pub async fn restore_latest(state: AppState) {
+    refresh(state).await;
+    let newest = state.chats.get_untracked().first().map(|c| c.id.clone());
+    if let Some(id) = newest
+        && state.chat_log.with_untracked(Vec::is_empty)
+        && let Err(e) = open(state, &id).await
+    {
+        state.fail(format!("cannot restore the last conversation: {e}"));
+    }
+}
+
+fn markdown(r: &Record) -> String {
+    let mut md = format!("# {}\n\n*Lantern, {}*\n", r.title, r.model);
+    for m in &r.messages {
+        let who = if m.role == "user" { "You" } else { "Lantern" };
+        md.push_str(&format!("\n**{who}:** {}\n", m.text));
+    }
+    md
+}
+
+/// Offers a saved conversation as a file: JSON (the record) or Markdown.
+async fn export(id: String, as_markdown: bool) -> Result<(), String> {
+    let r: Record = from_js(&js_load(&id).await.map_err(js_error)?)?;
+    let stem: String = r
+        .title
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { '-' })
+        .collect();
+    let stem = stem.trim_matches('-').to_lowercase();
+    let stem = if stem.is_empty() {
+        "conversation".into()
+    } else {
+        stem
+    };
+    if as_markdown {
+        web::download(&format!("{stem}.md"), "text/markdown", &markdown(&r))
+    } else {
+        let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
+        web::download(&format!("{stem}.json"), "application/json", &json)
+    }
+    .map_err(js_error)
+}
+
+/// The saved conversations: open, rename, delete, export.
+#[component]
+pub fn ChatList() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let editing = RwSignal::new(None::<String>);
+    let idle = move || !state.busy.get();
+    let run = move |task: std::pin::Pin<Box<dyn Future<Output = Result<(), String>>>>| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = task.await {
+                state.fail(e);
+            }
+            refresh(state).await;
+        });
+    };
+    let rename = move |id: String, title: String| {
+        editing.set(None);
+        let title = title.trim().to_string();
+        if title.is_empty() {
+            return;
+        }
+        run(Box::pin(async move {
+            let mut r: Record = from_js(&js_load(&id).await.map_err(js_error)?)?;
+            r.title = title.clone();
+            js_save(to_js(&r)?).await.map_err(js_error)?;
+            if state.chat_id.get_untracked().as_deref() == Some(id.as_str()) {
+                state.chat_title.set(Some(title));
+            }
+            Ok(())
+        }));
+    };
+    view! {
+        <details class="panel chats" open>
+            <summary>"Conversations"</summary>
+            <ul data-testid="chat-list">
+                {move || state.chats.get().into_iter().map(|c| {
+                    let id = c.id.clone();
+                    let cid = c.id.clone();
+                    let current = move || state.chat_id.get().as_deref() == Some(cid.as_str());
+                    let input_title = c.title.clone();
+                    let (open_id, ren_id, del_id, json_id, md_id, edit_id, save_id) =
+                        (id.clone(), id.clone(), id.clone(), id.clone(), id.clone(), id.clone(), id.clone());
+                    view! {
+                        <li data-testid=format!("chat-item-{id}") class:current=current
+                            data-title=c.title.clone() data-count=c.count.to_string()>
+                            <Show when=move || editing.get().as_deref() == Some(edit_id.as_str())
+                                fallback={
+                                    let title = c.title.clone();
+                                    move || {
+                                        let open_id = open_id.clone();
+                                        view! {
+                                            <button class="link title" data-testid="chat-open" disabled=move || !idle()
+                                                on:click=move |_| {
+                                                    let id = open_id.clone();
+                                                    run(Box::pin(async move { open(state, &id).await }));
+                                                }>{title.clone()}</button>
+                                        }
+                                    }
+                                }>
+                                {
+                                    let save_id = save_id.clone();
+                                    view! {
+                                        <input data-testid="chat-title-input" value=input_title.clone()
+                                            on:keydown=move |ev: web_sys::KeyboardEvent| {
+                                                if ev.key() == "Enter" {
+                                                    rename(save_id.clone(), event_target_value(&ev));
+                                                } else if ev.key() == "Escape" {
+                                                    editing.set(None);
+                                                }
+                                            }/>
+                                    }
+                                }
+                            </Show>
+                            <span class="muted">{format!(" {} messages", c.count)}</span>
+                            <span class="actions">
+                                <button data-testid=format!("chat-rename-{id}")
+                                    on:click=move |_| editing.set(Some(ren_id.clone()))>"Rename"</button>
+                                <button data-testid=format!("chat-export-json-{id}")
+                                    on:click=move |_| run(Box::pin(export(json_id.clone(), false)))>"JSON"</button>
+                                <button data-testid=format!("chat-export-md-{id}")
+                                    on:click=move |_| run(Box::pin(export(md_id.clone(), true)))>"Markdown"</button>
+                                <button data-testid=format!("chat-delete-{id}") disabled=move || !idle()
+                                    on:click=move |_| {
+                                        let id = del_id.clone();
+                                        if state.chat_id.get_untracked().as_deref() == Some(id.as_str()) {
+                                            start_new(state);
+                                        }
+                                        run(Box::pin(async move {
+                                            js_delete(&id).await.map_err(js_error)?;
+                                            Ok(())
+                                        }));
+                                    }>"Delete"</button>
+                            </span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </details>
+    }
+}
