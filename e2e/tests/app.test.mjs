@@ -265,6 +265,9 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
   });
 
   test('a load can be cancelled, and the loaded model stays', async () => {
+    // Forget the copy kept in the browser, so that the model comes from the network again.
+    await page.locator('[data-testid^="stored-delete-"]').first().click();
+    await page.waitForFunction(() => !document.querySelector('[data-testid="stored-models"] li'));
     // A slow network (real throttling of the browser, 4 MB/s) so there is time to cancel.
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Network.enable');
