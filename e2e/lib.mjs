@@ -1,7 +1,7 @@
 // What every browser test needs: the built page served on loopback, a headless Chromium
 // with WebGPU (SwiftShader), screenshots, and the page's automation hooks.
 import { createServer } from 'node:http';
-import { createReadStream, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -19,13 +19,21 @@ const TYPES = {
 const FIXTURES = join(ROOT, 'tests', 'fixtures');
 
 /** Serves `dir` (the Trunk build) on a free loopback port, and the small test checkpoints
- * of tests/fixtures under /fixtures/. */
+ * of tests/fixtures under /fixtures/. `server.rewrite(path, f)` makes it serve the file at
+ * `path` (e.g. '/sw.js') as f(its text) from then on: a new build, for the update test. */
 export async function serve(dir = DIST) {
+  const rewrites = new Map();
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     const [base, rest] = path.startsWith('/fixtures/') ? [FIXTURES, path.slice(9)] : [dir, path];
     let file = normalize(join(base, rest));
     if (!file.startsWith(base)) { res.writeHead(403).end(); return; }
+    if (rewrites.has(path)) {
+      const body = rewrites.get(path)(readFileSync(file, 'utf8'));
+      res.writeHead(200, { 'content-type': TYPES[extname(file)], 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
     try {
       if (statSync(file).isDirectory()) file = join(file, 'index.html');
       const size = statSync(file).size;
@@ -39,7 +47,11 @@ export async function serve(dir = DIST) {
     }
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${server.address().port}/`,
+    close: () => server.close(),
+    rewrite: (path, f) => rewrites.set(path, f),
+  };
 }
 
 function chromiumArgs(webgpu) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SLOW, byId, launchProfile, screenshot, serve, waitReady } from '../lib.mjs';
+import { DIST, SLOW, byId, launchProfile, screenshot, serve, waitReady } from '../lib.mjs';
 
 const DEFAULT = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEFAULT_BYTES = 98_362_432;
@@ -79,6 +79,33 @@ describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => 
     // The service worker has installed this build and controls the page.
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 });
     await screenshot(page, 'stored');
+  });
+
+  test('a new build replaces the app\'s cache whole, and the page offers to reload', async () => {
+    const files = JSON.parse(/const FILES = (\[.*\]);/.exec(readFileSync(join(DIST, 'sw.js'), 'utf8'))[1]);
+    const caches = () => page.evaluate(async () => {
+      const out = {};
+      for (const name of await caches.keys()) out[name] = (await (await caches.open(name)).keys()).length;
+      return out;
+    });
+    const before = await caches();
+    assert.equal(Object.keys(before).length, 1, 'one build cached');
+    assert.deepEqual(Object.values(before), [files.length], `all ${files.length} files of the build`);
+    // The server now has a new build (another version in sw.js).
+    server.rewrite('/sw.js', (t) => t.replace(/const VERSION = '([0-9a-f]+)'/, "const VERSION = '$1next'"));
+    await page.reload();
+    await byId(page, 'update-ready').waitFor({ timeout: 60_000 });
+    // The new worker deletes the old cache as it activates (after it took over the page).
+    let after = await caches();
+    for (let i = 0; i < 100 && Object.keys(after).length > 1; i++) {
+      await page.waitForTimeout(300);
+      after = await caches();
+    }
+    console.log(`caches before the update: ${JSON.stringify(before)}; after: ${JSON.stringify(after)}`);
+    assert.equal(Object.keys(after).length, 1, 'the old build\'s cache is gone');
+    assert.match(Object.keys(after)[0], /next$/);
+    assert.deepEqual(Object.values(after), [files.length]);
+    await waitReady(page);
   });
 
   test('offline, a reload brings back the app and the model, and a chat turn works', async () => {
