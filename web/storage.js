@@ -99,10 +99,10 @@ export async function readModel(key) {
   for (const f of meta.files) {
     const bytes = new Uint8Array(await (await (await sub.getFileHandle(f.name)).getFile()).arrayBuffer());
     if (bytes.byteLength !== f.size) {
-      throw new Error(`the stored ${f.name} of ${meta.name} has ${bytes.byteLength} bytes, not ${f.size}: damaged`);
+      throw new Error(`its ${f.name} has ${bytes.byteLength} bytes, not ${f.size}: damaged`);
     }
     if (await sha256(bytes) !== f.sha256) {
-      throw new Error(`the stored ${f.name} of ${meta.name} does not match its SHA-256: damaged`);
+      throw new Error(`its ${f.name} does not match its SHA-256: damaged`);
     }
     names.push(f.name);
     files.push(bytes);

@@ -183,6 +183,29 @@ describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => 
     assert.match(await byId(page, 'model-status').textContent(), new RegExp(`${DEFAULT} · ready$`));
   });
 
+  test('a damaged stored model is noticed, removed and downloaded again', async () => {
+    await context.setOffline(false);
+    const [m] = await storedModels(page);
+    // Four bytes in the middle of the stored file change (its size stays).
+    await page.evaluate(async ([key, name]) => {
+      const root = await navigator.storage.getDirectory();
+      const dir = await (await root.getDirectoryHandle('models')).getDirectoryHandle(key);
+      const w = await (await dir.getFileHandle(name)).createWritable({ keepExistingData: true });
+      await w.write({ type: 'write', position: 1_000_000, data: new Uint8Array([1, 2, 3, 4]) });
+      await w.close();
+    }, [m.key, DEFAULT]);
+    await page.locator('button', { hasText: 'Load the default model' }).click();
+    await page.waitForFunction(() => /could not be used/.test(document.querySelector('[data-testid="storage-note"]')?.textContent),
+      null, { timeout: 60_000 });
+    const note = await byId(page, 'storage-note').textContent();
+    console.log(`note: ${note}`);
+    assert.match(note, /^The stored copy of SmolLM2-135M-Instruct\.Q4_1\.gguf could not be used \(its SmolLM2-135M-Instruct\.Q4_1\.gguf does not match its SHA-256: damaged\); it was removed and is downloaded again\.$/);
+    await waitReady(page);
+    await page.waitForFunction(() => /stored in this browser/.test(document.querySelector('[data-testid="storage-note"]')?.textContent),
+      null, { timeout: SLOW });
+    await context.setOffline(true);
+  });
+
   test('deleting a stored model frees its space', async () => {
     const before = await usage(page);
     const [m] = await storedModels(page);

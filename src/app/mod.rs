@@ -220,7 +220,7 @@ impl AppState {
                     let _ = store::delete(&key).await;
                     self.refresh_stored().await;
                     let what = format!(
-                        "the stored copy of {name} could not be used ({e}); it was removed"
+                        "The stored copy of {name} could not be used ({e}); it was removed"
                     );
                     if matches!(source, Source::Stored { .. }) {
                         return Err(Some(format!("{what}. Load it again from its file or URL.")));
