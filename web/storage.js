@@ -1,5 +1,5 @@
-// What Lantern keeps in the browser, for the page's Rust code (src/app/store.rs):
-// models' files in the Origin Private File System (OPFS), one directory per model with a
+// What Lantern keeps in the browser, for the page's Rust code (src/app/store.rs for
+// models, src/app/history.rs for conversations). Models' files in the Origin Private File System (OPFS), one directory per model with a
 // meta.json written last (a directory without one is an interrupted store, removed when
 // listed). OPFS rather than the Cache API or IndexedDB: it is made for large binary files,
 // writes them as streams without a second copy, and its space is counted and freed per file.

@@ -5,7 +5,7 @@
 
 use super::AppState;
 use super::chat::Line;
-use super::web::{self, js_error};
+use super::web::{self, from_js, js_error, to_js};
 use crate::model::chat::Message;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -51,16 +51,6 @@ pub struct Summary {
     pub title: String,
     pub updated: f64,
     pub count: usize,
-}
-
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, String> {
-    let text = serde_json::to_string(v).map_err(|e| e.to_string())?;
-    js_sys::JSON::parse(&text).map_err(js_error)
-}
-
-fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(v).map_err(js_error)?;
-    serde_json::from_str(&String::from(text)).map_err(|e| e.to_string())
 }
 
 fn now() -> f64 {
@@ -229,102 +219,92 @@ async fn export(id: String, as_markdown: bool) -> Result<(), String> {
     .map_err(js_error)
 }
 
-/// The saved conversations: open, rename, delete, export.
+/// Runs a sidebar action, shows its failure, and reads the list again.
+fn act(state: AppState, task: impl Future<Output = Result<(), String>> + 'static) {
+    leptos::task::spawn_local(async move {
+        if let Err(e) = task.await {
+            state.fail(e);
+        }
+        refresh(state).await;
+    });
+}
+
+async fn rename(state: AppState, id: String, title: String) -> Result<(), String> {
+    let mut r: Record = from_js(&js_load(&id).await.map_err(js_error)?)?;
+    r.title = title.clone();
+    js_save(to_js(&r)?).await.map_err(js_error)?;
+    if state.chat_id.get_untracked().as_deref() == Some(id.as_str()) {
+        state.chat_title.set(Some(title));
+    }
+    Ok(())
+}
+
+async fn delete(state: AppState, id: String) -> Result<(), String> {
+    if state.chat_id.get_untracked().as_deref() == Some(id.as_str()) {
+        start_new(state);
+    }
+    js_delete(&id).await.map_err(js_error)?;
+    Ok(())
+}
+
+/// The saved conversations, newest first.
 #[component]
 pub fn ChatList() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let editing = RwSignal::new(None::<String>);
-    let idle = move || !state.busy.get();
-    let run = move |task: std::pin::Pin<Box<dyn Future<Output = Result<(), String>>>>| {
-        leptos::task::spawn_local(async move {
-            if let Err(e) = task.await {
-                state.fail(e);
-            }
-            refresh(state).await;
-        });
-    };
-    let rename = move |id: String, title: String| {
-        editing.set(None);
-        let title = title.trim().to_string();
-        if title.is_empty() {
-            return;
-        }
-        run(Box::pin(async move {
-            let mut r: Record = from_js(&js_load(&id).await.map_err(js_error)?)?;
-            r.title = title.clone();
-            js_save(to_js(&r)?).await.map_err(js_error)?;
-            if state.chat_id.get_untracked().as_deref() == Some(id.as_str()) {
-                state.chat_title.set(Some(title));
-            }
-            Ok(())
-        }));
-    };
     view! {
         <details class="panel chats" open>
             <summary>"Conversations"</summary>
             <ul data-testid="chat-list">
-                {move || state.chats.get().into_iter().map(|c| {
-                    let id = c.id.clone();
-                    let cid = c.id.clone();
-                    let current = move || state.chat_id.get().as_deref() == Some(cid.as_str());
-                    let input_title = c.title.clone();
-                    let (open_id, ren_id, del_id, json_id, md_id, edit_id, save_id) =
-                        (id.clone(), id.clone(), id.clone(), id.clone(), id.clone(), id.clone(), id.clone());
-                    view! {
-                        <li data-testid=format!("chat-item-{id}") class:current=current
-                            data-title=c.title.clone() data-count=c.count.to_string()>
-                            <Show when=move || editing.get().as_deref() == Some(edit_id.as_str())
-                                fallback={
-                                    let title = c.title.clone();
-                                    move || {
-                                        let open_id = open_id.clone();
-                                        view! {
-                                            <button class="link title" data-testid="chat-open" disabled=move || !idle()
-                                                on:click=move |_| {
-                                                    let id = open_id.clone();
-                                                    run(Box::pin(async move { open(state, &id).await }));
-                                                }>{title.clone()}</button>
-                                        }
-                                    }
-                                }>
-                                {
-                                    let save_id = save_id.clone();
-                                    view! {
-                                        <input data-testid="chat-title-input" value=input_title.clone()
-                                            on:keydown=move |ev: web_sys::KeyboardEvent| {
-                                                if ev.key() == "Enter" {
-                                                    rename(save_id.clone(), event_target_value(&ev));
-                                                } else if ev.key() == "Escape" {
-                                                    editing.set(None);
-                                                }
-                                            }/>
-                                    }
-                                }
-                            </Show>
-                            <span class="muted">{format!(" {} messages", c.count)}</span>
-                            <span class="actions">
-                                <button data-testid=format!("chat-rename-{id}")
-                                    on:click=move |_| editing.set(Some(ren_id.clone()))>"Rename"</button>
-                                <button data-testid=format!("chat-export-json-{id}")
-                                    on:click=move |_| run(Box::pin(export(json_id.clone(), false)))>"JSON"</button>
-                                <button data-testid=format!("chat-export-md-{id}")
-                                    on:click=move |_| run(Box::pin(export(md_id.clone(), true)))>"Markdown"</button>
-                                <button data-testid=format!("chat-delete-{id}") disabled=move || !idle()
-                                    on:click=move |_| {
-                                        let id = del_id.clone();
-                                        if state.chat_id.get_untracked().as_deref() == Some(id.as_str()) {
-                                            start_new(state);
-                                        }
-                                        run(Box::pin(async move {
-                                            js_delete(&id).await.map_err(js_error)?;
-                                            Ok(())
-                                        }));
-                                    }>"Delete"</button>
-                            </span>
-                        </li>
-                    }
-                }).collect_view()}
+                {move || state.chats.get().into_iter().map(|c| view! { <ChatItem c/> }).collect_view()}
             </ul>
         </details>
+    }
+}
+
+/// One saved conversation: its title (click to open it; Rename turns it into a text box,
+/// Enter keeps the new title), how many messages, export and delete.
+#[component]
+fn ChatItem(c: Summary) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let id = StoredValue::new(c.id.clone());
+    let editing = RwSignal::new(false);
+    let idle = move || !state.busy.get();
+    let current = move || state.chat_id.get() == Some(id.get_value());
+    let (title, input_title) = (c.title.clone(), c.title.clone());
+    view! {
+        <li data-testid=format!("chat-item-{}", c.id) class:current=current
+            data-title=c.title.clone() data-count=c.count.to_string()>
+            <Show when=move || editing.get()
+                fallback=move || view! {
+                    <button class="link title" data-testid="chat-open" disabled=move || !idle()
+                        on:click=move |_| act(state, async move { open(state, &id.get_value()).await })>
+                        {title.clone()}
+                    </button>
+                }>
+                <input data-testid="chat-title-input" value=input_title.clone()
+                    on:keydown=move |ev: web_sys::KeyboardEvent| match ev.key().as_str() {
+                        "Enter" => {
+                            editing.set(false);
+                            let t = event_target_value(&ev).trim().to_string();
+                            if !t.is_empty() {
+                                act(state, rename(state, id.get_value(), t));
+                            }
+                        }
+                        "Escape" => editing.set(false),
+                        _ => {}
+                    }/>
+            </Show>
+            <span class="muted">{format!(" {} messages", c.count)}</span>
+            <span class="actions">
+                <button data-testid=format!("chat-rename-{}", c.id)
+                    on:click=move |_| editing.set(true)>"Rename"</button>
+                <button data-testid=format!("chat-export-json-{}", c.id)
+                    on:click=move |_| act(state, export(id.get_value(), false))>"JSON"</button>
+                <button data-testid=format!("chat-export-md-{}", c.id)
+                    on:click=move |_| act(state, export(id.get_value(), true))>"Markdown"</button>
+                <button data-testid=format!("chat-delete-{}", c.id) disabled=move || !idle()
+                    on:click=move |_| act(state, delete(state, id.get_value()))>"Delete"</button>
+            </span>
+        </li>
     }
 }

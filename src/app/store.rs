@@ -3,7 +3,7 @@
 //! storing after a load (quota checked first), deleting.
 
 use super::engine::{Download, Source};
-use super::web::js_error;
+use super::web::{from_js, js_error, to_js};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
@@ -46,11 +46,6 @@ pub struct Estimate {
     pub usage: f64,
     pub quota: f64,
     pub persisted: bool,
-}
-
-fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(v).map_err(js_error)?;
-    serde_json::from_str(&String::from(text)).map_err(|e| e.to_string())
 }
 
 /// The storage directory's name for a source: FNV-1a of its identity, in hex.
@@ -109,8 +104,7 @@ pub async fn store(source: &Source, d: &Download) -> Result<StoredModel, String>
         names.push(&name.into());
         files.push(&js_sys::Uint8Array::from(bytes));
     }
-    let meta = serde_json::json!({ "name": source.name(), "source": source.identity() });
-    let meta = js_sys::JSON::parse(&meta.to_string()).map_err(js_error)?;
+    let meta = to_js(&serde_json::json!({ "name": source.name(), "source": source.identity() }))?;
     let stored = js_store(&key_of(source), meta, names, files)
         .await
         .map_err(js_error)?;

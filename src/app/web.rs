@@ -170,3 +170,15 @@ pub fn download(name: &str, mime: &str, text: &str) -> Result<(), JsValue> {
     a.click();
     web_sys::Url::revoke_object_url(&url)
 }
+
+/// A JS value (from `web/storage.js`) as a Rust type, through JSON.
+pub fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue) -> Result<T, String> {
+    let text = js_sys::JSON::stringify(v).map_err(js_error)?;
+    serde_json::from_str(&String::from(text)).map_err(|e| e.to_string())
+}
+
+/// A Rust value as a JS value, through JSON.
+pub fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, String> {
+    let text = serde_json::to_string(v).map_err(|e| e.to_string())?;
+    js_sys::JSON::parse(&text).map_err(js_error)
+}
