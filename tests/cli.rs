@@ -184,6 +184,27 @@ fn bench_reports_one_submit_per_token_and_no_objects_after_load() {
     assert_eq!(v["gpu_objects_created_after_load"], 0);
     // 1 embedding + 11 per block (2 blocks) + final norm, lm_head, sampler.
     assert_eq!(v["dispatches_per_token"], 26.0);
+
+    // As the page runs: capturing for its visualization costs one more dispatch (top_k) and
+    // the top-k row read back with the id; still one submit and no objects.
+    let (ok, out, err) = lantern(&[
+        "bench",
+        "--model",
+        fixture("gpt2-tiny-f32").to_str().unwrap(),
+        "--prompt-tokens",
+        "20",
+        "--gen-tokens",
+        "10",
+        "--json",
+        "--capture",
+    ]);
+    assert!(ok, "{err}");
+    let v = json(&out);
+    assert_eq!(v["capture"], 64, "the fixture's whole context");
+    assert_eq!(v["submits_per_token"], 1.0);
+    assert_eq!(v["readback_bytes_per_token"], 4.0 + 84.0);
+    assert_eq!(v["gpu_objects_created_after_load"], 0);
+    assert_eq!(v["dispatches_per_token"], 27.0);
 }
 
 #[test]

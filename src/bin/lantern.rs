@@ -26,6 +26,7 @@ USAGE:
   lantern lens     --model PATH --prompt TEXT [--pos I]
   lantern info     --model PATH [--context N]
   lantern bench    --model PATH [--prompt-tokens N] [--gen-tokens M] [--context N] [--json]
+                   [--capture]
 
 PATH is a .gguf file (Llama architecture; F32, F16, Q8_0, Q4_0, Q4_1 tensors) or a Hugging
 Face folder (config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt)
@@ -41,6 +42,10 @@ tokens).
 `lens` prints the logit lens at prompt position I (default: the last): for each layer, the
 10 tokens the model would predict from that layer's output (final norm + unembedding), with
 their probabilities and that of the token that follows position I.
+
+`bench --capture` runs as the page does, capturing what its visualization reads (attention
+probabilities, each block's output rows, the top-k of each token) for the first 256
+positions.
 
 In chat, /reset starts a new conversation and /quit (or end of input) leaves. When stdin is
 not a terminal, each line is one user turn and the answers are printed in order.";
@@ -160,7 +165,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "bench" => bench(&Args::parse(
             rest,
             &["model", "prompt-tokens", "gen-tokens", "context"],
-            &["json"],
+            &["json", "capture"],
         )?),
         "help" | "--help" | "-h" => {
             say!("{USAGE}");
@@ -182,13 +187,19 @@ fn open_gpu() -> Result<Gpu, String> {
     Ok(gpu)
 }
 
-fn upload(gpu: &Gpu, m: &LoadedModel, args: &Args) -> Result<GpuModel, String> {
+/// The model on the GPU with `--context`; `capture` positions of what the page's
+/// visualization reads (0: none, as generation needs).
+fn upload(gpu: &Gpu, m: &LoadedModel, args: &Args, capture: usize) -> Result<GpuModel, String> {
     let context = args.get("context", DEFAULT_CONTEXT)?;
     let opts = ModelOptions {
         context: Some(context),
+        capture,
         ..Default::default()
     };
-    pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).map_err(|e| e.to_string())
+    let mut model =
+        pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).map_err(|e| e.to_string())?;
+    model.set_capture(capture > 0);
+    Ok(model)
 }
 
 fn generate(args: &Args) -> Result<(), String> {
@@ -211,7 +222,7 @@ fn generate(args: &Args) -> Result<(), String> {
         ids
     } else {
         let gpu = open_gpu()?;
-        let mut model = upload(&gpu, &m, args)?;
+        let mut model = upload(&gpu, &m, args, 0)?;
         let mut generation = Generation::new(
             &gpu,
             &mut model,
@@ -256,7 +267,7 @@ fn chat(args: &Args) -> Result<(), String> {
         return Err("this model has no chat template; use `lantern generate`".into());
     }
     let gpu = open_gpu()?;
-    let mut model = upload(&gpu, &m, args)?;
+    let mut model = upload(&gpu, &m, args, 0)?;
     let system = args
         .values
         .get("system")
@@ -553,7 +564,7 @@ fn info(args: &Args) -> Result<(), String> {
     }
     // Measured, not estimated: the bytes of every buffer the model makes on the GPU.
     let gpu = open_gpu()?;
-    let model = upload(&gpu, &m, args)?;
+    let model = upload(&gpu, &m, args, 0)?;
     say!(
         "gpu memory:   {:.1} MB in all: KV cache {:.1} MB for {} tokens, weights and activations {:.1} MB",
         model.gpu_bytes as f64 / 1e6,
@@ -587,7 +598,8 @@ fn bench(args: &Args) -> Result<(), String> {
     };
 
     let gpu = open_gpu()?;
-    let mut model = upload(&gpu, &m, args)?;
+    let capture = if args.flag("capture") { MAX_CAPTURE } else { 0 };
+    let mut model = upload(&gpu, &m, args, capture)?;
     let err = |e: lantern::LanternError| e.to_string();
     // Warm-up: drivers may finish compiling pipelines on first use.
     pollster::block_on(model.prefill(&gpu, &prompt, s, 0.5)).map_err(err)?;
@@ -621,12 +633,17 @@ fn bench(args: &Args) -> Result<(), String> {
         "readback_bytes_per_token": per(d.readback_bytes),
         "gpu_objects_created_after_load": created,
         "gpu_memory_bytes": model.gpu_bytes,
+        "capture": model.captured_positions(),
     });
     if args.flag("json") {
         say!("{report}");
     } else {
         say!("model:     {}", path.display());
         say!("adapter:   {}", gpu.describe());
+        if capture > 0 {
+            let n = model.captured_positions();
+            say!("capture:   the page's visualization, first {n} positions");
+        }
         say!(
             "prefill:   {n_prompt} tokens in {:.3} s = {:.1} tokens/s",
             prefill_s,

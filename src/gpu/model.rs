@@ -338,6 +338,12 @@ impl GpuModel {
         Ok(out)
     }
 
+    /// Positions whose attention (and lens rows) are captured: the capture size asked for,
+    /// at most the context.
+    pub fn captured_positions(&self) -> usize {
+        self.probs.rows
+    }
+
     /// Layers whose attention is captured (all of them, or 0 without capture).
     pub fn attention_layers(&self) -> usize {
         if self.probs.rows > 0 {
