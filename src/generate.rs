@@ -213,17 +213,6 @@ impl<'a> Generation<'a> {
         }
     }
 
-    /// The attention probabilities of `layer` over the first `n` cached positions, as
-    /// [`GpuModel::read_attention`] (for a view that updates while tokens stream in).
-    pub async fn read_attention(&self, layer: usize, n: usize) -> Result<Vec<f32>> {
-        self.model.read_attention(self.gpu, layer, n).await
-    }
-
-    /// The logit lens at cached position `pos`, as [`GpuModel::logit_lens`].
-    pub async fn logit_lens(&self, pos: usize, next: Option<u32>) -> Result<Vec<TopK>> {
-        self.model.logit_lens(self.gpu, pos, next).await
-    }
-
     /// All generated text so far.
     pub fn text(&self) -> String {
         self.tokenizer.decode(&self.generated_ids)
@@ -241,8 +230,7 @@ impl<'a> Generation<'a> {
 
     /// Tokens in the KV cache: the prompt and every generated token but the last.
     pub fn cached_ids(&self) -> Vec<u32> {
-        let mut ids = self.prompt_ids.clone();
-        ids.extend_from_slice(&self.generated_ids);
+        let mut ids = self.sequence();
         ids.truncate(self.model.position());
         ids
     }

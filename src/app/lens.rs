@@ -3,7 +3,7 @@
 //! `GpuModel::logit_lens`: the model's own norm and matmul kernels, then top_k.wgsl).
 
 use super::AppState;
-use super::predictions::{Candidate, prob_colour};
+use super::predictions::{Candidate, candidates, prob_colour};
 use super::viz::{UnderTheHood, refresh, token_text};
 use crate::gpu::top_k::TopK;
 use crate::model::Tokenizer;
@@ -29,16 +29,8 @@ impl LensView {
             token: token_text(tok, seq[pos]),
             next: seq.get(pos + 1).map(|&i| token_text(tok, i)),
             layers: rows
-                .into_iter()
-                .map(|r| {
-                    let top = r
-                        .ids
-                        .iter()
-                        .zip(&r.probs)
-                        .map(|(&i, &p)| (i, token_text(tok, i), p))
-                        .collect();
-                    (top, r.chosen)
-                })
+                .iter()
+                .map(|r| (candidates(tok, r), r.chosen))
                 .collect(),
         }
     }

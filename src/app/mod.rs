@@ -199,24 +199,21 @@ impl AppState {
         progress: &dyn Fn(Progress),
     ) -> Result<(engine::Download, bool), Option<String>> {
         let name = source.name();
-        let key = store::key_of(source);
-        let stored = match source {
-            Source::Stored { .. } => true,
-            _ => self.stored.get_untracked().iter().any(|m| m.key == key),
+        // The stored copy's key: the one picked from the list, or this source's if stored.
+        let key = match source {
+            Source::Stored { key, .. } => Some(key.clone()),
+            _ => Some(store::key_of(source))
+                .filter(|k| self.stored.get_untracked().iter().any(|m| &m.key == k)),
         };
-        if stored {
-            let key = match source {
-                Source::Stored { key, .. } => key.clone(),
-                _ => key,
+        if let Some(key) = key {
+            let stored = Source::Stored {
+                key: key.clone(),
+                name: name.clone(),
             };
-            progress(Progress {
-                phase: format!("Reading {name} from this browser's storage"),
-                done: 0,
-                total: None,
-            });
-            match store::read(&key).await {
+            match engine::download(&stored, abort, progress).await {
                 Ok(d) => return Ok((d, true)),
-                Err(e) => {
+                Err(None) => return Err(None),
+                Err(Some(e)) => {
                     let _ = store::delete(&key).await;
                     self.refresh_stored().await;
                     let what = format!(

@@ -22,18 +22,20 @@ pub struct Pred {
     pub top: Vec<Candidate>,
 }
 
+/// A top-k row as candidates with their texts.
+pub fn candidates(tok: &Tokenizer, t: &TopK) -> Vec<Candidate> {
+    t.ids
+        .iter()
+        .zip(&t.probs)
+        .map(|(&i, &p)| (i, token_text(tok, i), p))
+        .collect()
+}
+
 impl Pred {
     pub fn new(tok: &Tokenizer, id: u32, top: Option<TopK>) -> Self {
         let (prob, top) = match top {
             None => (None, Vec::new()),
-            Some(t) => (
-                t.chosen,
-                t.ids
-                    .iter()
-                    .zip(&t.probs)
-                    .map(|(&i, &p)| (i, token_text(tok, i), p))
-                    .collect(),
-            ),
+            Some(t) => (t.chosen, candidates(tok, &t)),
         };
         Self {
             id,
