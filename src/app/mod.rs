@@ -244,7 +244,10 @@ impl AppState {
                 "Keeping {name} in this browser for offline use…"
             )));
             store::persist().await;
-            match store::store(&source, &d).await {
+            let stored = store::store(&source, &d).await;
+            // The list first, so that the note never says "stored" before the list shows it.
+            self.refresh_stored().await;
+            match stored {
                 Ok(m) => self.storage_note.set(Some(format!(
                     "{name} is stored in this browser ({}): it loads with no network.",
                     device::megabytes(m.bytes)
@@ -254,7 +257,6 @@ impl AppState {
                     self.fail(e);
                 }
             }
-            self.refresh_stored().await;
         });
     }
 
