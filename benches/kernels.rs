@@ -4,7 +4,8 @@
 //! Each figure is the wall time of many dispatches in one submit, divided by their number:
 //! compare figures as ratios within one run.
 
-use lantern::gpu::{self, Gpu, Kernel, Step};
+use lantern::gpu::matmul::{Epilogue, Linear, LinearIo, Norm, Params};
+use lantern::gpu::{self, Gpu, Kernel, Step, weights};
 use lantern::model::quant::Format;
 use std::time::Instant;
 
@@ -51,30 +52,52 @@ fn main() {
     };
     let zeros = |bytes: usize| gpu.storage("buf", bytes as u64).unwrap();
     let formats = [Format::F32, Format::Q8_0, Format::Q4_1];
-    let lin = pollster::block_on(gpu::matmul::Linear::new(&gpu, &formats)).unwrap();
-    // (name, K, N): SmolLM2's matrices.
+    let mut lin = Linear::new(&gpu).unwrap();
+    // (name, norm, epilogue, K, N): SmolLM2's fused linear layers.
     let shapes = [
-        ("qkv", 576, 960),
-        ("gate_up", 576, 3072),
-        ("down", 1536, 576),
-        ("lm_head", 576, 49152),
+        ("qkv", Norm::Rms, Epilogue::Qkv, 576, 960),
+        ("attn_output", Norm::None, Epilogue::Residual, 576, 576),
+        ("gate_up", Norm::Rms, Epilogue::SwiGlu, 576, 3072),
+        ("down", Norm::None, Epilogue::Residual, 1536, 576),
+        ("lm_head", Norm::Rms, Epilogue::Store, 576, 49152),
     ];
+    for &format in &formats {
+        for (_, norm, ep, _, _) in shapes {
+            pollster::block_on(lin.prepare(&gpu, format, norm, ep)).unwrap();
+        }
+    }
+    let table = zeros(2048 * 32 * 8);
+    let (kc, vc) = (zeros(2048 * 192 * 4), zeros(2048 * 192 * 4));
     for t in [1u32, 8, 64] {
         let step = step_for(t);
         for format in formats {
-            for (name, k, n) in shapes {
+            for (name, norm, ep, k, n) in shapes {
                 let params = gpu.uniform(
                     "p",
-                    &gpu::matmul::Params {
-                        k,
-                        n,
-                        has_bias: 0,
-                        _pad: 0,
+                    &Params {
+                        eps: 1e-5,
+                        q_width: 576,
+                        kv_width: 192,
+                        head_size: 64,
+                        rope: 1,
+                        ..Params::new(k as usize, n as usize)
                     },
                 );
-                let w = zeros(format.bytes_for((k * n) as usize));
+                let w = zeros(weights::row_words(format, k as usize) * n as usize * 4);
                 let (x, out) = (zeros((t * k * 4) as usize), zeros((t * n * 4) as usize));
-                let bind = lin.bind(&gpu, format, n, &[&params, &step, &x, &w, &x, &out]);
+                let norm_w = zeros(k as usize * 4);
+                let io = LinearIo {
+                    params: &params,
+                    step: &step,
+                    x: &x,
+                    w: &w,
+                    bias: None,
+                    out: &out,
+                    norm: Some(&norm_w),
+                    rope_table: Some(&table),
+                    kv: Some((&kc, &vc)),
+                };
+                let bind = lin.bind(&gpu, format, norm, ep, n, &io);
                 let reps = if t == 1 { 20 } else { 3 };
                 time(
                     &gpu,
@@ -95,7 +118,7 @@ fn main() {
                 n_head: 9,
                 n_kv_head: 3,
                 head_size: 64,
-                q_stride: 960,
+                q_stride: 576,
                 kv_stride: 192,
                 out_stride: 576,
                 probs_stride: 2048,
@@ -105,7 +128,7 @@ fn main() {
             },
         );
         let (q, kc, vc, out, probs) = (
-            zeros((t * 960 * 4) as usize),
+            zeros((t * 576 * 4) as usize),
             zeros(2048 * 192 * 4),
             zeros(2048 * 192 * 4),
             zeros((t * 576 * 4) as usize),
@@ -114,37 +137,6 @@ fn main() {
         let bind = k.bind(&gpu, &[&params, &step, &q, &kc, &vc, &out, &probs]);
         time(&gpu, &format!("attention T={t} (100 cached)"), 10, |pass| {
             gpu::attention::dispatch(&gpu, &k, pass, &bind, 9, t)
-        });
-        let k = pollster::block_on(gpu::rms_norm::kernel(&gpu)).unwrap();
-        let params = gpu.uniform(
-            "p",
-            &gpu::rms_norm::Params {
-                n: 576,
-                eps: 1e-5,
-                _pad: [0; 2],
-            },
-        );
-        let (x, wn, out) = (
-            zeros((t * 576 * 4) as usize),
-            zeros(576 * 4),
-            zeros((t * 576 * 4) as usize),
-        );
-        let bind = k.bind(&gpu, &[&params, &x, &wn, &out]);
-        time(&gpu, &format!("rms_norm T={t}"), 20, |pass| {
-            gpu::rms_norm::dispatch(&gpu, &k, pass, &bind, t)
-        });
-        let k = pollster::block_on(gpu::add::kernel(&gpu)).unwrap();
-        let params = gpu.uniform(
-            "p",
-            &gpu::add::Params {
-                width: 576,
-                _pad: [0; 3],
-            },
-        );
-        let (x, y) = (zeros((t * 576 * 4) as usize), zeros((t * 576 * 4) as usize));
-        let bind = k.bind(&gpu, &[&params, &step, &x, &y]);
-        time(&gpu, &format!("add T={t}"), 20, |pass| {
-            gpu::add::dispatch(&gpu, &k, pass, &bind, t * 576)
         });
     }
     let k = pollster::block_on(gpu::sample::kernel(&gpu)).unwrap();

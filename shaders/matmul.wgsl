@@ -1,117 +1,53 @@
-// Matrix multiply for prefill (many tokens): out[m, n] = Σ_k x[m, k] · w[n, k] + bias[n].
-// w is [N, K] (a linear layer's [out, in]), f32 or quantized (FORMAT). Each workgroup computes a 64×64 tile of out, each
-// of its 256 invocations a 4×4 block, staging 16-wide slices of x and w in workgroup memory.
+// The fused linear layer (linear.wgsl) for a prompt chunk of T tokens:
+//   y[t, c] = Σ_k norm(x)[t, k] · w[col_row(c), k] + bias,  then the epilogue.
+// Built as quant.wgsl + linear.wgsl + this file. Each workgroup computes a 64×64 tile
+// (tokens × columns), each of its 256 invocations a 4×4 block, staging 16-wide slices of
+// norm(x) and of the dequantized weights in workgroup memory. With a norm, the workgroup
+// first computes the statistics of its 64 rows of x (4 invocations per row).
 
-struct Params {
-    k: u32,         // K: input width
-    n: u32,         // N: output width
-    has_bias: u32,  // 0 or 1
-    _pad: u32,
-}
-
-struct Step {
-    n_tokens: u32,  // M: rows of x
-    pos0: u32,
-    u: f32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<uniform> step: Step;
-@group(0) @binding(2) var<storage, read> x: array<f32>;          // [M, K]
-@group(0) @binding(3) var<storage, read> w: array<u32>;          // [N, K] in FORMAT
-@group(0) @binding(4) var<storage, read> bias: array<f32>;       // [N]
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;  // [M, N]
-
-const TILE: u32 = 64u;  // rows and columns of out per workgroup
+const TILE: u32 = 64u;  // rows and columns of the product per workgroup
 const BK: u32 = 16u;    // depth of one staged slice
-var<workgroup> x_tile: array<f32, 1024>;  // [BK][TILE]: x[row0 + r, k0 + kk] at kk * TILE + r
-var<workgroup> w_tile: array<f32, 1024>;  // [BK][TILE]: w[col0 + c, k0 + kk] at kk * TILE + c
+var<workgroup> x_tile: array<f32, 1024>;  // [BK][TILE]: norm(x)[row0 + r, k0 + kk] at kk * TILE + r
+var<workgroup> w_tile: array<f32, 1024>;  // [BK][TILE]: w[col_row(col0 + c), k0 + kk] at kk * TILE + c
+var<workgroup> part: array<f32, 256>;
+var<workgroup> stats: array<vec2f, TILE>; // (mean, 1 / std) of each row of the tile
 
-// Weight formats (the FORMAT override): 0 = f32, 1 = Q8_0, 2 = Q4_0, 3 = Q4_1. Quantized
-// rows are ggml's blocks of 32 weights, stored as the file has them (src/model/quant.rs):
-//   Q8_0: d: f16, 32 × i8                  w = d · q
-//   Q4_0: d: f16, 16 bytes of nibbles      w = d · (q − 8)
-//   Q4_1: d: f16, m: f16, 16 bytes         w = d · q + m
-// where byte j of the nibbles holds weight j (low) and weight j + 16 (high).
-override FORMAT: u32 = 0u;
-
-fn w_byte(b: u32) -> u32 {
-    return (w[b >> 2u] >> ((b & 3u) << 3u)) & 0xffu;
+// The sum of the 4 parts of row r (tid = 4r + lane) of `part`, set by every invocation.
+fn row_sum(tid: u32, v: f32) -> f32 {
+    part[tid] = v;
+    workgroupBarrier();
+    let r = tid & ~3u;
+    let s = part[r] + part[r + 1u] + part[r + 2u] + part[r + 3u];
+    workgroupBarrier();
+    return s;
 }
 
-// The f16 at byte b (b even).
-fn w_half(b: u32) -> f32 {
-    let word = w[b >> 2u];
-    return unpack2x16float(select(word, word >> 16u, (b & 2u) != 0u)).x;
-}
-
-// Weight k of row `row`, in a matrix of rows of k_len weights.
-fn weight(row: u32, k: u32, k_len: u32) -> f32 {
-    if (FORMAT == 0u) {
-        return bitcast<f32>(w[row * k_len + k]);
+fn tile_stats(row0: u32, m: u32, tid: u32) {
+    if (NORM == 0u) {
+        return;
     }
-    let block = row * (k_len / 32u) + k / 32u;
-    let j = k % 32u;
-    if (FORMAT == 1u) {
-        let base = block * 34u;
-        return w_half(base) * f32(bitcast<i32>(w_byte(base + 2u + j) << 24u) >> 24u);
+    let row = row0 + tid / 4u;
+    let live = row < m;
+    let lane = tid % 4u;
+    var mean = 0.0;
+    if (NORM == 2u) {
+        var s = 0.0;
+        for (var i = lane; live && i < p.k; i += 4u) {
+            s += x[row * p.k + i];
+        }
+        mean = row_sum(tid, s) / f32(p.k);
     }
-    let size = select(18u, 20u, FORMAT == 3u);
-    let base = block * size;
-    let byte = w_byte(base + size - 16u + j % 16u);
-    let q = f32(select(byte & 0xfu, byte >> 4u, j >= 16u));
-    if (FORMAT == 2u) {
-        return w_half(base) * (q - 8.0);
+    // Two passes for the layer norm: the variance of values far from zero must not cancel.
+    var sq = 0.0;
+    for (var i = lane; live && i < p.k; i += 4u) {
+        let d = x[row * p.k + i] - mean;
+        sq += d * d;
     }
-    return w_half(base) * q + w_half(base + 2u);
-}
-
-
-// The 4 bytes at byte offset b (b even: every block field starts on an even byte).
-fn w_u32(b: u32) -> u32 {
-    let i = b >> 2u;
-    if ((b & 2u) == 0u) {
-        return w[i];
+    let var_ = row_sum(tid, sq) / f32(p.k);
+    if (lane == 0u) {
+        stats[tid / 4u] = vec2f(mean, inverseSqrt(var_ + p.eps));
     }
-    return (w[i] >> 16u) | (w[i + 1u] << 16u);
-}
-
-// Weights k .. k + 3 of row `row` (k a multiple of 4, k + 3 < k_len): one word of quants.
-fn weight4(row: u32, k: u32, k_len: u32) -> vec4f {
-    if (FORMAT == 0u) {
-        let i = row * k_len + k;
-        return vec4f(bitcast<f32>(w[i]), bitcast<f32>(w[i + 1u]), bitcast<f32>(w[i + 2u]), bitcast<f32>(w[i + 3u]));
-    }
-    let block = row * (k_len / 32u) + k / 32u;
-    let j = k % 32u;
-    if (FORMAT == 1u) {
-        let base = block * 34u;
-        let q = w_u32(base + 2u + j);
-        let v = vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u);
-        return w_half(base) * vec4f(v);
-    }
-    let size = select(18u, 20u, FORMAT == 3u);
-    let base = block * size;
-    let q = w_u32(base + size - 16u + j % 16u) >> select(0u, 4u, j >= 16u);
-    let nib = vec4f(vec4u(q, q >> 8u, q >> 16u, q >> 24u) & vec4u(0xfu));
-    if (FORMAT == 2u) {
-        return w_half(base) * (nib - 8.0);
-    }
-    return w_half(base) * nib + w_half(base + 2u);
-}
-
-// x[r, k .. k + 3], zero past the end of the row.
-fn x4(r: u32, k: u32) -> vec4f {
-    let i = r * p.k + k;
-    if (k + 3u < p.k) {
-        return vec4f(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
-    }
-    var v = vec4f(0.0);
-    for (var j = 0u; j < 4u && k + j < p.k; j++) {
-        v[j] = x[i + j];
-    }
-    return v;
+    workgroupBarrier();
 }
 
 // w[row, k .. k + 3], zero past the end of the row.
@@ -135,6 +71,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     let tc = (tid % 16u) * 4u;  // and columns
     var acc: array<vec4f, 4>;   // acc[i][j] for rows tr + i, columns tc + j
     let in_range = row0 + tr < m && col0 + tc < p.n;
+    tile_stats(row0, m, tid);
 
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
         // 256 invocations load the 64×16 slices: each 4 consecutive k of one row (one
@@ -143,11 +80,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         let kk = (tid % 4u) * 4u;
         var xv = vec4f(0.0);
         if (row0 + r < m) {
-            xv = x4(row0 + r, k0 + kk);
+            xv = x4(row0 + r, k0 + kk, stats[r]);
         }
         var wv = vec4f(0.0);
         if (col0 + r < p.n) {
-            wv = w4(col0 + r, k0 + kk);
+            wv = w4(col_row(col0 + r), k0 + kk);
         }
         for (var j = 0u; j < 4u; j++) {
             x_tile[(kk + j) * TILE + r] = xv[j];
@@ -171,19 +108,17 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         workgroupBarrier();
     }
 
+    // Paired epilogues take columns (tc, tc + 1) and (tc + 2, tc + 3) together.
+    let step_c = select(1u, 2u, paired());
     for (var i = 0u; i < 4u; i++) {
         let r = row0 + tr + i;
         if (r >= m) {
             break;
         }
-        for (var j = 0u; j < 4u; j++) {
+        for (var j = 0u; j < 4u; j += step_c) {
             let c = col0 + tc + j;
             if (c < p.n) {
-                var v = acc[i][j];
-                if (p.has_bias != 0u) {
-                    v += bias[c];
-                }
-                out[r * p.n + c] = v;
+                epilogue(r, c, vec2f(acc[i][j], acc[i][min(j + 1u, 3u)]));
             }
         }
     }

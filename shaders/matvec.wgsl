@@ -1,96 +1,101 @@
-// Matrix–vector product for decode (one token): out[n] = Σ_k x[k] · w[n, k] + bias[n].
-// Each workgroup handles WG / LANES rows of w; LANES invocations share a row and sum their
-// parts with a tree reduction. Weights are read 4 at a time: one word of quantized values,
-// dequantized together. Binds the same slots as matmul.wgsl, so one bind group serves both.
+// The fused linear layer (linear.wgsl) for one token, as decode runs it:
+//   y[r] = Σ_k norm(x)[k] · w[r, k] + bias[r],  then the epilogue.
+// Built as quant.wgsl + linear.wgsl + this file. LANES invocations share one output (its
+// one or two rows of w) and sum their parts with a tree reduction; a workgroup computes
+// WG / LANES outputs. Many lanes per output suit GPUs (coalesced reads of a row); one suits
+// CPU implementations of WebGPU (lavapipe, SwiftShader), where barriers are costly. Each
+// lane takes whole blocks when lanes are fewer than a block's 8 words of 4 weights, and reads
+// each block's scale once.
 
-struct Params {
-    k: u32,         // K: input width
-    n: u32,         // N: output width (rows of w)
-    has_bias: u32,  // 0 or 1
-    _pad: u32,
-}
-
-struct Step {
-    n_tokens: u32,
-    pos0: u32,
-    u: f32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<uniform> step: Step;                   // unused: same layout as matmul
-@group(0) @binding(2) var<storage, read> x: array<f32>;          // [K] (row 0 of the activations)
-@group(0) @binding(3) var<storage, read> w: array<u32>;          // [N, K] in FORMAT
-@group(0) @binding(4) var<storage, read> bias: array<f32>;       // [N]
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;  // [N]
-
-// Invocations per workgroup (<= 256) and per row of w (a power of two dividing WG). Many
-// lanes per row suit GPUs (coalesced reads of a row); one suits CPU implementations of
-// WebGPU (lavapipe, SwiftShader), where the reduction's barriers are costly.
 override WG: u32 = 256;
 override LANES: u32 = 64;
-var<workgroup> partial: array<f32, WG>;
+var<workgroup> partial: array<vec2f, WG>;
+var<workgroup> red: array<f32, WG>;
 
-// Weight formats (the FORMAT override): 0 = f32, 1 = Q8_0, 2 = Q4_0, 3 = Q4_1. Quantized
-// rows are ggml's blocks of 32 weights, stored as the file has them (src/model/quant.rs):
-//   Q8_0: d: f16, 32 × i8                  w = d · q
-//   Q4_0: d: f16, 16 bytes of nibbles      w = d · (q − 8)
-//   Q4_1: d: f16, m: f16, 16 bytes         w = d · q + m
-// where byte j of the nibbles holds weight j (low) and weight j + 16 (high).
-override FORMAT: u32 = 0u;
-
-// The f16 at byte b (b even).
-fn w_half(b: u32) -> f32 {
-    let word = w[b >> 2u];
-    return unpack2x16float(select(word, word >> 16u, (b & 2u) != 0u)).x;
-}
-
-// The 4 bytes at byte offset b (b even: every block field starts on an even byte).
-fn w_u32(b: u32) -> u32 {
-    let i = b >> 2u;
-    if ((b & 2u) == 0u) {
-        return w[i];
+fn wg_sum(tid: u32, v: f32) -> f32 {
+    red[tid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (tid < s) {
+            red[tid] += red[tid + s];
+        }
+        workgroupBarrier();
     }
-    return (w[i] >> 16u) | (w[i + 1u] << 16u);
+    let r = red[0];
+    workgroupBarrier();
+    return r;
 }
 
-// Weights k .. k + 3 of row `row` (k a multiple of 4, k + 3 < k_len): one word of quants.
-fn weight4(row: u32, k: u32, k_len: u32) -> vec4f {
+// (mean, 1 / std) of x's row 0 for the norm: every invocation of the workgroup calls it.
+fn row_stats(tid: u32) -> vec2f {
+    if (NORM == 0u) {
+        return vec2f(0.0, 1.0);
+    }
+    var mean = 0.0;
+    if (NORM == 2u) {
+        var s = 0.0;
+        for (var i = tid; i < p.k; i += WG) {
+            s += x[i];
+        }
+        mean = wg_sum(tid, s) / f32(p.k);
+    }
+    // Two passes for the layer norm: the variance of values far from zero must not cancel.
+    var sq = 0.0;
+    for (var i = tid; i < p.k; i += WG) {
+        let d = x[i] - mean;
+        sq += d * d;
+    }
+    return vec2f(mean, inverseSqrt(wg_sum(tid, sq) / f32(p.k) + p.eps));
+}
+
+// This lane's share of the dot products of norm(x) with rows r.x and (when two) r.y.
+fn dots(r: vec2u, two: bool, lane: u32, stats: vec2f) -> vec2f {
+    var s = vec2f(0.0);
+    let row_len = row_words(p.k);
+    let base = r * row_len;
     if (FORMAT == 0u) {
-        let i = row * k_len + k;
-        return vec4f(bitcast<f32>(w[i]), bitcast<f32>(w[i + 1u]), bitcast<f32>(w[i + 2u]), bitcast<f32>(w[i + 3u]));
-    }
-    let block = row * (k_len / 32u) + k / 32u;
-    let j = k % 32u;
-    if (FORMAT == 1u) {
-        let base = block * 34u;
-        let q = w_u32(base + 2u + j);
-        let v = vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u);
-        return w_half(base) * vec4f(v);
-    }
-    let size = select(18u, 20u, FORMAT == 3u);
-    let base = block * size;
-    let q = w_u32(base + size - 16u + j % 16u) >> select(0u, 4u, j >= 16u);
-    let nib = vec4f(vec4u(q, q >> 8u, q >> 16u, q >> 24u) & vec4u(0xfu));
-    if (FORMAT == 2u) {
-        return w_half(base) * (nib - 8.0);
-    }
-    return w_half(base) * nib + w_half(base + 2u);
-}
-
-
-// This lane's share of Σ_k x[k] · w[row, k].
-fn row_dot(row: u32, lane: u32) -> f32 {
-    var s = 0.0;
-    if (FORMAT == 0u && p.k % 4u != 0u) {
-        // f32 rows of any length, one weight at a time.
-        for (var k = lane; k < p.k; k += LANES) {
-            s += x[k] * bitcast<f32>(w[row * p.k + k]);
+        for (var k = lane * 4u; k < p.k; k += LANES * 4u) {
+            let xv = x4(0u, k, stats);
+            var wv = vec4f(0.0);
+            var wv2 = vec4f(0.0);
+            if (k + 3u < p.k) {
+                wv = quants4(base.x, 0u, k);
+                if (two) {
+                    wv2 = quants4(base.y, 0u, k);
+                }
+            } else {
+                for (var j = 0u; k + j < p.k; j++) {
+                    wv[j] = weight(r.x, k + j, p.k);
+                    if (two) {
+                        wv2[j] = weight(r.y, k + j, p.k);
+                    }
+                }
+            }
+            s += vec2f(dot(xv, wv), dot(xv, wv2));
         }
         return s;
     }
-    for (var k = lane * 4u; k < p.k; k += LANES * 4u) {
-        s += dot(vec4f(x[k], x[k + 1u], x[k + 2u], x[k + 3u]), weight4(row, k, p.k));
+    // Lanes per block (at most its 8 groups of 4 weights), and blocks taken side by side.
+    let per_block = min(LANES, 8u);
+    let nb = p.k / 32u;
+    for (var b = lane / per_block; b < nb; b += LANES / per_block) {
+        // Σ x·q and Σ x over this lane's weights of the block: w = scale · q + offset.
+        var xq = vec2f(0.0);
+        var xs = 0.0;
+        for (var j = (lane % per_block) * 4u; j < 32u; j += per_block * 4u) {
+            let xv = x4(0u, b * 32u + j, stats);
+            xs += xv.x + xv.y + xv.z + xv.w;
+            xq.x += dot(xv, quants4(base.x, b, j));
+            if (two) {
+                xq.y += dot(xv, quants4(base.y, b, j));
+            }
+        }
+        let s0 = block_scale(base.x, nb, b);
+        s.x += s0.x * xq.x + s0.y * xs;
+        if (two) {
+            let s1 = block_scale(base.y, nb, b);
+            s.y += s1.x * xq.y + s1.y * xs;
+        }
     }
     return s;
 }
@@ -99,26 +104,26 @@ fn row_dot(row: u32, lane: u32) -> f32 {
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u,
         @builtin(local_invocation_index) tid: u32) {
     let lane = tid % LANES;
-    let row = (wg.x + wg.y * groups.x) * (WG / LANES) + tid / LANES;
-    var s = 0.0;
-    if (row < p.n) {
-        s = row_dot(row, lane);
+    let cols = select(1u, 2u, paired());
+    // Column c of the product (the first of its two when paired).
+    let c = ((wg.x + wg.y * groups.x) * (WG / LANES) + tid / LANES) * cols;
+    let stats = row_stats(tid);
+    var y = vec2f(0.0);
+    if (c < p.n) {
+        y = dots(vec2u(col_row(c), col_row(c + 1u)), paired(), lane, stats);
     }
     if (LANES > 1u) {
-        partial[tid] = s;
+        partial[tid] = y;
         workgroupBarrier();
-        for (var s2 = LANES / 2u; s2 > 0u; s2 >>= 1u) {
-            if (lane < s2) {
-                partial[tid] += partial[tid + s2];
+        for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+            if (lane < s) {
+                partial[tid] += partial[tid + s];
             }
             workgroupBarrier();
         }
-        s = partial[tid];
+        y = partial[tid];
     }
-    if (lane == 0u && row < p.n) {
-        if (p.has_bias != 0u) {
-            s += bias[row];
-        }
-        out[row] = s;
+    if (lane == 0u && c < p.n) {
+        epilogue(0u, c, y);
     }
 }

@@ -1,11 +1,11 @@
-//! Every WGSL file parses and validates with naga (no GPU needed), and every file under
-//! shaders/ is one the engine uses.
+//! Every WGSL module the GPU compiles parses and validates with naga (no GPU needed), the
+//! preludes parse on their own, and every file under shaders/ is one the engine uses.
 
-use lantern::gpu::SHADERS;
+use lantern::gpu::{MODULES, SHADERS};
 
 #[test]
-fn every_shader_parses_and_validates() {
-    for (name, source) in SHADERS {
+fn every_module_parses_and_validates() {
+    for (name, source) in MODULES {
         let module = naga::front::wgsl::parse_str(source)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
         let mut validator = naga::valid::Validator::new(
@@ -16,6 +16,17 @@ fn every_shader_parses_and_validates() {
         validator
             .validate(&module)
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    }
+}
+
+#[test]
+fn the_preludes_parse_on_their_own() {
+    for (name, source) in SHADERS
+        .iter()
+        .filter(|(n, _)| ["quant.wgsl", "linear.wgsl"].contains(n))
+    {
+        naga::front::wgsl::parse_str(source)
+            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
     }
 }
 

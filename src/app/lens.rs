@@ -47,7 +47,7 @@ pub fn LensPanel() -> impl IntoView {
     view! {
         <UnderTheHood
             formula="For the chosen position and each layer ℓ: softmax(unembed(norm(x_ℓ))), where x_ℓ is the residual stream after block ℓ, and norm and unembed are the model's final ones. The last layer's row is the model's real prediction. Click a token to choose the position."
-            files=&["rms_norm.wgsl", "layer_norm.wgsl", "matmul.wgsl", "top_k.wgsl"]/>
+            files=&["linear.wgsl", "matmul.wgsl", "quant.wgsl", "top_k.wgsl"]/>
         <div class="tokens">
             {move || state.preds.get().into_iter().enumerate().take(super::engine::CAPTURE).map(|(i, t)| view! {
                 <span class="token" data-testid=format!("viz-lens-token-{i}")

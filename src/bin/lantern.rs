@@ -5,6 +5,7 @@ use lantern::cpu::SampleParams;
 use lantern::generate::{GenerateOptions, Generation, check_prompt, generate_cpu};
 use lantern::gpu::Gpu;
 use lantern::gpu::model::{GpuModel, ModelOptions};
+use lantern::gpu::profile::Profile;
 use lantern::model::gguf::Gguf;
 use lantern::model::{LoadedModel, Weights, list_tensors};
 use std::collections::{BTreeMap, HashMap};
@@ -26,7 +27,8 @@ USAGE:
   lantern lens     --model PATH --prompt TEXT [--pos I]
   lantern info     --model PATH [--context N]
   lantern bench    --model PATH [--prompt-tokens N] [--gen-tokens M] [--context N] [--json]
-                   [--capture]
+                   [--temperature T] [--top-k K] [--top-p P] [--capture] [--profile]
+                   [--roofline]
 
 PATH is a .gguf file (Llama architecture; F32, F16, Q8_0, Q4_0, Q4_1 tensors) or a Hugging
 Face folder (config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt)
@@ -43,9 +45,13 @@ tokens).
 10 tokens the model would predict from that layer's output (final norm + unembedding), with
 their probabilities and that of the token that follows position I.
 
-`bench --capture` runs as the page does, capturing what its visualization reads (attention
-probabilities, each block's output rows, the top-k of each token) for the first 256
-positions.
+`bench` samples as `generate` does (--temperature 0: greedy). `bench --capture` runs as the
+page does, capturing what its visualization reads (attention probabilities, each block's
+output rows, the top-k of each token) for the first 256 positions. `--profile` adds the GPU
+time of each kernel per decoded token and per prompt (timestamp queries; the adapter needs
+TIMESTAMP_QUERY_INSIDE_PASSES). `--roofline` measures the adapter's read bandwidth and f32
+multiply-add rate with two microkernels, and prints decode's speed as a fraction of what
+they allow for the bytes and multiply-adds of a token.
 
 In chat, /reset starts a new conversation and /quit (or end of input) leaves. When stdin is
 not a terminal, each line is one user turn and the answers are printed in order.";
@@ -164,8 +170,16 @@ fn run(args: &[String]) -> Result<(), String> {
         "info" => info(&Args::parse(rest, &["model", "context"], &[])?),
         "bench" => bench(&Args::parse(
             rest,
-            &["model", "prompt-tokens", "gen-tokens", "context"],
-            &["json", "capture"],
+            &[
+                "model",
+                "prompt-tokens",
+                "gen-tokens",
+                "context",
+                "temperature",
+                "top-k",
+                "top-p",
+            ],
+            &["json", "capture", "profile", "roofline"],
         )?),
         "help" | "--help" | "-h" => {
             say!("{USAGE}");
@@ -590,17 +604,14 @@ fn bench(args: &Args) -> Result<(), String> {
     // A prompt of exactly n_prompt tokens: a text's ids, repeated.
     let seed_ids = m.encode_prompt("The quick brown fox jumps over the lazy dog. ");
     let prompt: Vec<u32> = seed_ids.iter().cycle().take(n_prompt).copied().collect();
-    // Sampling as in use (not greedy), so the sampler's cost counts.
-    let s = SampleParams {
-        temperature: 0.8,
-        top_k: 40,
-        top_p: 0.95,
-    };
+    // Sampling as generate does by default, so the sampler's cost counts.
+    let s = args.options(n_gen)?.sample;
 
     let gpu = open_gpu()?;
     let capture = if args.flag("capture") { MAX_CAPTURE } else { 0 };
     let mut model = upload(&gpu, &m, args, capture)?;
     let err = |e: lantern::LanternError| e.to_string();
+    let u = |i: usize| (i as f32 * 0.618).fract();
     // Warm-up: drivers may finish compiling pipelines on first use.
     pollster::block_on(model.prefill(&gpu, &prompt, s, 0.5)).map_err(err)?;
     pollster::block_on(model.decode(&gpu, s, 0.5)).map_err(err)?;
@@ -610,58 +621,166 @@ fn bench(args: &Args) -> Result<(), String> {
     let t0 = Instant::now();
     pollster::block_on(model.prefill(&gpu, &prompt, s, 0.5)).map_err(err)?;
     let prefill_s = t0.elapsed().as_secs_f64();
+    let p = gpu.snapshot().since(&after_load);
 
     let before = gpu.snapshot();
     let t1 = Instant::now();
     for i in 0..n_gen {
-        pollster::block_on(model.decode(&gpu, s, (i as f32 * 0.618).fract())).map_err(err)?;
+        pollster::block_on(model.decode(&gpu, s, u(i))).map_err(err)?;
     }
     let decode_s = t1.elapsed().as_secs_f64();
     let d = gpu.snapshot().since(&before);
     let created = gpu.snapshot().since(&after_load).objects();
 
     let per = |x: u64| x as f64 / n_gen as f64;
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "model": path.display().to_string(),
         "adapter": gpu.describe(),
         "prompt_tokens": n_prompt,
         "gen_tokens": n_gen,
+        "sampling": {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p},
         "prefill_tokens_per_s": n_prompt as f64 / prefill_s,
         "decode_tokens_per_s": n_gen as f64 / decode_s,
         "dispatches_per_token": per(d.dispatches),
         "submits_per_token": per(d.submits),
         "readback_bytes_per_token": per(d.readback_bytes),
+        "prefill_dispatches": p.dispatches,
+        "prefill_submits": p.submits,
+        "prefill_chunks": n_prompt.div_ceil(model_chunk()),
         "gpu_objects_created_after_load": created,
         "gpu_memory_bytes": model.gpu_bytes,
         "capture": model.captured_positions(),
     });
+    // Decode's tokens sat at positions n_prompt .. n_prompt + n_gen: their mean.
+    let mean_pos = n_prompt + n_gen / 2;
+    let roofline = if args.flag("roofline") {
+        let r = pollster::block_on(lantern::gpu::roofline::measure(&gpu)).map_err(err)?;
+        let (bytes, fma) = model.decode_cost().at(mean_pos);
+        let bound = r.bound_s(bytes, fma);
+        let fraction = bound / (decode_s / n_gen as f64);
+        report["roofline"] = serde_json::json!({
+            "read_bytes_per_s": r.read_bytes_per_s,
+            "fma_per_s": r.fma_per_s,
+            "decode_bytes_per_token": bytes,
+            "decode_fma_per_token": fma,
+            "decode_bound_tokens_per_s": 1.0 / bound,
+            "decode_fraction_of_roofline": fraction,
+        });
+        Some((r, bytes, fma, bound, fraction))
+    } else {
+        None
+    };
+    let profile = if args.flag("profile") {
+        gpu.start_profiling().map_err(err)?;
+        model.reset();
+        let mut prefill = Profile::default();
+        pollster::block_on(model.prefill(&gpu, &prompt, s, 0.5)).map_err(err)?;
+        pollster::block_on(gpu.read_profile(&mut prefill)).map_err(err)?;
+        let mut decode = Profile::default();
+        for i in 0..n_gen {
+            pollster::block_on(model.decode(&gpu, s, u(i))).map_err(err)?;
+            pollster::block_on(gpu.read_profile(&mut decode)).map_err(err)?;
+        }
+        let table = |p: &Profile, per: f64| -> serde_json::Value {
+            let mut rows: Vec<_> = p.kernels.iter().collect();
+            rows.sort_by(|a, b| b.1.1.total_cmp(&a.1.1));
+            rows.iter()
+                .map(|(name, (n, ns))| {
+                    serde_json::json!({
+                        "kernel": name,
+                        "dispatches": *n as f64 / per,
+                        "ms": ns / 1e6 / per,
+                        "share": ns / p.total_ns(),
+                    })
+                })
+                .collect()
+        };
+        report["profile"] = serde_json::json!({
+            "decode_gpu_ms_per_token": decode.total_ns() / 1e6 / n_gen as f64,
+            "decode_per_token": table(&decode, n_gen as f64),
+            "prefill_gpu_ms": prefill.total_ns() / 1e6,
+            "prefill": table(&prefill, 1.0),
+        });
+        true
+    } else {
+        false
+    };
     if args.flag("json") {
         say!("{report}");
-    } else {
-        say!("model:     {}", path.display());
-        say!("adapter:   {}", gpu.describe());
-        if capture > 0 {
-            let n = model.captured_positions();
-            say!("capture:   the page's visualization, first {n} positions");
-        }
+        return Ok(());
+    }
+    say!("model:     {}", path.display());
+    say!("adapter:   {}", gpu.describe());
+    say!(
+        "sampling:  temperature {}, top-k {}, top-p {}",
+        s.temperature,
+        s.top_k,
+        s.top_p
+    );
+    if capture > 0 {
+        let n = model.captured_positions();
+        say!("capture:   the page's visualization, first {n} positions");
+    }
+    say!(
+        "prefill:   {n_prompt} tokens in {:.3} s = {:.1} tokens/s ({} dispatches, {} submits)",
+        prefill_s,
+        n_prompt as f64 / prefill_s,
+        p.dispatches,
+        p.submits
+    );
+    say!(
+        "decode:    {n_gen} tokens in {:.3} s = {:.1} tokens/s",
+        decode_s,
+        n_gen as f64 / decode_s
+    );
+    say!(
+        "per decoded token: {} dispatches, {} submits, {} bytes read back",
+        per(d.dispatches),
+        per(d.submits),
+        per(d.readback_bytes)
+    );
+    say!("GPU objects created after load: {created}");
+    say!("GPU memory: {:.1} MB", model.gpu_bytes as f64 / 1e6);
+    if let Some((r, bytes, fma, bound, fraction)) = roofline {
         say!(
-            "prefill:   {n_prompt} tokens in {:.3} s = {:.1} tokens/s",
-            prefill_s,
-            n_prompt as f64 / prefill_s
+            "roofline:  read {:.2} GB/s, {:.2} G multiply-adds/s; a token at position {mean_pos} reads {:.1} MB and does {:.3} G multiply-adds: at best {:.1} tokens/s; decode runs at {:.1}% of that",
+            r.read_bytes_per_s / 1e9,
+            r.fma_per_s / 1e9,
+            bytes as f64 / 1e6,
+            fma as f64 / 1e9,
+            1.0 / bound,
+            100.0 * fraction
         );
-        say!(
-            "decode:    {n_gen} tokens in {:.3} s = {:.1} tokens/s",
-            decode_s,
-            n_gen as f64 / decode_s
+    }
+    if profile {
+        let show = |title: &str, v: &serde_json::Value, total: f64| {
+            say!("{title}: {total:.2} ms of GPU time");
+            for row in v.as_array().into_iter().flatten() {
+                say!(
+                    "  {:>8.3} ms {:>5.1}% {:>6.1}×  {}",
+                    row["ms"].as_f64().unwrap_or(0.0),
+                    100.0 * row["share"].as_f64().unwrap_or(0.0),
+                    row["dispatches"].as_f64().unwrap_or(0.0),
+                    row["kernel"].as_str().unwrap_or("")
+                );
+            }
+        };
+        let pr = &report["profile"];
+        show(
+            "profile, per decoded token",
+            &pr["decode_per_token"],
+            pr["decode_gpu_ms_per_token"].as_f64().unwrap_or(0.0),
         );
-        say!(
-            "per decoded token: {} dispatches, {} submits, {} bytes read back",
-            per(d.dispatches),
-            per(d.submits),
-            per(d.readback_bytes)
+        show(
+            "profile, the prompt",
+            &pr["prefill"],
+            pr["prefill_gpu_ms"].as_f64().unwrap_or(0.0),
         );
-        say!("GPU objects created after load: {created}");
-        say!("GPU memory: {:.1} MB", model.gpu_bytes as f64 / 1e6);
     }
     Ok(())
+}
+
+/// Prompt tokens per pass (the model's default chunk).
+fn model_chunk() -> usize {
+    lantern::gpu::model::MAX_CHUNK
 }

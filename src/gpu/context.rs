@@ -2,8 +2,9 @@
 //! Every buffer, bind group and pipeline is made through these helpers, so that the
 //! benchmark can prove none is made per token.
 
+use super::profile::{Profile, Profiler};
 use crate::error::{LanternError, Result};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
@@ -56,7 +57,7 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
-    /// What the adapter offers (the device asks for none of it yet).
+    /// What the adapter offers (the device asks only for timestamp queries, for profiling).
     pub adapter_features: wgpu::Features,
     pub counters: Counters,
     /// The first validation or out-of-memory error the device reported, if any.
@@ -64,6 +65,9 @@ pub struct Gpu {
     /// Told the bytes of data uploaded so far (the page's progress bar).
     on_upload: Mutex<Option<UploadObserver>>,
     uploaded: AtomicU64,
+    /// Kernel timings, while `lantern bench --profile` asks for them.
+    profiler: Mutex<Option<Profiler>>,
+    profiling: AtomicBool,
 }
 
 type UploadObserver = Box<dyn Fn(u64) + Send + Sync>;
@@ -82,10 +86,14 @@ impl Gpu {
             .await
             .map_err(|e| LanternError::NoAdapter(e.to_string()))?;
         let limits = adapter.limits();
+        // Timestamps cost nothing until a profile is asked for.
+        let timestamps =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("lantern"),
                 required_limits: limits.clone(),
+                required_features: adapter.features() & timestamps,
                 ..Default::default()
             })
             .await
@@ -106,7 +114,46 @@ impl Gpu {
             error,
             on_upload: Mutex::new(None),
             uploaded: AtomicU64::new(0),
+            profiler: Mutex::new(None),
+            profiling: AtomicBool::new(false),
         })
+    }
+
+    /// From now on every dispatch is timed (see profile.rs).
+    pub fn start_profiling(&self) -> Result<()> {
+        let p = Profiler::new(&self.device, &self.queue)?;
+        *self.profiler.lock().expect("profiler") = Some(p);
+        self.profiling.store(true, Relaxed);
+        Ok(())
+    }
+
+    /// Adds the GPU time of every dispatch submitted since the last call to `into`.
+    pub async fn read_profile(&self, into: &mut Profile) -> Result<()> {
+        let taken = self.profiler.lock().expect("profiler").take();
+        let Some(mut p) = taken else {
+            return Ok(());
+        };
+        let read = p.read(&self.device, &self.queue, into).await;
+        *self.profiler.lock().expect("profiler") = Some(p);
+        read
+    }
+
+    /// Records `dispatch` into `pass`, between two timestamps while profiling.
+    pub(super) fn timed(
+        &self,
+        name: &str,
+        pass: &mut wgpu::ComputePass,
+        dispatch: impl FnOnce(&mut wgpu::ComputePass),
+    ) {
+        if !self.profiling.load(Relaxed) {
+            return dispatch(pass);
+        }
+        let mut guard = self.profiler.lock().expect("profiler");
+        let end = guard.as_mut().and_then(|p| p.begin(name, pass));
+        dispatch(pass);
+        if let (Some(p), Some(end)) = (guard.as_ref(), end) {
+            p.end(end, pass);
+        }
     }
 
     /// Calls `f` with the bytes uploaded so far after each buffer made from data.
@@ -271,7 +318,12 @@ impl Gpu {
     }
 
     /// Submits one command buffer, counted.
-    pub fn submit(&self, encoder: wgpu::CommandEncoder) {
+    pub fn submit(&self, mut encoder: wgpu::CommandEncoder) {
+        if self.profiling.load(Relaxed)
+            && let Some(p) = self.profiler.lock().expect("profiler").as_mut()
+        {
+            p.resolve(&mut encoder);
+        }
         self.counters.submits.fetch_add(1, Relaxed);
         self.queue.submit([encoder.finish()]);
     }

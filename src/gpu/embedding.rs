@@ -5,6 +5,11 @@ use crate::error::Result;
 use crate::model::quant::Format;
 
 pub const SOURCE: &str = include_str!("../../shaders/embedding.wgsl");
+/// As compiled: the weight layout's reader (quant.wgsl), then the kernel.
+pub const MODULE: &str = concat!(
+    include_str!("../../shaders/quant.wgsl"),
+    include_str!("../../shaders/embedding.wgsl")
+);
 const WG: u32 = 256;
 
 #[repr(C)]
@@ -23,7 +28,7 @@ pub async fn kernel(gpu: &Gpu, format: Format) -> Result<Kernel> {
     Kernel::new(
         gpu,
         "embedding",
-        SOURCE,
+        MODULE,
         &[Uniform, Uniform, Read, Read, Read, ReadWrite],
         &constants,
     )

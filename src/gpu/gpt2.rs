@@ -1,57 +1,52 @@
 //! GPT-2 on the GPU: its buffers and bind groups, and the dispatches of one pass.
-//! Per block: layer_norm → c_attn → kv_store → attention → c_proj → add → layer_norm →
-//! c_fc → gelu → c_proj → add. The shared plumbing (inputs, sampler) is in model.rs.
+//! Per block, 5 dispatches: [ln_1 → c_attn → KV cache], [attention], [attn.c_proj +
+//! residual], [ln_2 → c_fc → GELU], [mlp.c_proj + residual]. The shared plumbing (inputs,
+//! sampler) is in model.rs.
 
-use super::matmul::{Linear, LinearBind};
-use super::model::{Head, Io};
-use super::{Gpu, Kernel, add, attention, embedding, gelu, kv_store, layer_norm, matmul};
+use super::matmul::{Epilogue, Linear, LinearBind, LinearIo, Norm, Params};
+use super::model::Io;
+use super::roofline::DecodeCost;
+use super::{Gpu, Kernel, attention, embedding};
 use crate::error::Result;
 use crate::model::Gpt2Weights;
 use crate::model::quant::Format;
 
 struct Kernels {
     embedding: Kernel,
-    layer_norm: Kernel,
     linear: Linear,
     attention: Kernel,
-    gelu: Kernel,
-    add: Kernel,
-    kv_store: Kernel,
 }
 
 /// The bind groups of one block, named after the step they serve.
 struct BlockBinds {
-    ln_1: wgpu::BindGroup,
     c_attn: LinearBind,
-    kv_store: wgpu::BindGroup,
     attn: wgpu::BindGroup,
     attn_c_proj: LinearBind,
-    attn_residual: wgpu::BindGroup,
-    ln_2: wgpu::BindGroup,
     c_fc: LinearBind,
-    gelu: wgpu::BindGroup,
     mlp_c_proj: LinearBind,
-    mlp_residual: wgpu::BindGroup,
 }
 
 pub struct Gpt2Body {
     k: Kernels,
     blocks: Vec<BlockBinds>,
     embed: wgpu::BindGroup,
-    /// What [`Gpt2Body::head`] binds: the final norm's and the unembedding's parameters.
-    ln_params: wgpu::Buffer,
-    ln_f: [wgpu::Buffer; 2],
+    /// What [`Gpt2Body::head`] binds: ln_f (weight then bias) and the unembedding.
+    ln_f: wgpu::Buffer,
     p_head: wgpu::Buffer,
     lm_head: wgpu::Buffer,
     step: wgpu::Buffer,
-    unused: wgpu::Buffer,
     vocab: u32,
     /// [chunk, C] the residual stream
     pub x: wgpu::Buffer,
     n_embd: u32,
-    n_inner: u32,
     n_head: u32,
     pub kv_cache_bytes: u64,
+    pub cost: DecodeCost,
+}
+
+/// A layer norm's parameters as the fused kernels read them: the weight, then the bias.
+fn norm_params(ln: &crate::model::LayerNorm) -> Vec<f32> {
+    [ln.weight.as_slice(), ln.bias.as_slice()].concat()
 }
 
 impl Gpt2Body {
@@ -65,22 +60,26 @@ impl Gpt2Body {
     ) -> Result<Self> {
         let cfg = &w.config;
         let (c, f, v) = (cfg.n_embd, cfg.n_inner, cfg.vocab_size);
+        let mut linear = Linear::new(gpu)?;
+        let variants = [
+            (Norm::Layer, Epilogue::Qkv),
+            (Norm::None, Epilogue::Residual),
+            (Norm::Layer, Epilogue::Gelu),
+            (Norm::Layer, Epilogue::Store),
+        ];
+        for (norm, ep) in variants {
+            linear.prepare(gpu, Format::F32, norm, ep).await?;
+        }
         let k = Kernels {
             embedding: embedding::kernel(gpu, Format::F32).await?,
-            layer_norm: layer_norm::kernel(gpu).await?,
-            linear: Linear::new(gpu, &[Format::F32]).await?,
+            linear,
             attention: attention::kernel(gpu, cfg.head_size() as u32).await?,
-            gelu: gelu::kernel(gpu).await?,
-            add: add::kernel(gpu).await?,
-            kv_store: kv_store::kernel(gpu).await?,
         };
         let f32s = |n: usize| (n * 4) as u64;
         let step = &io.step;
         let x = gpu.storage("x", f32s(chunk * c))?;
-        let ln = gpu.storage("ln", f32s(chunk * c))?;
-        let qkv = gpu.storage("qkv", f32s(chunk * 3 * c))?;
+        let q = gpu.storage("q", f32s(chunk * c))?;
         let att = gpu.storage("att", f32s(chunk * c))?;
-        let proj = gpu.storage("proj", f32s(chunk * c))?;
         let fc = gpu.storage("fc", f32s(chunk * f))?;
 
         let (wte, wpe, lm_head) = gpu
@@ -96,52 +95,30 @@ impl Gpt2Body {
             .await?;
 
         // Uniform parameter buffers, one per distinct shape.
-        let ln_params = gpu.uniform(
-            "ln params",
-            &layer_norm::Params {
-                n: c as u32,
-                eps: cfg.layer_norm_epsilon,
-                _pad: [0; 2],
-            },
-        );
-        let lin_params = |k: usize, n: usize, bias: bool| {
-            gpu.uniform(
-                "linear params",
-                &matmul::Params {
-                    k: k as u32,
-                    n: n as u32,
-                    has_bias: bias as u32,
-                    _pad: 0,
-                },
-            )
-        };
-        let (p_c_attn, p_attn_proj, p_fc, p_mlp_proj, p_head) = (
-            lin_params(c, 3 * c, true),
-            lin_params(c, c, true),
-            lin_params(c, f, true),
-            lin_params(f, c, true),
-            lin_params(c, v, false),
-        );
-        let width = |n: usize| {
-            gpu.uniform(
-                "width",
-                &gelu::Params {
-                    width: n as u32,
-                    _pad: [0; 3],
-                },
-            )
-        };
-        let (width_c, width_f) = (width(c), width(f));
-        let kv_params = gpu.uniform(
-            "kv_store params",
-            &kv_store::Params {
-                width: c as u32,
-                src_stride: 3 * c as u32,
-                k_offset: c as u32,
-                v_offset: 2 * c as u32,
-            },
-        );
+        let eps = cfg.layer_norm_epsilon;
         let hs = cfg.head_size();
+        let params = |p: Params| gpu.uniform("linear params", &p);
+        let with_bias = |k: usize, n: usize| Params {
+            has_bias: 1,
+            ..Params::new(k, n)
+        };
+        let p_c_attn = params(Params {
+            eps,
+            q_width: c as u32,
+            kv_width: c as u32,
+            head_size: hs as u32,
+            ..with_bias(c, 3 * c)
+        });
+        let p_proj = params(with_bias(c, c));
+        let p_fc = params(Params {
+            eps,
+            ..with_bias(c, f)
+        });
+        let p_mlp_proj = params(with_bias(f, c));
+        let p_head = params(Params {
+            eps,
+            ..Params::new(c, v)
+        });
         let (probs_stride, probs_rows) = capture.stride_and_rows();
         let attn_params = gpu.uniform(
             "attention params",
@@ -149,7 +126,7 @@ impl Gpt2Body {
                 n_head: cfg.n_head as u32,
                 n_kv_head: cfg.n_head as u32,
                 head_size: hs as u32,
-                q_stride: 3 * c as u32,
+                q_stride: c as u32,
                 kv_stride: c as u32,
                 out_stride: c as u32,
                 probs_stride,
@@ -158,28 +135,16 @@ impl Gpt2Body {
                 _pad: [0; 3],
             },
         );
-        let lin = |params: &wgpu::Buffer,
-                   x: &wgpu::Buffer,
-                   w: &wgpu::Buffer,
-                   b: &wgpu::Buffer,
-                   out: &wgpu::Buffer,
-                   n: usize| {
-            k.linear
-                .bind(gpu, Format::F32, n as u32, &[params, step, x, w, b, out])
-        };
-
         let mut blocks = Vec::with_capacity(cfg.n_layer);
         for (i, b) in w.blocks.iter().enumerate() {
             let up = |name: &str, data: &[f32]| gpu.storage_init(&format!("h.{i}.{name}"), data);
             let [
-                ln_1_w,
-                ln_1_b,
+                ln_1,
                 c_attn_w,
                 c_attn_b,
                 a_proj_w,
                 a_proj_b,
-                ln_2_w,
-                ln_2_b,
+                ln_2,
                 c_fc_w,
                 c_fc_b,
                 m_proj_w,
@@ -187,14 +152,12 @@ impl Gpt2Body {
             ] = gpu
                 .uploading(&format!("h.{i}"), || {
                     Ok([
-                        up("ln_1.weight", &b.ln_1.weight)?,
-                        up("ln_1.bias", &b.ln_1.bias)?,
+                        up("ln_1", &norm_params(&b.ln_1))?,
                         up("attn.c_attn.weight", &b.attn_c_attn.weight)?,
                         up("attn.c_attn.bias", &b.attn_c_attn.bias)?,
                         up("attn.c_proj.weight", &b.attn_c_proj.weight)?,
                         up("attn.c_proj.bias", &b.attn_c_proj.bias)?,
-                        up("ln_2.weight", &b.ln_2.weight)?,
-                        up("ln_2.bias", &b.ln_2.bias)?,
+                        up("ln_2", &norm_params(&b.ln_2))?,
                         up("mlp.c_fc.weight", &b.mlp_c_fc.weight)?,
                         up("mlp.c_fc.bias", &b.mlp_c_fc.bias)?,
                         up("mlp.c_proj.weight", &b.mlp_c_proj.weight)?,
@@ -204,35 +167,60 @@ impl Gpt2Body {
                 .await?;
             let k_cache = gpu.storage(&format!("h.{i}.k_cache"), f32s(ctx * c))?;
             let v_cache = gpu.storage(&format!("h.{i}.v_cache"), f32s(ctx * c))?;
+            let lin_io = |params, x, w, bias, out, norm| LinearIo {
+                params,
+                step,
+                x,
+                w,
+                bias: Some(bias),
+                out,
+                norm,
+                rope_table: None,
+                kv: None,
+            };
+            let lin = |norm, ep, n: usize, io: &LinearIo| {
+                k.linear.bind(gpu, Format::F32, norm, ep, n as u32, io)
+            };
             blocks.push(BlockBinds {
-                ln_1: k
-                    .layer_norm
-                    .bind(gpu, &[&ln_params, &x, &ln_1_w, &ln_1_b, &ln]),
-                c_attn: lin(&p_c_attn, &ln, &c_attn_w, &c_attn_b, &qkv, 3 * c),
-                kv_store: k
-                    .kv_store
-                    .bind(gpu, &[&kv_params, step, &qkv, &k_cache, &v_cache]),
+                c_attn: lin(
+                    Norm::Layer,
+                    Epilogue::Qkv,
+                    3 * c,
+                    &LinearIo {
+                        kv: Some((&k_cache, &v_cache)),
+                        ..lin_io(&p_c_attn, &x, &c_attn_w, &c_attn_b, &q, Some(&ln_1))
+                    },
+                ),
                 attn: k.attention.bind(
                     gpu,
                     &[
                         &attn_params,
                         step,
-                        &qkv,
+                        &q,
                         &k_cache,
                         &v_cache,
                         &att,
                         capture.layer(i),
                     ],
                 ),
-                attn_c_proj: lin(&p_attn_proj, &att, &a_proj_w, &a_proj_b, &proj, c),
-                attn_residual: k.add.bind(gpu, &[&width_c, step, &x, &proj]),
-                ln_2: k
-                    .layer_norm
-                    .bind(gpu, &[&ln_params, &x, &ln_2_w, &ln_2_b, &ln]),
-                c_fc: lin(&p_fc, &ln, &c_fc_w, &c_fc_b, &fc, f),
-                gelu: k.gelu.bind(gpu, &[&width_f, step, &fc]),
-                mlp_c_proj: lin(&p_mlp_proj, &fc, &m_proj_w, &m_proj_b, &proj, c),
-                mlp_residual: k.add.bind(gpu, &[&width_c, step, &x, &proj]),
+                attn_c_proj: lin(
+                    Norm::None,
+                    Epilogue::Residual,
+                    c,
+                    &lin_io(&p_proj, &att, &a_proj_w, &a_proj_b, &x, None),
+                ),
+                c_fc: lin(
+                    Norm::Layer,
+                    Epilogue::Gelu,
+                    f,
+                    &lin_io(&p_fc, &x, &c_fc_w, &c_fc_b, &fc, Some(&ln_2)),
+                ),
+                mlp_c_proj: lin(
+                    Norm::None,
+                    Epilogue::Residual,
+                    c,
+                    &lin_io(&p_mlp_proj, &fc, &m_proj_w, &m_proj_b, &x, None),
+                ),
             });
         }
 
@@ -248,26 +236,31 @@ impl Gpt2Body {
         let embed = k
             .embedding
             .bind(gpu, &[&embed_params, step, &io.tokens, &wte, &wpe, &x]);
-        let (ln_f_w, ln_f_b) = (
-            gpu.storage_init("ln_f.weight", &w.ln_f.weight)?,
-            gpu.storage_init("ln_f.bias", &w.ln_f.bias)?,
-        );
+        let ln_f = gpu.storage_init("ln_f", &norm_params(&w.ln_f))?;
+        // f32 weights: per block c_attn, c_proj, c_fc, c_proj and their biases, two norms;
+        // then lm_head and an embedding row (wte + wpe).
+        let block_fma = (3 * c * c + c * c + 2 * c * f) as u64;
+        let block_floats = block_fma + (3 * c + c + f + c + 4 * c) as u64;
+        let cost = DecodeCost {
+            weight_bytes: 4 * (cfg.n_layer as u64 * block_floats + (v * c + 2 * c + 2 * c) as u64),
+            weight_fma: cfg.n_layer as u64 * block_fma + (v * c) as u64,
+            kv_bytes_per_pos: (cfg.n_layer * 2 * c * 4) as u64,
+            kv_fma_per_pos: (cfg.n_layer * 2 * c) as u64,
+        };
         Ok(Self {
             k,
             blocks,
             embed,
-            ln_params,
-            ln_f: [ln_f_w, ln_f_b],
+            ln_f,
             p_head,
             lm_head,
             step: step.clone(),
-            unused: io.unused.clone(),
             vocab: v as u32,
             x,
             n_embd: c as u32,
-            n_inner: f as u32,
             n_head: cfg.n_head as u32,
             kv_cache_bytes: 2 * cfg.n_layer as u64 * f32s(ctx * c),
+            cost,
         })
     }
 
@@ -281,49 +274,37 @@ impl Gpt2Body {
 
     /// Block `i` over `t` tokens: the residual stream `x` in and out.
     pub fn encode_block(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, t: u32) {
-        let (k, c, f, b) = (&self.k, self.n_embd, self.n_inner, &self.blocks[i]);
-        layer_norm::dispatch(gpu, &k.layer_norm, pass, &b.ln_1, t);
+        let (k, b) = (&self.k, &self.blocks[i]);
         k.linear.dispatch(gpu, pass, &b.c_attn, t);
-        kv_store::dispatch(gpu, &k.kv_store, pass, &b.kv_store, t, c);
         attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t);
         k.linear.dispatch(gpu, pass, &b.attn_c_proj, t);
-        add::dispatch(gpu, &k.add, pass, &b.attn_residual, t * c);
-        layer_norm::dispatch(gpu, &k.layer_norm, pass, &b.ln_2, t);
         k.linear.dispatch(gpu, pass, &b.c_fc, t);
-        gelu::dispatch(gpu, &k.gelu, pass, &b.gelu, t * f);
         k.linear.dispatch(gpu, pass, &b.mlp_c_proj, t);
-        add::dispatch(gpu, &k.add, pass, &b.mlp_residual, t * c);
     }
 
-    /// ln_f and lm_head from rows of `x` [rows, C] through `ln` to `logits` [rows, V].
-    pub fn head(
-        &self,
-        gpu: &Gpu,
-        x: &wgpu::Buffer,
-        ln: &wgpu::Buffer,
-        logits: &wgpu::Buffer,
-    ) -> Head {
-        let [w, b] = &self.ln_f;
-        Head {
-            norm: self.k.layer_norm.bind(gpu, &[&self.ln_params, x, w, b, ln]),
-            unembed: self.k.linear.bind(
-                gpu,
-                Format::F32,
-                self.vocab,
-                &[
-                    &self.p_head,
-                    &self.step,
-                    ln,
-                    &self.lm_head,
-                    &self.unused,
-                    logits,
-                ],
-            ),
-        }
+    /// ln_f and lm_head from rows of `x` [rows, C] to `logits` [rows, V].
+    pub fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, logits: &wgpu::Buffer) -> LinearBind {
+        self.k.linear.bind(
+            gpu,
+            Format::F32,
+            Norm::Layer,
+            Epilogue::Store,
+            self.vocab,
+            &LinearIo {
+                params: &self.p_head,
+                step: &self.step,
+                x,
+                w: &self.lm_head,
+                bias: None,
+                out: logits,
+                norm: Some(&self.ln_f),
+                rope_table: None,
+                kv: None,
+            },
+        )
     }
 
-    pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, h: &Head, rows: u32) {
-        layer_norm::dispatch(gpu, &self.k.layer_norm, pass, &h.norm, rows);
-        self.k.linear.dispatch(gpu, pass, &h.unembed, rows);
+    pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, h: &LinearBind, rows: u32) {
+        self.k.linear.dispatch(gpu, pass, h, rows);
     }
 }

@@ -12,8 +12,10 @@ pub enum Slot {
     ReadWrite,
 }
 
+#[derive(Clone)]
 pub struct Kernel {
-    pub name: &'static str,
+    /// Its label, and its name in profiles.
+    pub name: String,
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
 }
@@ -65,7 +67,7 @@ impl Kernel {
     /// As [`Kernel::new`], with a layout made by [`Kernel::layout`].
     pub async fn with_layout(
         gpu: &Gpu,
-        name: &'static str,
+        name: &str,
         source: &str,
         layout: wgpu::BindGroupLayout,
         constants: &[(&str, f64)],
@@ -99,7 +101,7 @@ impl Kernel {
         }
         gpu.counters.pipelines.fetch_add(1, Relaxed);
         Ok(Self {
-            name,
+            name: name.to_string(),
             pipeline,
             layout,
         })
@@ -107,7 +109,7 @@ impl Kernel {
 
     /// A bind group of `buffers` for this kernel (at load time).
     pub fn bind(&self, gpu: &Gpu, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-        gpu.bind_group(self.name, &self.layout, buffers)
+        gpu.bind_group(&self.name, &self.layout, buffers)
     }
 
     /// Records one dispatch of `groups` workgroups (x, y, z), counted.
@@ -118,9 +120,11 @@ impl Kernel {
         bind: &wgpu::BindGroup,
         groups: [u32; 3],
     ) {
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, bind, &[]);
-        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        gpu.timed(&self.name, pass, |pass| {
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, bind, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        });
         gpu.counters.dispatches.fetch_add(1, Relaxed);
     }
 

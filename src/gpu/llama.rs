@@ -1,69 +1,70 @@
 //! Llama on the GPU: its buffers and bind groups, and the dispatches of one pass.
-//! Per block: rms_norm → qkv (q, k, v stacked in one matrix) → rope → kv_store → attention
-//! (grouped-query) → attn_output → add → rms_norm → gate_up (stacked) → silu_mul →
-//! ffn_down → add. Quantized weights stay in their blocks; the kernels dequantize.
+//! Per block, 5 dispatches: [attn_norm → q/k/v (stacked in one matrix) → RoPE → KV cache],
+//! [attention (grouped-query)], [attn_output + residual], [ffn_norm → gate/up (stacked) →
+//! SiLU·mul], [ffn_down + residual]. Quantized weights stay in their blocks (in the GPU
+//! layout of weights.rs); the kernels dequantize.
 
-use super::matmul::{Linear, LinearBind};
-use super::model::{Head, Io};
-use super::{
-    Gpu, Kernel, add, attention, embedding, gelu, kv_store, matmul, rms_norm, rope, silu_mul,
-};
+use super::matmul::{Epilogue, Linear, LinearBind, LinearIo, Norm, Params};
+use super::model::Io;
+use super::roofline::DecodeCost;
+use super::{Gpu, Kernel, attention, embedding, weights};
 use crate::cpu::rope_table;
 use crate::error::Result;
 use crate::model::llama::{LlamaWeights, QTensor, RopeLayout};
 
 struct Kernels {
     embedding: Kernel,
-    rms_norm: Kernel,
     linear: Linear,
-    rope: Kernel,
-    kv_store: Kernel,
     attention: Kernel,
-    add: Kernel,
-    silu_mul: Kernel,
 }
 
 /// The bind groups of one block, named after the step they serve.
 struct BlockBinds {
-    attn_norm: wgpu::BindGroup,
     qkv: LinearBind,
-    rope: wgpu::BindGroup,
-    kv_store: wgpu::BindGroup,
     attn: wgpu::BindGroup,
     attn_output: LinearBind,
-    attn_residual: wgpu::BindGroup,
-    ffn_norm: wgpu::BindGroup,
     gate_up: LinearBind,
-    silu_mul: wgpu::BindGroup,
     ffn_down: LinearBind,
-    ffn_residual: wgpu::BindGroup,
 }
 
 pub struct LlamaBody {
     k: Kernels,
     blocks: Vec<BlockBinds>,
     embed: wgpu::BindGroup,
-    /// What [`LlamaBody::head`] binds: the final norm's and the unembedding's parameters.
-    norm_params: wgpu::Buffer,
-    output_norm: wgpu::Buffer,
+    /// What [`LlamaBody::head`] binds: output_norm and the unembedding.
     p_out: wgpu::Buffer,
+    output_norm: wgpu::Buffer,
     output: wgpu::Buffer,
     output_format: crate::model::quant::Format,
     step: wgpu::Buffer,
-    unused: wgpu::Buffer,
     vocab: u32,
     /// [chunk, C] the residual stream
     pub x: wgpu::Buffer,
     n_embd: u32,
-    n_ff: u32,
     n_head: u32,
-    n_kv_head: u32,
-    head_size: u32,
     pub kv_cache_bytes: u64,
+    pub cost: DecodeCost,
 }
 
-fn upload(gpu: &Gpu, name: &str, t: &QTensor) -> Result<wgpu::Buffer> {
-    gpu.storage_init(name, &t.bytes)
+/// Bytes of `t` on the GPU, and its multiply-adds per token.
+fn linear_cost(t: &QTensor) -> (u64, u64) {
+    let bytes = weights::row_words(t.format, t.cols) * t.rows * 4;
+    (bytes as u64, (t.rows * t.cols) as u64)
+}
+
+/// q or k rows of Hugging Face's RoPE layout (pairs (i, i + hs/2) of each head) reordered to
+/// the adjacent pairs (2i, 2i + 1) the kernel rotates. q and k get the same order, so q · k,
+/// and the attention, are unchanged.
+fn to_adjacent(t: &QTensor, head_size: usize) -> QTensor {
+    let row_bytes = t.bytes.len() / t.rows;
+    let half = head_size / 2;
+    let mut bytes = Vec::with_capacity(t.bytes.len());
+    for r in 0..t.rows {
+        let (head, j) = (r / head_size, r % head_size);
+        let src = head * head_size + if j % 2 == 0 { j / 2 } else { half + j / 2 };
+        bytes.extend_from_slice(&t.bytes[src * row_bytes..][..row_bytes]);
+    }
+    QTensor { bytes, ..t.clone() }
 }
 
 impl LlamaBody {
@@ -83,39 +84,43 @@ impl LlamaBody {
             .blocks
             .iter()
             .map(|b| {
+                let (q, k) = match cfg.rope_layout {
+                    RopeLayout::Adjacent => (b.attn_q.clone(), b.attn_k.clone()),
+                    RopeLayout::Halves => (to_adjacent(&b.attn_q, hs), to_adjacent(&b.attn_k, hs)),
+                };
                 (
-                    QTensor::stack(&[&b.attn_q, &b.attn_k, &b.attn_v]),
+                    QTensor::stack(&[&q, &k, &b.attn_v]),
                     QTensor::stack(&[&b.ffn_gate, &b.ffn_up]),
                 )
             })
             .collect();
-        let mut formats = vec![w.output().format];
+        let mut linear = Linear::new(gpu)?;
+        linear
+            .prepare(gpu, w.output().format, Norm::Rms, Epilogue::Store)
+            .await?;
         for (b, (qkv, gu)) in w.blocks.iter().zip(&stacked) {
-            formats.extend([
-                qkv.format,
-                gu.format,
-                b.attn_output.format,
-                b.ffn_down.format,
-            ]);
+            linear
+                .prepare(gpu, qkv.format, Norm::Rms, Epilogue::Qkv)
+                .await?;
+            linear
+                .prepare(gpu, gu.format, Norm::Rms, Epilogue::SwiGlu)
+                .await?;
+            for t in [&b.attn_output, &b.ffn_down] {
+                linear
+                    .prepare(gpu, t.format, Norm::None, Epilogue::Residual)
+                    .await?;
+            }
         }
         let k = Kernels {
             embedding: embedding::kernel(gpu, w.token_embd.format).await?,
-            rms_norm: rms_norm::kernel(gpu).await?,
-            linear: Linear::new(gpu, &formats).await?,
-            rope: rope::kernel(gpu).await?,
-            kv_store: kv_store::kernel(gpu).await?,
+            linear,
             attention: attention::kernel(gpu, hs as u32).await?,
-            add: add::kernel(gpu).await?,
-            silu_mul: silu_mul::kernel(gpu).await?,
         };
         let f32s = |n: usize| (n * 4) as u64;
         let step = &io.step;
         let x = gpu.storage("x", f32s(chunk * c))?;
-        let ln = gpu.storage("ln", f32s(chunk * c))?;
-        let qkv = gpu.storage("qkv", f32s(chunk * qkv_w))?;
+        let q = gpu.storage("q", f32s(chunk * qw))?;
         let att = gpu.storage("att", f32s(chunk * qw))?;
-        let proj = gpu.storage("proj", f32s(chunk * c))?;
-        let gu = gpu.storage("gate_up", f32s(chunk * 2 * f))?;
         let h = gpu.storage("h", f32s(chunk * f))?;
         let table: Vec<f32> = rope_table(ctx, hs, cfg.rope_theta)
             .into_iter()
@@ -123,60 +128,26 @@ impl LlamaBody {
             .collect();
         let table = gpu.storage_init("rope table", &table)?;
 
-        let norm_params = gpu.uniform(
-            "rms_norm params",
-            &rms_norm::Params {
-                n: c as u32,
-                eps: cfg.rms_norm_eps,
-                _pad: [0; 2],
-            },
-        );
-        let lin_params = |k: usize, n: usize| {
-            gpu.uniform(
-                "linear params",
-                &matmul::Params {
-                    k: k as u32,
-                    n: n as u32,
-                    has_bias: 0,
-                    _pad: 0,
-                },
-            )
-        };
-        let (p_qkv, p_o, p_gu, p_down, p_out) = (
-            lin_params(c, qkv_w),
-            lin_params(qw, c),
-            lin_params(c, 2 * f),
-            lin_params(f, c),
-            lin_params(c, v),
-        );
-        let width = |n: usize| {
-            gpu.uniform(
-                "width",
-                &gelu::Params {
-                    width: n as u32,
-                    _pad: [0; 3],
-                },
-            )
-        };
-        let (width_c, width_f) = (width(c), width(f));
-        let rope_params = gpu.uniform(
-            "rope params",
-            &rope::Params {
-                n_heads: (cfg.n_head + cfg.n_kv_head) as u32,
-                head_size: hs as u32,
-                stride: qkv_w as u32,
-                adjacent: (cfg.rope_layout == RopeLayout::Adjacent) as u32,
-            },
-        );
-        let kv_params = gpu.uniform(
-            "kv_store params",
-            &kv_store::Params {
-                width: kvw as u32,
-                src_stride: qkv_w as u32,
-                k_offset: qw as u32,
-                v_offset: (qw + kvw) as u32,
-            },
-        );
+        let eps = cfg.rms_norm_eps;
+        let params = |p: Params| gpu.uniform("linear params", &p);
+        let p_qkv = params(Params {
+            eps,
+            q_width: qw as u32,
+            kv_width: kvw as u32,
+            head_size: hs as u32,
+            rope: 1,
+            ..Params::new(c, qkv_w)
+        });
+        let p_o = params(Params::new(qw, c));
+        let p_gu = params(Params {
+            eps,
+            ..Params::new(c, 2 * f)
+        });
+        let p_down = params(Params::new(f, c));
+        let p_out = params(Params {
+            eps,
+            ..Params::new(c, v)
+        });
         let (probs_stride, probs_rows) = capture.stride_and_rows();
         let attn_params = gpu.uniform(
             "attention params",
@@ -184,7 +155,7 @@ impl LlamaBody {
                 n_head: cfg.n_head as u32,
                 n_kv_head: cfg.n_kv_head as u32,
                 head_size: hs as u32,
-                q_stride: qkv_w as u32,
+                q_stride: qw as u32,
                 kv_stride: kvw as u32,
                 out_stride: qw as u32,
                 probs_stride,
@@ -193,19 +164,6 @@ impl LlamaBody {
                 _pad: [0; 3],
             },
         );
-        let lin = |params: &wgpu::Buffer,
-                   x: &wgpu::Buffer,
-                   t: &QTensor,
-                   w: &wgpu::Buffer,
-                   out: &wgpu::Buffer| {
-            k.linear.bind(
-                gpu,
-                t.format,
-                t.rows as u32,
-                &[params, step, x, w, &io.unused, out],
-            )
-        };
-
         let mut blocks = Vec::with_capacity(cfg.n_layer);
         for (i, (b, (qkv_t, gu_t))) in w.blocks.iter().zip(&stacked).enumerate() {
             let name = |s: &str| format!("blk.{i}.{s}");
@@ -214,49 +172,88 @@ impl LlamaBody {
                     Ok((
                         gpu.storage_init(&name("attn_norm"), &b.attn_norm)?,
                         gpu.storage_init(&name("ffn_norm"), &b.ffn_norm)?,
-                        upload(gpu, &name("attn_qkv"), qkv_t)?,
-                        upload(gpu, &name("attn_output"), &b.attn_output)?,
-                        upload(gpu, &name("ffn_gate_up"), gu_t)?,
-                        upload(gpu, &name("ffn_down"), &b.ffn_down)?,
+                        weights::upload(gpu, &name("attn_qkv"), qkv_t)?,
+                        weights::upload(gpu, &name("attn_output"), &b.attn_output)?,
+                        weights::upload(gpu, &name("ffn_gate_up"), gu_t)?,
+                        weights::upload(gpu, &name("ffn_down"), &b.ffn_down)?,
                     ))
                 })
                 .await?;
             let k_cache = gpu.storage(&name("k_cache"), f32s(ctx * kvw))?;
             let v_cache = gpu.storage(&name("v_cache"), f32s(ctx * kvw))?;
+            let io = |params, x, w, out| LinearIo {
+                params,
+                step,
+                x,
+                w,
+                bias: None,
+                out,
+                norm: None,
+                rope_table: None,
+                kv: None,
+            };
+            let lin = &k.linear;
             blocks.push(BlockBinds {
-                attn_norm: k.rms_norm.bind(gpu, &[&norm_params, &x, &attn_norm, &ln]),
-                qkv: lin(&p_qkv, &ln, qkv_t, &w_qkv, &qkv),
-                rope: k.rope.bind(gpu, &[&rope_params, step, &table, &qkv]),
-                kv_store: k
-                    .kv_store
-                    .bind(gpu, &[&kv_params, step, &qkv, &k_cache, &v_cache]),
+                qkv: lin.bind(
+                    gpu,
+                    qkv_t.format,
+                    Norm::Rms,
+                    Epilogue::Qkv,
+                    qkv_w as u32,
+                    &LinearIo {
+                        norm: Some(&attn_norm),
+                        rope_table: Some(&table),
+                        kv: Some((&k_cache, &v_cache)),
+                        ..io(&p_qkv, &x, &w_qkv, &q)
+                    },
+                ),
                 attn: k.attention.bind(
                     gpu,
                     &[
                         &attn_params,
                         step,
-                        &qkv,
+                        &q,
                         &k_cache,
                         &v_cache,
                         &att,
                         capture.layer(i),
                     ],
                 ),
-                attn_output: lin(&p_o, &att, &b.attn_output, &w_o, &proj),
-                attn_residual: k.add.bind(gpu, &[&width_c, step, &x, &proj]),
-                ffn_norm: k.rms_norm.bind(gpu, &[&norm_params, &x, &ffn_norm, &ln]),
-                gate_up: lin(&p_gu, &ln, gu_t, &w_gu, &gu),
-                silu_mul: k.silu_mul.bind(gpu, &[&width_f, step, &gu, &h]),
-                ffn_down: lin(&p_down, &h, &b.ffn_down, &w_down, &proj),
-                ffn_residual: k.add.bind(gpu, &[&width_c, step, &x, &proj]),
+                attn_output: lin.bind(
+                    gpu,
+                    b.attn_output.format,
+                    Norm::None,
+                    Epilogue::Residual,
+                    c as u32,
+                    &io(&p_o, &att, &w_o, &x),
+                ),
+                gate_up: lin.bind(
+                    gpu,
+                    gu_t.format,
+                    Norm::Rms,
+                    Epilogue::SwiGlu,
+                    2 * f as u32,
+                    &LinearIo {
+                        norm: Some(&ffn_norm),
+                        ..io(&p_gu, &x, &w_gu, &h)
+                    },
+                ),
+                ffn_down: lin.bind(
+                    gpu,
+                    b.ffn_down.format,
+                    Norm::None,
+                    Epilogue::Residual,
+                    c as u32,
+                    &io(&p_down, &h, &w_down, &x),
+                ),
             });
         }
 
         let (token_embd, output) = gpu
             .uploading("token_embd and output", || {
-                let token_embd = upload(gpu, "token_embd", &w.token_embd)?;
+                let token_embd = weights::upload(gpu, "token_embd", &w.token_embd)?;
                 let output = match &w.output {
-                    Some(t) => upload(gpu, "output", t)?,
+                    Some(t) => weights::upload(gpu, "output", t)?,
                     None => token_embd.clone(), // tied: the same buffer
                 };
                 Ok((token_embd, output))
@@ -276,25 +273,39 @@ impl LlamaBody {
             &[&embed_params, step, &io.tokens, &token_embd, &io.unused, &x],
         );
         let output_norm = gpu.storage_init("output_norm", &w.output_norm)?;
+        let mut cost = DecodeCost {
+            kv_bytes_per_pos: (cfg.n_layer * 2 * kvw * 4) as u64,
+            kv_fma_per_pos: (cfg.n_layer * 2 * qw) as u64,
+            ..DecodeCost::default()
+        };
+        let embedding_row = linear_cost(&w.token_embd).0 / v as u64;
+        let norms = (cfg.n_layer * 2 * c * 4) as u64;
+        cost.weight_bytes = embedding_row + norms;
+        let matrices = w
+            .blocks
+            .iter()
+            .zip(&stacked)
+            .flat_map(|(b, (qkv, gu))| [qkv, gu, &b.attn_output, &b.ffn_down]);
+        for t in matrices.chain([w.output()]) {
+            let (bytes, fma) = linear_cost(t);
+            cost.weight_bytes += bytes;
+            cost.weight_fma += fma;
+        }
         Ok(Self {
             k,
             blocks,
             embed,
-            norm_params,
-            output_norm,
             p_out,
+            output_norm,
             output,
             output_format: w.output().format,
             step: step.clone(),
-            unused: io.unused.clone(),
             vocab: v as u32,
             x,
             n_embd: c as u32,
-            n_ff: f as u32,
             n_head: cfg.n_head as u32,
-            n_kv_head: cfg.n_kv_head as u32,
-            head_size: hs as u32,
             kv_cache_bytes: 2 * cfg.n_layer as u64 * f32s(ctx * kvw),
+            cost,
         })
     }
 
@@ -308,53 +319,37 @@ impl LlamaBody {
 
     /// Block `i` over `t` tokens: the residual stream `x` in and out.
     pub fn encode_block(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, t: u32) {
-        let (k, c, f, b) = (&self.k, self.n_embd, self.n_ff, &self.blocks[i]);
-        rms_norm::dispatch(gpu, &k.rms_norm, pass, &b.attn_norm, t);
+        let (k, b) = (&self.k, &self.blocks[i]);
         k.linear.dispatch(gpu, pass, &b.qkv, t);
-        let heads = self.n_head + self.n_kv_head;
-        rope::dispatch(gpu, &k.rope, pass, &b.rope, t, heads, self.head_size);
-        let kv_width = self.n_kv_head * self.head_size;
-        kv_store::dispatch(gpu, &k.kv_store, pass, &b.kv_store, t, kv_width);
         attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t);
         k.linear.dispatch(gpu, pass, &b.attn_output, t);
-        add::dispatch(gpu, &k.add, pass, &b.attn_residual, t * c);
-        rms_norm::dispatch(gpu, &k.rms_norm, pass, &b.ffn_norm, t);
         k.linear.dispatch(gpu, pass, &b.gate_up, t);
-        silu_mul::dispatch(gpu, &k.silu_mul, pass, &b.silu_mul, t * f);
         k.linear.dispatch(gpu, pass, &b.ffn_down, t);
-        add::dispatch(gpu, &k.add, pass, &b.ffn_residual, t * c);
     }
 
-    /// output_norm and output from rows of `x` [rows, C] through `ln` to `logits` [rows, V].
-    pub fn head(
-        &self,
-        gpu: &Gpu,
-        x: &wgpu::Buffer,
-        ln: &wgpu::Buffer,
-        logits: &wgpu::Buffer,
-    ) -> Head {
-        let bufs = [
-            &self.p_out,
-            &self.step,
-            ln,
-            &self.output,
-            &self.unused,
-            logits,
-        ];
-        Head {
-            norm: self
-                .k
-                .rms_norm
-                .bind(gpu, &[&self.norm_params, x, &self.output_norm, ln]),
-            unembed: self
-                .k
-                .linear
-                .bind(gpu, self.output_format, self.vocab, &bufs),
-        }
+    /// output_norm and output from rows of `x` [rows, C] to `logits` [rows, V].
+    pub fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, logits: &wgpu::Buffer) -> LinearBind {
+        self.k.linear.bind(
+            gpu,
+            self.output_format,
+            Norm::Rms,
+            Epilogue::Store,
+            self.vocab,
+            &LinearIo {
+                params: &self.p_out,
+                step: &self.step,
+                x,
+                w: &self.output,
+                bias: None,
+                out: logits,
+                norm: Some(&self.output_norm),
+                rope_table: None,
+                kv: None,
+            },
+        )
     }
 
-    pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, h: &Head, rows: u32) {
-        rms_norm::dispatch(gpu, &self.k.rms_norm, pass, &h.norm, rows);
-        self.k.linear.dispatch(gpu, pass, &h.unembed, rows);
+    pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, h: &LinearBind, rows: u32) {
+        self.k.linear.dispatch(gpu, pass, h, rows);
     }
 }

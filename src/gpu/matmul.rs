@@ -1,44 +1,133 @@
-//! `shaders/matmul.wgsl` (many tokens) and `shaders/matvec.wgsl` (one token): a linear layer
-//! y = x · wᵀ + b, with w in f32 or a quantized block format. All pipelines share one
-//! bind-group layout, so one bind group per layer serves prefill and decode.
+//! The fused linear layer: `shaders/matvec.wgsl` (one token) and `shaders/matmul.wgsl` (a
+//! prompt chunk), each built on `shaders/linear.wgsl` (the optional norm of the input, the
+//! epilogue) and `shaders/quant.wgsl` (the GPU weight layout of `gpu/weights.rs`).
+//! y = norm(x) · wᵀ + b, then the epilogue: stored, added to the residual stream, SwiGLU,
+//! GELU, or q/k/v with RoPE into the KV cache. All pipelines share one bind-group layout, so
+//! one bind group per layer serves prefill and decode.
 
 use super::{Gpu, Kernel, Slot};
 use crate::error::Result;
 use crate::model::quant::Format;
 
+pub const QUANT_SOURCE: &str = include_str!("../../shaders/quant.wgsl");
+pub const LINEAR_SOURCE: &str = include_str!("../../shaders/linear.wgsl");
 pub const MATMUL_SOURCE: &str = include_str!("../../shaders/matmul.wgsl");
 pub const MATVEC_SOURCE: &str = include_str!("../../shaders/matvec.wgsl");
+/// The modules as compiled: the preludes, then the kernel.
+pub const MATMUL_MODULE: &str = concat!(
+    include_str!("../../shaders/quant.wgsl"),
+    include_str!("../../shaders/linear.wgsl"),
+    include_str!("../../shaders/matmul.wgsl")
+);
+pub const MATVEC_MODULE: &str = concat!(
+    include_str!("../../shaders/quant.wgsl"),
+    include_str!("../../shaders/linear.wgsl"),
+    include_str!("../../shaders/matvec.wgsl")
+);
 const TILE: u32 = 64;
 
+/// Mirrors `struct Params` in linear.wgsl.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Params {
+    /// K: input width.
     pub k: u32,
+    /// N: rows of w.
     pub n: u32,
     pub has_bias: u32,
-    pub _pad: u32,
+    /// The norm's epsilon.
+    pub eps: f32,
+    /// QKV: values of q per token (n_head · head_size); k and v follow, `kv_width` each.
+    pub q_width: u32,
+    pub kv_width: u32,
+    pub head_size: u32,
+    /// QKV: 1 to rotate q and k (RoPE).
+    pub rope: u32,
 }
 
-/// Slots: params, step, x, w, bias, out.
-const SLOTS: [Slot; 6] = [
+impl Params {
+    pub fn new(k: usize, n: usize) -> Self {
+        Self {
+            k: k as u32,
+            n: n as u32,
+            ..Self::default()
+        }
+    }
+}
+
+/// The norm applied to x as it is read (the `NORM` override).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    None = 0,
+    Rms = 1,
+    /// The norm buffer holds the gain, then the bias.
+    Layer = 2,
+}
+
+/// What becomes of y (the `EPILOGUE` override).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epilogue {
+    Store = 0,
+    /// out += y: `out` is the residual stream.
+    Residual = 1,
+    /// out = silu(gate) · up, w stacking gate and up (N = 2F).
+    SwiGlu = 2,
+    Gelu = 3,
+    /// w stacks q, k and v: q (rotated) to `out`, k (rotated) and v to the KV cache.
+    Qkv = 4,
+}
+
+/// What a linear layer binds; the slots it does not use get placeholders.
+pub struct LinearIo<'a> {
+    pub params: &'a wgpu::Buffer,
+    pub step: &'a wgpu::Buffer,
+    pub x: &'a wgpu::Buffer,
+    pub w: &'a wgpu::Buffer,
+    pub bias: Option<&'a wgpu::Buffer>,
+    pub out: &'a wgpu::Buffer,
+    /// The norm's gain (and for a layer norm, then its bias).
+    pub norm: Option<&'a wgpu::Buffer>,
+    /// QKV: the RoPE table and the layer's k and v caches.
+    pub rope_table: Option<&'a wgpu::Buffer>,
+    pub kv: Option<(&'a wgpu::Buffer, &'a wgpu::Buffer)>,
+}
+
+/// Slots: params, step, x, w, bias, out, norm, rope table, k cache, v cache.
+const SLOTS: [Slot; 10] = [
     Slot::Uniform,
     Slot::Uniform,
     Slot::Read,
     Slot::Read,
     Slot::Read,
     Slot::ReadWrite,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+    Slot::ReadWrite,
 ];
 
-/// The matmul and matvec pipelines for each weight format a model uses.
-pub struct Linear {
-    layout: wgpu::BindGroupLayout,
-    kernels: Vec<(Format, Kernel, Kernel)>,
-    /// Rows of w per matvec workgroup.
-    matvec_rows: u32,
+/// The matmul and matvec pipelines of one (format, norm, epilogue).
+#[derive(Clone)]
+struct Variant {
+    key: (u32, Norm, Epilogue),
+    matmul: Kernel,
+    matvec: Kernel,
 }
 
-/// matvec's (invocations per row, rows per workgroup) for this adapter; `LANTERN_MATVEC`
-/// ("lanes,rows") overrides it for experiments.
+/// Every linear-layer pipeline a model uses, made at load.
+pub struct Linear {
+    layout: wgpu::BindGroupLayout,
+    variants: Vec<Variant>,
+    /// Placeholders for unused slots: one read-only, one writable (a buffer may not be bound
+    /// both ways in one bind group).
+    unused: wgpu::Buffer,
+    unused_rw: wgpu::Buffer,
+    /// (invocations per output, outputs per workgroup) of matvec.
+    matvec_shape: (u32, u32),
+}
+
+/// matvec's (invocations per output, outputs per workgroup) for this adapter;
+/// `LANTERN_MATVEC` ("lanes,outputs") overrides it for experiments.
 fn matvec_shape(gpu: &Gpu) -> (u32, u32) {
     #[cfg(not(target_arch = "wasm32"))]
     if let Ok(v) = std::env::var("LANTERN_MATVEC")
@@ -54,79 +143,117 @@ fn matvec_shape(gpu: &Gpu) -> (u32, u32) {
     }
 }
 
-/// One layer's bind group, with what its dispatch needs to know.
+/// One layer's bind group, with the pipelines and shape its dispatch needs.
 pub struct LinearBind {
     pub bind: wgpu::BindGroup,
-    pub format: Format,
-    /// Output width N.
-    pub n: u32,
+    variant: Variant,
+    /// Columns of the product (rows of w), and outputs (columns, or pairs of them).
+    cols: u32,
+    outputs: u32,
 }
 
 impl Linear {
-    pub async fn new(gpu: &Gpu, formats: &[Format]) -> Result<Self> {
-        let layout = Kernel::layout(gpu, "linear", &SLOTS);
-        let (lanes, rows) = matvec_shape(gpu);
-        let mut kernels: Vec<(Format, Kernel, Kernel)> = Vec::new();
-        for &f in formats {
-            if kernels
-                .iter()
-                .any(|(g, _, _)| g.shader_id() == f.shader_id())
-            {
-                continue;
-            }
-            let id = f.shader_id() as f64;
-            let matmul = Kernel::with_layout(
-                gpu,
-                "matmul",
-                MATMUL_SOURCE,
-                layout.clone(),
-                &[("FORMAT", id)],
-            )
-            .await?;
-            let matvec = Kernel::with_layout(
-                gpu,
-                "matvec",
-                MATVEC_SOURCE,
-                layout.clone(),
-                &[
-                    ("FORMAT", id),
-                    ("WG", (lanes * rows) as f64),
-                    ("LANES", lanes as f64),
-                ],
-            )
-            .await?;
-            kernels.push((f, matmul, matvec));
-        }
+    pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(Self {
-            layout,
-            kernels,
-            matvec_rows: rows,
+            layout: Kernel::layout(gpu, "linear", &SLOTS),
+            variants: Vec::new(),
+            unused: gpu.storage("linear unused", 16)?,
+            unused_rw: gpu.storage("linear unused (writable)", 16)?,
+            matvec_shape: matvec_shape(gpu),
         })
     }
 
-    /// A bind group of [params, step, x, w, bias, out] for a weight in `format`.
-    pub fn bind(&self, gpu: &Gpu, format: Format, n: u32, buffers: &[&wgpu::Buffer]) -> LinearBind {
+    /// Builds the pipelines of (format, norm, epilogue) unless already built.
+    pub async fn prepare(
+        &mut self,
+        gpu: &Gpu,
+        format: Format,
+        norm: Norm,
+        ep: Epilogue,
+    ) -> Result<()> {
+        let key = (format.shader_id(), norm, ep);
+        if self.variants.iter().any(|v| v.key == key) {
+            return Ok(());
+        }
+        let (lanes, outputs) = self.matvec_shape;
+        let common = [
+            ("FORMAT", key.0 as f64),
+            ("NORM", norm as u32 as f64),
+            ("EPILOGUE", ep as u32 as f64),
+        ];
+        let name = |kind: &str| format!("{kind} {format:?} {norm:?}+{ep:?}");
+        let matmul = Kernel::with_layout(
+            gpu,
+            &name("matmul"),
+            MATMUL_MODULE,
+            self.layout.clone(),
+            &common,
+        )
+        .await?;
+        let mut constants = common.to_vec();
+        constants.extend([("WG", (lanes * outputs) as f64), ("LANES", lanes as f64)]);
+        let matvec = Kernel::with_layout(
+            gpu,
+            &name("matvec"),
+            MATVEC_MODULE,
+            self.layout.clone(),
+            &constants,
+        )
+        .await?;
+        self.variants.push(Variant {
+            key,
+            matmul,
+            matvec,
+        });
+        Ok(())
+    }
+
+    /// The bind group of a layer whose w (`n` rows) is in `format`, with `norm` and `ep`
+    /// (prepared before).
+    pub fn bind(
+        &self,
+        gpu: &Gpu,
+        format: Format,
+        norm: Norm,
+        ep: Epilogue,
+        n: u32,
+        io: &LinearIo,
+    ) -> LinearBind {
+        let key = (format.shader_id(), norm, ep);
+        let variant = self
+            .variants
+            .iter()
+            .find(|v| v.key == key)
+            .expect("Linear::prepare before Linear::bind")
+            .clone();
+        let (k_cache, v_cache) = io.kv.unwrap_or((&self.unused_rw, &self.unused_rw));
+        let buffers = [
+            io.params,
+            io.step,
+            io.x,
+            io.w,
+            io.bias.unwrap_or(&self.unused),
+            io.out,
+            io.norm.unwrap_or(&self.unused),
+            io.rope_table.unwrap_or(&self.unused),
+            k_cache,
+            v_cache,
+        ];
+        let paired = matches!(ep, Epilogue::SwiGlu | Epilogue::Qkv);
         LinearBind {
-            bind: gpu.bind_group("linear", &self.layout, buffers),
-            format,
-            n,
+            bind: gpu.bind_group("linear", &self.layout, &buffers),
+            variant,
+            cols: n,
+            outputs: if paired { n / 2 } else { n },
         }
     }
 
-    fn kernels(&self, f: Format) -> (&Kernel, &Kernel) {
-        let (_, mm, mv) = self
-            .kernels
-            .iter()
-            .find(|(g, _, _)| g.shader_id() == f.shader_id())
-            .expect("a pipeline for every format bound");
-        (mm, mv)
-    }
-
-    /// y[rows, n] for `rows` rows of x: matvec for one row, matmul for more.
+    /// y[rows, ·] for `rows` rows of x: matvec for one row, matmul for more.
     pub fn dispatch(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &LinearBind, rows: u32) {
         if rows == 1 {
-            let (_, matvec) = self.kernels(l.format);
-            matvec.dispatch_linear(gpu, pass, &l.bind, l.n.div_ceil(self.matvec_rows));
+            let per_group = self.matvec_shape.1;
+            let groups = l.outputs.div_ceil(per_group);
+            l.variant.matvec.dispatch_linear(gpu, pass, &l.bind, groups);
         } else {
             self.dispatch_matmul(gpu, pass, l, rows);
         }
@@ -140,12 +267,7 @@ impl Linear {
         l: &LinearBind,
         rows: u32,
     ) {
-        let (matmul, _) = self.kernels(l.format);
-        matmul.dispatch(
-            gpu,
-            pass,
-            &l.bind,
-            [l.n.div_ceil(TILE), rows.div_ceil(TILE), 1],
-        );
+        let groups = [l.cols.div_ceil(TILE), rows.div_ceil(TILE), 1];
+        l.variant.matmul.dispatch(gpu, pass, &l.bind, groups);
     }
 }

@@ -5,21 +5,17 @@
 mod context;
 mod kernel;
 
-pub mod add;
 pub mod attention;
 pub mod embedding;
-pub mod gelu;
 pub mod gpt2;
-pub mod kv_store;
-pub mod layer_norm;
 pub mod llama;
 pub mod matmul;
 pub mod model;
-pub mod rms_norm;
-pub mod rope;
+pub mod profile;
+pub mod roofline;
 pub mod sample;
-pub mod silu_mul;
 pub mod top_k;
+pub mod weights;
 
 pub use context::{CounterSnapshot, Gpu};
 pub use kernel::{Kernel, Slot};
@@ -39,21 +35,31 @@ pub struct Step {
     pub capture: u32,
 }
 
-/// Every kernel source, by file name: for the shader test and for the page to show.
+/// Every kernel source, by file name: for the page to show. quant.wgsl and linear.wgsl are
+/// preludes, put before the kernels that read weights (see [`MODULES`]).
 pub const SHADERS: &[(&str, &str)] = &[
-    ("add.wgsl", add::SOURCE),
     ("attention.wgsl", attention::SOURCE),
     ("embedding.wgsl", embedding::SOURCE),
-    ("gelu.wgsl", gelu::SOURCE),
-    ("kv_store.wgsl", kv_store::SOURCE),
-    ("layer_norm.wgsl", layer_norm::SOURCE),
+    ("linear.wgsl", matmul::LINEAR_SOURCE),
     ("matmul.wgsl", matmul::MATMUL_SOURCE),
     ("matvec.wgsl", matmul::MATVEC_SOURCE),
-    ("rms_norm.wgsl", rms_norm::SOURCE),
-    ("rope.wgsl", rope::SOURCE),
+    ("quant.wgsl", matmul::QUANT_SOURCE),
+    ("roofline_fma.wgsl", roofline::FMA_SOURCE),
+    ("roofline_read.wgsl", roofline::READ_SOURCE),
     ("sample.wgsl", sample::SOURCE),
-    ("silu_mul.wgsl", silu_mul::SOURCE),
     ("top_k.wgsl", top_k::SOURCE),
+];
+
+/// Every module as the GPU compiles it (preludes included), by kernel: for the shader test.
+pub const MODULES: &[(&str, &str)] = &[
+    ("attention", attention::SOURCE),
+    ("embedding", embedding::MODULE),
+    ("matmul", matmul::MATMUL_MODULE),
+    ("matvec", matmul::MATVEC_MODULE),
+    ("roofline_fma", roofline::FMA_SOURCE),
+    ("roofline_read", roofline::READ_SOURCE),
+    ("sample", sample::SOURCE),
+    ("top_k", top_k::SOURCE),
 ];
 
 /// Workgroups to cover `n` invocations of a 1-D kernel of `wg` invocations per workgroup.

@@ -7,6 +7,7 @@ use super::attention::Capture;
 use super::gpt2::Gpt2Body;
 use super::llama::LlamaBody;
 use super::matmul::LinearBind;
+use super::roofline::DecodeCost;
 use super::top_k::{self, K, TopK};
 use super::{Gpu, Kernel, Step, sample};
 use crate::cpu::SampleParams;
@@ -37,12 +38,10 @@ impl Default for ModelOptions {
     }
 }
 
-/// The final norm and the unembedding, bound to some rows: the model's head (the last token's
-/// row, whose logits are sampled) or the logit lens's (one row per layer).
-pub struct Head {
-    pub norm: wgpu::BindGroup,
-    pub unembed: LinearBind,
-}
+/// The final norm and the unembedding (one fused kernel), bound to some rows: the model's
+/// head (the last token's row, whose logits are sampled) or the logit lens's (one row per
+/// layer).
+type Head = LinearBind;
 
 /// What every architecture shares: the pass's inputs, the last row of the residual stream,
 /// the logits, the sampler and its read-back.
@@ -56,8 +55,6 @@ pub struct Io {
     pub logits: wgpu::Buffer,
     /// A 4-byte buffer for slots a kernel does not read (a missing bias).
     pub unused: wgpu::Buffer,
-    /// [C]: `x_last` after the final norm.
-    ln_last: wgpu::Buffer,
     sampled: wgpu::Buffer,
     /// The sampled id, then (while capturing) the top-k row of the same logits.
     readback: wgpu::Buffer,
@@ -97,7 +94,6 @@ impl Io {
         Ok(Self {
             tokens: gpu.storage("tokens", (chunk * 4) as u64)?,
             x_last: gpu.storage("x_last", (n_embd * 4) as u64)?,
-            ln_last: gpu.storage("ln_last", (n_embd * 4) as u64)?,
             unused: gpu.storage("unused", 4)?,
             readback: gpu.readback("sampled readback", 4 + row),
             step,
@@ -142,10 +138,10 @@ impl Body {
         }
     }
 
-    fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, ln: &wgpu::Buffer, logits: &wgpu::Buffer) -> Head {
+    fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, logits: &wgpu::Buffer) -> Head {
         match self {
-            Body::Gpt2(b) => b.head(gpu, x, ln, logits),
-            Body::Llama(b) => b.head(gpu, x, ln, logits),
+            Body::Gpt2(b) => b.head(gpu, x, logits),
+            Body::Llama(b) => b.head(gpu, x, logits),
         }
     }
 
@@ -154,6 +150,13 @@ impl Body {
         match self {
             Body::Gpt2(b) => b.encode_head(gpu, pass, h, rows),
             Body::Llama(b) => b.encode_head(gpu, pass, h, rows),
+        }
+    }
+
+    fn cost(&self) -> DecodeCost {
+        match self {
+            Body::Gpt2(b) => b.cost,
+            Body::Llama(b) => b.cost,
         }
     }
 
@@ -195,7 +198,6 @@ impl Lens {
         let l = body.n_layer();
         let row = (n_embd * 4) as u64;
         let x = gpu.storage("lens x", l as u64 * row)?;
-        let ln = gpu.storage("lens ln", l as u64 * row)?;
         let logits = gpu.storage("lens logits", (l * vocab * 4) as u64)?;
         let next = gpu.storage("lens next", 4)?;
         let out_bytes = (l * top_k::row_len(K.min(vocab)) * 4) as u64;
@@ -203,7 +205,7 @@ impl Lens {
         Ok(Self {
             rows,
             resid: gpu.storage("lens residuals", l as u64 * rows as u64 * row)?,
-            head: body.head(gpu, &x, &ln, &logits),
+            head: body.head(gpu, &x, &logits),
             top_k_bind: io
                 .top_k
                 .bind(gpu, &[&io.top_k_params, &logits, &next, &out]),
@@ -272,7 +274,7 @@ impl GpuModel {
                 (Body::Llama(b), kv)
             }
         };
-        let head = body.head(gpu, &io.x_last, &io.ln_last, &io.logits);
+        let head = body.head(gpu, &io.x_last, &io.logits);
         let lens = (probs.rows > 0)
             .then(|| Lens::new(gpu, &body, &io, n_embd, vocab, probs.rows))
             .transpose()?;
@@ -351,6 +353,11 @@ impl GpuModel {
         } else {
             0
         }
+    }
+
+    /// The bytes and multiply-adds a decoded token needs at least (for the roofline).
+    pub fn decode_cost(&self) -> DecodeCost {
+        self.body.cost()
     }
 
     /// Tokens in the KV cache.

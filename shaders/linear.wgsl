@@ -1,0 +1,164 @@
+// A linear layer with the steps around it fused in, shared by matvec.wgsl (one token) and
+// matmul.wgsl (a prompt chunk): this file is put before each of them, after quant.wgsl.
+//
+//   y[t, r] = Σ_k norm(x)[t, k] · w[r, k] + bias[r]        then out = epilogue(y)
+//
+// NORM (the input's norm, computed by each workgroup from the raw rows of x):
+//   0  none
+//   1  RMS norm    x / sqrt(mean(x²) + eps) · g
+//   2  layer norm  (x − mean) / sqrt(var + eps) · g + b      (norm holds g then b)
+// EPILOGUE (what becomes of y; an "output" may need two rows of w):
+//   0  STORE     out[t, r] = y[r]
+//   1  RESIDUAL  out[t, r] += y[r]                 out is the residual stream
+//   2  SWIGLU    out[t, o] = silu(y[o]) · y[F + o]  w stacks gate and up (N = 2F rows)
+//   3  GELU      out[t, r] = gelu(y[r])             tanh form, GPT-2's
+//   4  QKV       w stacks q, k and v; when p.rope = 1 the pairs (2i, 2i + 1) of each q and
+//                k head are rotated by their position's angle (RoPE); q goes to out
+//                ([T, q_width]), k and v to row pos0 + t of the KV cache
+
+struct Params {
+    k: u32,          // K: input width
+    n: u32,          // N: rows of w
+    has_bias: u32,   // 0 or 1
+    eps: f32,        // the norm's epsilon
+    q_width: u32,    // QKV: values of q (n_head · head_size); k and v follow, kv_width each
+    kv_width: u32,
+    head_size: u32,
+    rope: u32,       // QKV: 1 to rotate q and k
+}
+
+struct Step {
+    n_tokens: u32,  // T: rows of x
+    pos0: u32,      // position of row 0
+    u: f32,
+    capture: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<uniform> step: Step;
+@group(0) @binding(2) var<storage, read> x: array<f32>;              // [T, K]
+@group(0) @binding(4) var<storage, read> bias: array<f32>;           // [N]
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;      // [T, outputs]
+@group(0) @binding(6) var<storage, read> norm: array<f32>;           // [K] g (layer norm: then [K] b)
+@group(0) @binding(7) var<storage, read> table: array<vec2f>;        // QKV: [ctx, head_size / 2] (cos, sin)
+@group(0) @binding(8) var<storage, read_write> k_cache: array<f32>;  // QKV: [ctx, kv_width]
+@group(0) @binding(9) var<storage, read_write> v_cache: array<f32>;  // QKV: [ctx, kv_width]
+
+override NORM: u32 = 0u;
+override EPILOGUE: u32 = 0u;
+const RESIDUAL: u32 = 1u;
+const SWIGLU: u32 = 2u;
+const GELU: u32 = 3u;
+const QKV: u32 = 4u;
+
+// Whether an output reads two rows of w: SWIGLU's gate and up, QKV's RoPE pairs.
+fn paired() -> bool {
+    return EPILOGUE == SWIGLU || EPILOGUE == QKV;
+}
+
+// The row of w behind column c of the product. SWIGLU interleaves gate and up (gate o at
+// column 2o, up o at 2o + 1), so that an output's two rows sit side by side.
+fn col_row(c: u32) -> u32 {
+    if (EPILOGUE == SWIGLU) {
+        return select(c / 2u, p.n / 2u + c / 2u, (c & 1u) != 0u);
+    }
+    return c;
+}
+
+// x[t, k .. k + 3] after the norm (stats = (mean, 1 / std) of row t), zero past K.
+fn x4(t: u32, k: u32, stats: vec2f) -> vec4f {
+    let i = t * p.k + k;
+    var v = vec4f(0.0);
+    var g = vec4f(0.0);
+    var b = vec4f(0.0);
+    if (k + 3u < p.k) {
+        v = vec4f(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
+        if (NORM != 0u) {
+            g = vec4f(norm[k], norm[k + 1u], norm[k + 2u], norm[k + 3u]);
+        }
+        if (NORM == 2u) {
+            let j = p.k + k;
+            b = vec4f(norm[j], norm[j + 1u], norm[j + 2u], norm[j + 3u]);
+        }
+    } else {
+        for (var j = 0u; j < 4u && k + j < p.k; j++) {
+            v[j] = x[i + j];
+            if (NORM != 0u) {
+                g[j] = norm[k + j];
+            }
+            if (NORM == 2u) {
+                b[j] = norm[p.k + k + j];
+            }
+        }
+    }
+    if (NORM == 0u) {
+        return v;
+    }
+    return (v - stats.x) * (stats.y * g) + b;
+}
+
+fn bias_at(r: u32) -> f32 {
+    return select(0.0, bias[r], p.has_bias != 0u);
+}
+
+fn silu(g: f32) -> f32 {
+    // For g → −∞, exp(−g) → inf and g / inf → 0: no NaN.
+    return g / (1.0 + exp(-g));
+}
+
+fn gelu(v: f32) -> f32 {
+    // x * x * x, not pow(x, 3.0): pow is undefined for negative x in WGSL. The tanh argument
+    // is clamped because some drivers misbehave for large arguments; tanh(15) is 1 in f32.
+    let inner = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0);
+    return 0.5 * v * (1.0 + tanh(inner));
+}
+
+// Rows r and r + 1 of q, k or v for token t: RoPE on q and k, then to out or the cache.
+fn store_qkv(t: u32, r: u32, y_in: vec2f) {
+    var y = y_in;
+    let pos = step.pos0 + t;
+    let qk = p.q_width + p.kv_width;
+    if (p.rope != 0u && r < qk) {
+        let cs = table[pos * (p.head_size / 2u) + (r % p.head_size) / 2u];
+        y = vec2f(y.x * cs.x - y.y * cs.y, y.x * cs.y + y.y * cs.x);
+    }
+    if (r < p.q_width) {
+        out[t * p.q_width + r] = y.x;
+        out[t * p.q_width + r + 1u] = y.y;
+    } else if (r < qk) {
+        let i = pos * p.kv_width + r - p.q_width;
+        k_cache[i] = y.x;
+        k_cache[i + 1u] = y.y;
+    } else {
+        let i = pos * p.kv_width + r - qk;
+        v_cache[i] = y.x;
+        v_cache[i + 1u] = y.y;
+    }
+}
+
+// Output o of token t from its dot products: y.x for columns c (= 2o when paired), y.y
+// for column c + 1 when paired.
+fn epilogue(t: u32, c: u32, dots: vec2f) {
+    let r = vec2u(col_row(c), col_row(c + 1u));
+    var y = dots + vec2f(bias_at(r.x), 0.0);
+    if (paired()) {
+        y.y += bias_at(r.y);
+    }
+    switch EPILOGUE {
+        case RESIDUAL: {
+            out[t * p.n + c] += y.x;
+        }
+        case SWIGLU: {
+            out[t * (p.n / 2u) + c / 2u] = silu(y.x) * y.y;
+        }
+        case GELU: {
+            out[t * p.n + c] = gelu(y.x);
+        }
+        case QKV: {
+            store_qkv(t, c, y);
+        }
+        default: {
+            out[t * p.n + c] = y.x;
+        }
+    }
+}
