@@ -48,53 +48,89 @@ fn row_stats(tid: u32) -> vec2f {
     return vec2f(mean, inverseSqrt(wg_sum(tid, sq) / f32(p.k) + p.eps));
 }
 
-// This lane's share of the dot products of norm(x) with rows r.x and (when two) r.y.
-fn dots(r: vec2u, two: bool, lane: u32, stats: vec2f) -> vec2f {
-    var s = vec2f(0.0);
+// Outputs per invocation (1 to 8): each x value loaded is used OUTS times. CPU adapters
+// run invocations as SIMD lanes, where every load is a gather: 4 outputs per invocation
+// make 4× fewer of them per weight.
+override OUTS: u32 = 1u;
+
+// This lane's share of the dot products of norm(x) with the rows of outputs c0, c0 + cols, …
+// (OUTS of them; each its rows (col_row(c), col_row(c + 1)), the second only when paired).
+fn dots(c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> {
+    var s: array<vec2f, 8>;
+    var base: array<vec2u, 8>;
+    var live: array<bool, 8>;
+    let two = paired();
     let row_len = row_words(p.k);
-    let base = r * row_len;
+    for (var o = 0u; o < OUTS; o++) {
+        let c = c0 + o * cols;
+        live[o] = c < p.n;
+        base[o] = vec2u(col_row(c), col_row(c + 1u)) * row_len;
+    }
     if (FORMAT == 0u) {
         for (var k = lane * 4u; k < p.k; k += LANES * 4u) {
             let xv = x4(0u, k, stats);
-            var wv = vec4f(0.0);
-            var wv2 = vec4f(0.0);
-            if (k + 3u < p.k) {
-                wv = quants4(base.x, 0u, k);
-                if (two) {
-                    wv2 = quants4(base.y, 0u, k);
+            for (var o = 0u; o < OUTS; o++) {
+                if (!live[o]) {
+                    continue;
                 }
-            } else {
-                for (var j = 0u; k + j < p.k; j++) {
-                    wv[j] = weight(r.x, k + j, p.k);
+                var wv = vec4f(0.0);
+                var wv2 = vec4f(0.0);
+                if (k + 3u < p.k) {
+                    wv = quants4(base[o].x, 0u, k);
                     if (two) {
-                        wv2[j] = weight(r.y, k + j, p.k);
+                        wv2 = quants4(base[o].y, 0u, k);
+                    }
+                } else {
+                    for (var j = 0u; k + j < p.k; j++) {
+                        wv[j] = bitcast<f32>(w[base[o].x + k + j]);
+                        if (two) {
+                            wv2[j] = bitcast<f32>(w[base[o].y + k + j]);
+                        }
                     }
                 }
+                s[o] += vec2f(dot(xv, wv), dot(xv, wv2));
             }
-            s += vec2f(dot(xv, wv), dot(xv, wv2));
         }
         return s;
     }
-    // Lanes per block (at most its 8 groups of 4 weights), and blocks taken side by side.
-    let per_block = min(LANES, 8u);
+    // Lanes per block (at most one per quant word), and blocks taken side by side. Each
+    // step takes one word: 8 weights of a 4-bit format, 4 of Q8_0.
+    let wpw = weights_per_word();
+    let per_block = min(LANES, 32u / wpw);
     let nb = p.k / 32u;
+    let qw = quant_words();
     for (var b = lane / per_block; b < nb; b += LANES / per_block) {
         // Σ x·q and Σ x over this lane's weights of the block: w = scale · q + offset.
-        var xq = vec2f(0.0);
+        var xq: array<vec2f, 8>;
         var xs = 0.0;
-        for (var j = (lane % per_block) * 4u; j < 32u; j += per_block * 4u) {
-            let xv = x4(0u, b * 32u + j, stats);
-            xs += xv.x + xv.y + xv.z + xv.w;
-            xq.x += dot(xv, quants4(base.x, b, j));
-            if (two) {
-                xq.y += dot(xv, quants4(base.y, b, j));
+        for (var j = (lane % per_block) * wpw; j < 32u; j += per_block * wpw) {
+            let xa = x4(0u, b * 32u + j, stats);
+            var xb = vec4f(0.0);
+            if (wpw == 8u) {
+                xb = x4(0u, b * 32u + j + 4u, stats);
+            }
+            xs += dot(xa + xb, vec4f(1.0));
+            let at = b * qw + j / wpw;
+            for (var o = 0u; o < OUTS; o++) {
+                if (live[o]) {
+                    let q = w[base[o].x + at];
+                    xq[o].x += dot(xa, word_lo(q)) + dot(xb, word_hi(q));
+                    if (two) {
+                        let q2 = w[base[o].y + at];
+                        xq[o].y += dot(xa, word_lo(q2)) + dot(xb, word_hi(q2));
+                    }
+                }
             }
         }
-        let s0 = block_scale(base.x, nb, b);
-        s.x += s0.x * xq.x + s0.y * xs;
-        if (two) {
-            let s1 = block_scale(base.y, nb, b);
-            s.y += s1.x * xq.y + s1.y * xs;
+        for (var o = 0u; o < OUTS; o++) {
+            if (live[o]) {
+                let s0 = block_scale(base[o].x, nb, b);
+                s[o].x += s0.x * xq[o].x + s0.y * xs;
+                if (two) {
+                    let s1 = block_scale(base[o].y, nb, b);
+                    s[o].y += s1.x * xq[o].y + s1.y * xs;
+                }
+            }
         }
     }
     return s;
@@ -105,25 +141,34 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u
         @builtin(local_invocation_index) tid: u32) {
     let lane = tid % LANES;
     let cols = select(1u, 2u, paired());
-    // Column c of the product (the first of its two when paired).
-    let c = ((wg.x + wg.y * groups.x) * (WG / LANES) + tid / LANES) * cols;
+    // This invocation's first column of the product; its outputs are OUTS · cols apart
+    // groups of the workgroup, so that neighbouring invocations take neighbouring rows.
+    let per_wg = WG / LANES;
+    let first = (wg.x + wg.y * groups.x) * per_wg * OUTS + tid / LANES;
+    let c0 = first * cols;
+    let stride = per_wg * cols;
     let stats = row_stats(tid);
-    var y = vec2f(0.0);
-    if (c < p.n) {
-        y = dots(vec2u(col_row(c), col_row(c + 1u)), paired(), lane, stats);
+    var y: array<vec2f, 8>;
+    if (c0 < p.n) {
+        y = dots(c0, stride, lane, stats);
     }
-    if (LANES > 1u) {
-        partial[tid] = y;
-        workgroupBarrier();
-        for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-            if (lane < s) {
-                partial[tid] += partial[tid + s];
+    for (var o = 0u; o < OUTS; o++) {
+        var v = y[o];
+        if (LANES > 1u) {
+            partial[tid] = v;
+            workgroupBarrier();
+            for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+                if (lane < s) {
+                    partial[tid] += partial[tid + s];
+                }
+                workgroupBarrier();
             }
+            v = partial[tid];
             workgroupBarrier();
         }
-        y = partial[tid];
-    }
-    if (lane == 0u && c < p.n) {
-        epilogue(0u, c, y);
+        let c = c0 + o * stride;
+        if (lane == 0u && c < p.n) {
+            epilogue(0u, c, v);
+        }
     }
 }

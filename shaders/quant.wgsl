@@ -65,6 +65,22 @@ fn quants4(base: u32, b: u32, j: u32) -> vec4f {
     return vec4f(vec4u(q, q >> 4u, q >> 8u, q >> 12u) & vec4u(0xfu));
 }
 
+// Weights per quant word: 4 (8-bit) or 8 (4-bit).
+fn weights_per_word() -> u32 {
+    return select(8u, 4u, FORMAT == 1u);
+}
+
+// The integers in a quant word, as floats: the first 4 weights, and (4-bit) the next 4.
+fn word_lo(q: u32) -> vec4f {
+    if (FORMAT == 1u) {
+        return vec4f(vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u));
+    }
+    return vec4f(vec4u(q, q >> 4u, q >> 8u, q >> 12u) & vec4u(0xfu));
+}
+fn word_hi(q: u32) -> vec4f {
+    return word_lo(q >> 16u);
+}
+
 // Weights k .. k + 3 of row `row` (k a multiple of 4, k + 3 < k_len).
 fn weight4(row: u32, k: u32, k_len: u32) -> vec4f {
     let base = row * row_words(k_len);

@@ -611,7 +611,6 @@ fn quantized_linear_matches_cpu_dequantization() {
 #[test]
 fn fused_norms_and_epilogues_match_cpu() {
     let Some(gpu) = gpu() else { return };
-    let mut lin = Linear::new(gpu).unwrap();
     let mut rng = Rng(21);
     let fused = [
         (Norm::Rms, Epilogue::Qkv, false),
@@ -624,6 +623,7 @@ fn fused_norms_and_epilogues_match_cpu() {
     ];
     for format in [Format::F32, Format::Q8_0, Format::Q4_0, Format::Q4_1] {
         for (norm, ep, bias) in fused {
+            let mut lin = Linear::new(gpu).unwrap();
             // N: 96 = q 48 (6 heads of 8) + k 24 + v 24 for QKV; 2 × 48 for SwiGLU.
             for (t, k) in [(1usize, 160usize), (3, 96), (67, 64)] {
                 let n = if ep == Epilogue::Residual { 75 } else { 96 };
@@ -635,6 +635,34 @@ fn fused_norms_and_epilogues_match_cpu() {
                     k,
                     n,
                     bias,
+                };
+                check_linear(gpu, &mut lin, &c, &mut rng);
+            }
+        }
+    }
+}
+
+/// matvec in the shapes the adapters use (one lane per output with 8 outputs each on CPU
+/// adapters, 64 lanes with a tree reduction on GPUs) and odd ones, on every format.
+#[test]
+fn matvec_shapes_all_match_cpu() {
+    let Some(gpu) = gpu() else { return };
+    let mut rng = Rng(31);
+    for (lanes, groups, outs) in [(1, 32, 8), (64, 4, 1), (1, 256, 1), (8, 8, 3), (2, 16, 5)] {
+        for format in [Format::F32, Format::Q8_0, Format::Q4_1] {
+            for (norm, ep) in [
+                (Norm::Rms, Epilogue::SwiGlu),
+                (Norm::None, Epilogue::Residual),
+            ] {
+                let mut lin = Linear::with_matvec_shape(gpu, lanes, groups, outs).unwrap();
+                let c = LinearCase {
+                    format,
+                    norm,
+                    ep,
+                    t: 1,
+                    k: 192,
+                    n: 326,
+                    bias: false,
                 };
                 check_linear(gpu, &mut lin, &c, &mut rng);
             }
