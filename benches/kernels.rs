@@ -4,7 +4,7 @@
 //! Each figure is the wall time of many dispatches in one submit, divided by their number:
 //! compare figures as ratios within one run.
 
-use lantern::gpu::matmul::{Epilogue, Linear, LinearIo, Norm, Params};
+use lantern::gpu::matmul::{Epilogue, Input, Linear, LinearIo, Params};
 use lantern::gpu::{self, Gpu, Kernel, Step, weights};
 use lantern::model::quant::Format;
 use std::time::Instant;
@@ -46,7 +46,8 @@ fn main() {
                 n_tokens: t,
                 pos0: 100,
                 u: 0.5,
-                capture: 0,
+                splits: 1,
+                ..Step::default()
             },
         )
     };
@@ -55,11 +56,11 @@ fn main() {
     let mut lin = Linear::new(&gpu).unwrap();
     // (name, norm, epilogue, K, N): SmolLM2's fused linear layers.
     let shapes = [
-        ("qkv", Norm::Rms, Epilogue::Qkv, 576, 960),
-        ("attn_output", Norm::None, Epilogue::Residual, 576, 576),
-        ("gate_up", Norm::Rms, Epilogue::SwiGlu, 576, 3072),
-        ("down", Norm::None, Epilogue::Residual, 1536, 576),
-        ("lm_head", Norm::Rms, Epilogue::Store, 576, 49152),
+        ("qkv", Input::RmsNorm, Epilogue::Qkv, 576, 960),
+        ("attn_output", Input::Raw, Epilogue::Residual, 576, 576),
+        ("gate_up", Input::RmsNorm, Epilogue::SwiGlu, 576, 3072),
+        ("down", Input::Raw, Epilogue::Residual, 1536, 576),
+        ("lm_head", Input::RmsNorm, Epilogue::Store, 576, 49152),
     ];
     for &format in &formats {
         for (_, norm, ep, _, _) in shapes {
@@ -111,7 +112,8 @@ fn main() {
             }
         }
         // Attention over 100 cached positions (+ T new), SmolLM2's heads.
-        let k: Kernel = pollster::block_on(gpu::attention::kernel(&gpu, 64)).unwrap();
+        let k: Kernel =
+            pollster::block_on(gpu::attention::kernel(&gpu, 64, Default::default())).unwrap();
         let params = gpu.uniform(
             "p",
             &gpu::attention::Params {
@@ -131,12 +133,12 @@ fn main() {
             zeros((t * 576 * 4) as usize),
             zeros(2048 * 192 * 4),
             zeros(2048 * 192 * 4),
-            zeros((t * 576 * 4) as usize),
+            zeros(gpu::attention::partial_floats(t as usize * 9, 64) * 4),
             zeros(4),
         );
         let bind = k.bind(&gpu, &[&params, &step, &q, &kc, &vc, &out, &probs]);
         time(&gpu, &format!("attention T={t} (100 cached)"), 10, |pass| {
-            gpu::attention::dispatch(&gpu, &k, pass, &bind, 9, t)
+            gpu::attention::dispatch(&gpu, &k, pass, &bind, 9, t, 1)
         });
     }
     let k = pollster::block_on(gpu::sample::kernel(&gpu)).unwrap();

@@ -1,19 +1,25 @@
-// Causal softmax attention over the KV cache: for query t (at position pos0 + t) and head h,
-//   p_j = softmax_j(q · k_j / sqrt(head_size)),  j = 0 ..= pos0 + t
-//   out = Σ_j p_j · v_j
-// One workgroup per (head, query). Three passes over the keys (max, sum of exp, then the
-// weighted sum of values), recomputing the scores instead of storing them: any context
-// length fits, with workgroup memory of O(WG). While step.capture is set, p is also written
+// Causal softmax attention over the KV cache, split over the keys (flash-decoding): for
+// query t (at position pos0 + t), head h and split s of the keys 0 ..= pos0 + t,
+//   m = max_j (q · k_j · scale),  l = Σ_j e^(q·k_j·scale − m),  o = Σ_j e^(q·k_j·scale − m) · v_j
+// over the split's keys j, written as a partial (m, l, o[head_size]). The layer that reads
+// the attention (linear.wgsl, INPUT = 3) combines the splits of a head:
+//   M = max_s m_s,  out = Σ_s e^(m_s − M) · o_s / Σ_s e^(m_s − M) · l_s
+// One workgroup per (head, query, split). Decode splits a long context into step.splits
+// parts so that a GPU has work for more than n_head workgroups; prompt passes use one. Two
+// passes over the split's keys: the max, then the exponentials and the weighted values (the
+// scores are recomputed, so any context fits in workgroup memory of O(WG)). The cache holds
+// f16 pairs packed in u32 (unpack2x16float: no shader-f16 feature needed), or f32 (KV_F16).
+// While step.capture is set (one split), a third pass writes the probabilities p_j = e^(s_j − m) / l
 // to probs (zeros where the mask hides a key) for the attention visualization: row
 // pos0 + t of head h, for the first probs_rows positions.
 
 struct Params {
     n_head: u32,        // query heads
     n_kv_head: u32,     // key/value heads (= n_head without grouped-query attention)
-    head_size: u32,     // <= WG and <= 256
+    head_size: u32,     // even, <= WG and <= 256
     q_stride: u32,      // floats between two queries' rows in q
-    kv_stride: u32,     // floats between two positions' rows in the caches
-    out_stride: u32,    // floats between two rows of out
+    kv_stride: u32,     // values (halves) between two positions' rows in the caches
+    out_stride: u32,    // unused (partials are laid out by head_size)
     probs_stride: u32,  // floats between two rows of probs (>= probs_rows)
     probs_rows: u32,    // positions probs holds per head (0: no buffer to write)
     scale: f32,         // 1 / sqrt(head_size)
@@ -27,50 +33,55 @@ struct Step {
     pos0: u32,      // position of the first query
     u: f32,
     capture: u32,   // 1: write the probabilities of this pass
+    splits: u32,    // S: splits of the keys per (head, query)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> q: array<f32>;            // [T, q_stride]
-@group(0) @binding(3) var<storage, read> k_cache: array<f32>;      // [ctx, kv_stride]
-@group(0) @binding(4) var<storage, read> v_cache: array<f32>;      // [ctx, kv_stride]
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;    // [T, out_stride]
+@group(0) @binding(3) var<storage, read> k_cache: array<u32>;      // [ctx, kv_stride] (KV_F16: f16 pairs)
+@group(0) @binding(4) var<storage, read> v_cache: array<u32>;      // [ctx, kv_stride] (KV_F16: f16 pairs)
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;    // [T, n_head, S, 2 + head_size]
 @group(0) @binding(6) var<storage, read_write> probs: array<f32>;  // [n_head, probs_rows, probs_stride]
 
 override WG: u32 = 64;  // a power of two, >= head_size
+override KV_F16: bool = true;
 var<workgroup> q_sh: array<f32, 256>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> p_sh: array<f32, WG>;
 
+// Keys e and e + 1 (e even).
+fn key2(e: u32) -> vec2f {
+    if (KV_F16) {
+        return unpack2x16float(k_cache[e / 2u]);
+    }
+    return vec2f(bitcast<f32>(k_cache[e]), bitcast<f32>(k_cache[e + 1u]));
+}
+
 fn score(j: u32, kv_base: u32) -> f32 {
     var s = 0.0;
     let row = j * p.kv_stride + kv_base;
-    for (var d = 0u; d < p.head_size; d++) {
-        s += q_sh[d] * k_cache[row + d];
+    for (var d = 0u; d < p.head_size; d += 2u) {
+        let k = key2(row + d);
+        s += q_sh[d] * k.x + q_sh[d + 1u] * k.y;
     }
     return s * p.scale;
 }
 
-fn reduce_max(tid: u32, v: f32) -> f32 {
-    red[tid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            red[tid] = max(red[tid], red[tid + s]);
-        }
-        workgroupBarrier();
+fn value(j: u32, kv_base: u32, d: u32) -> f32 {
+    let e = j * p.kv_stride + kv_base + d;
+    if (KV_F16) {
+        return unpack2x16float(v_cache[e / 2u])[e & 1u];
     }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
+    return bitcast<f32>(v_cache[e]);
 }
 
-fn reduce_sum(tid: u32, v: f32) -> f32 {
+fn reduce(tid: u32, v: f32, is_max: bool) -> f32 {
     red[tid] = v;
     workgroupBarrier();
     for (var s = WG / 2u; s > 0u; s >>= 1u) {
         if (tid < s) {
-            red[tid] += red[tid + s];
+            red[tid] = select(red[tid] + red[tid + s], max(red[tid], red[tid + s]), is_max);
         }
         workgroupBarrier();
     }
@@ -83,9 +94,13 @@ fn reduce_sum(tid: u32, v: f32) -> f32 {
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
     let h = wg.x;
     let t = wg.y;
+    let split = wg.z;
     let hs = p.head_size;
     let kv_base = (h / (p.n_head / p.n_kv_head)) * hs;  // the key/value head this head reads
     let n_seen = step.pos0 + t + 1u;                      // keys 0 ..= pos0 + t
+    let per = (n_seen + step.splits - 1u) / step.splits;
+    let j_begin = min(split * per, n_seen);
+    let j_end = min(j_begin + per, n_seen);
 
     for (var d = tid; d < hs; d += WG) {
         q_sh[d] = q[t * p.q_stride + h * hs + d];
@@ -94,48 +109,52 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
 
     // Pass 1: the largest score, subtracted before exp so that exp never overflows.
     var m = -3.0e38;
-    for (var j = tid; j < n_seen; j += WG) {
+    for (var j = j_begin + tid; j < j_end; j += WG) {
         m = max(m, score(j, kv_base));
     }
-    let max_score = reduce_max(tid, m);
+    let max_score = reduce(tid, m, true);
 
-    // Pass 2: the softmax denominator.
-    var s = 0.0;
-    for (var j = tid; j < n_seen; j += WG) {
-        s += exp(score(j, kv_base) - max_score);
-    }
-    let inv_sum = 1.0 / reduce_sum(tid, s);
-
-    // Pass 3: WG probabilities at a time into workgroup memory, then each invocation
-    // d < head_size accumulates its dimension of the weighted values.
+    // Pass 2: WG exponentials at a time into workgroup memory (each invocation adding its
+    // own to the sum), then each invocation d < head_size accumulates its dimension of the
+    // weighted values.
     var acc = 0.0;
-    let row = step.pos0 + t;
-    let keep = step.capture != 0u && row < p.probs_rows;
-    let probs_row = (h * p.probs_rows + row) * p.probs_stride;
-    for (var j0 = 0u; j0 < n_seen; j0 += WG) {
+    var l = 0.0;
+    for (var j0 = j_begin; j0 < j_end; j0 += WG) {
         let j = j0 + tid;
-        var pj = 0.0;
-        if (j < n_seen) {
-            pj = exp(score(j, kv_base) - max_score) * inv_sum;
-            if (keep) {
-                probs[probs_row + j] = pj;
-            }
+        var e = 0.0;
+        if (j < j_end) {
+            e = exp(score(j, kv_base) - max_score);
+            l += e;
         }
-        p_sh[tid] = pj;
+        p_sh[tid] = e;
         workgroupBarrier();
         if (tid < hs) {
-            let count = min(WG, n_seen - j0);
+            let count = min(WG, j_end - j0);
             for (var jj = 0u; jj < count; jj++) {
-                acc += p_sh[jj] * v_cache[(j0 + jj) * p.kv_stride + kv_base + tid];
+                acc += p_sh[jj] * value(j0 + jj, kv_base, tid);
             }
         }
         workgroupBarrier();
     }
-    if (tid < hs) {
-        out[t * p.out_stride + h * hs + tid] = acc;
+    let sum = reduce(tid, l, false);
+    let at = ((t * p.n_head + h) * step.splits + split) * (hs + 2u);
+    if (tid == 0u) {
+        out[at] = max_score;
+        out[at + 1u] = sum;
     }
-    // Future keys of this pass are masked: their probability is 0.
-    if (keep) {
+    if (tid < hs) {
+        out[at + 2u + tid] = acc;
+    }
+
+    // Pass 3, while capturing (one split): the probabilities themselves.
+    let row = step.pos0 + t;
+    if (step.capture != 0u && row < p.probs_rows) {
+        let probs_row = (h * p.probs_rows + row) * p.probs_stride;
+        let inv_sum = 1.0 / sum;
+        for (var j = tid; j < n_seen; j += WG) {
+            probs[probs_row + j] = exp(score(j, kv_base) - max_score) * inv_sum;
+        }
+        // Future keys of this pass are masked: their probability is 0.
         for (var j = n_seen + tid; j < min(step.pos0 + step.n_tokens, p.probs_stride); j += WG) {
             probs[probs_row + j] = 0.0;
         }

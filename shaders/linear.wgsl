@@ -3,10 +3,13 @@
 //
 //   y[t, r] = Σ_k norm(x)[t, k] · w[r, k] + bias[r]        then out = epilogue(y)
 //
-// NORM (the input's norm, computed by each workgroup from the raw rows of x):
-//   0  none
+// INPUT (what the layer reads as x, computed by each workgroup from the raw rows of x):
+//   0  x as it is
 //   1  RMS norm    x / sqrt(mean(x²) + eps) · g
 //   2  layer norm  (x − mean) / sqrt(var + eps) · g + b      (norm holds g then b)
+//   3  attention   x holds attention.wgsl's partials [T, n_head, S, 2 + head_size]; the
+//                  splits of each head are combined as they are read:
+//                  M = max_s m_s,  out = Σ_s e^(m_s − M) · o_s / Σ_s e^(m_s − M) · l_s
 // EPILOGUE (what becomes of y; an "output" may need two rows of w):
 //   0  STORE     out[t, r] = y[r]
 //   1  RESIDUAL  out[t, r] += y[r]                 out is the residual stream
@@ -14,7 +17,7 @@
 //   3  GELU      out[t, r] = gelu(y[r])             tanh form, GPT-2's
 //   4  QKV       w stacks q, k and v; when p.rope = 1 the pairs (2i, 2i + 1) of each q and
 //                k head are rotated by their position's angle (RoPE); q goes to out
-//                ([T, q_width]), k and v to row pos0 + t of the KV cache
+//                ([T, q_width]), k and v to row pos0 + t of the KV cache (f16 or f32)
 
 struct Params {
     k: u32,          // K: input width
@@ -23,7 +26,7 @@ struct Params {
     eps: f32,        // the norm's epsilon
     q_width: u32,    // QKV: values of q (n_head · head_size); k and v follow, kv_width each
     kv_width: u32,
-    head_size: u32,
+    head_size: u32,  // QKV, and INPUT = 3 (where K = n_head · head_size)
     rope: u32,       // QKV: 1 to rotate q and k
 }
 
@@ -32,20 +35,30 @@ struct Step {
     pos0: u32,      // position of row 0
     u: f32,
     capture: u32,
+    splits: u32,    // INPUT = 3: the attention's splits per head
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;
-@group(0) @binding(2) var<storage, read> x: array<f32>;              // [T, K]
+@group(0) @binding(2) var<storage, read> x: array<f32>;              // [T, K] (INPUT = 3: partials)
 @group(0) @binding(4) var<storage, read> bias: array<f32>;           // [N]
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;      // [T, outputs]
 @group(0) @binding(6) var<storage, read> norm: array<f32>;           // [K] g (layer norm: then [K] b)
 @group(0) @binding(7) var<storage, read> table: array<vec2f>;        // QKV: [ctx, head_size / 2] (cos, sin)
-@group(0) @binding(8) var<storage, read_write> k_cache: array<f32>;  // QKV: [ctx, kv_width]
-@group(0) @binding(9) var<storage, read_write> v_cache: array<f32>;  // QKV: [ctx, kv_width]
+@group(0) @binding(8) var<storage, read_write> k_cache: array<u32>;  // QKV: [ctx, kv_width] in KV_F16's format
+@group(0) @binding(9) var<storage, read_write> v_cache: array<u32>;  // QKV: [ctx, kv_width] in KV_F16's format
 
-override NORM: u32 = 0u;
+override INPUT: u32 = 0u;
 override EPILOGUE: u32 = 0u;
+// The KV cache's values: f16 pairs packed in u32 (half the memory and reads; no shader-f16
+// feature needed), or f32 bits.
+override KV_F16: bool = true;
+const ATTENTION: u32 = 3u;
+
+// INPUT = 3: a workgroup may first combine the attention of its one token into staged
+// (matvec.wgsl does, with STAGE = 2048 when K fits; matmul.wgsl reads the partials).
+override STAGE: u32 = 1u;
+var<workgroup> staged: array<f32, STAGE>;
 const RESIDUAL: u32 = 1u;
 const SWIGLU: u32 = 2u;
 const GELU: u32 = 3u;
@@ -65,33 +78,77 @@ fn col_row(c: u32) -> u32 {
     return c;
 }
 
-// x[t, k .. k + 3] after the norm (stats = (mean, 1 / std) of row t), zero past K.
+// Value k of token t's attention, combined from its S splits (INPUT = 3).
+fn attention_at(t: u32, k: u32) -> f32 {
+    let hs = p.head_size;
+    let h = k / hs;
+    let n_head = p.k / hs;
+    let base = (t * n_head + h) * step.splits * (hs + 2u);
+    var m = -3.0e38;
+    for (var s = 0u; s < step.splits; s++) {
+        m = max(m, x[base + s * (hs + 2u)]);
+    }
+    var l = 0.0;
+    var o = 0.0;
+    for (var s = 0u; s < step.splits; s++) {
+        let at = base + s * (hs + 2u);
+        let e = exp(x[at] - m);
+        l += e * x[at + 1u];
+        o += e * x[at + 2u + k % hs];
+    }
+    return o / l;
+}
+
+// Token 0's attention into `staged`, when it fits: every invocation of the workgroup calls it.
+fn stage_attention(tid: u32, n_threads: u32) {
+    if (INPUT != ATTENTION || STAGE < p.k) {
+        return;
+    }
+    for (var k = tid; k < p.k; k += n_threads) {
+        staged[k] = attention_at(0u, k);
+    }
+    workgroupBarrier();
+}
+
+// x[t, k .. k + 3] as the layer reads it (stats = (mean, 1 / std) of row t for a norm), zero
+// past K.
 fn x4(t: u32, k: u32, stats: vec2f) -> vec4f {
+    if (INPUT == ATTENTION) {
+        var v = vec4f(0.0);
+        for (var j = 0u; j < 4u && k + j < p.k; j++) {
+            if (STAGE >= p.k && t == 0u) {
+                v[j] = staged[k + j];
+            } else {
+                v[j] = attention_at(t, k + j);
+            }
+        }
+        return v;
+    }
     let i = t * p.k + k;
     var v = vec4f(0.0);
     var g = vec4f(0.0);
     var b = vec4f(0.0);
     if (k + 3u < p.k) {
         v = vec4f(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
-        if (NORM != 0u) {
+        if (INPUT != 0u) {
             g = vec4f(norm[k], norm[k + 1u], norm[k + 2u], norm[k + 3u]);
         }
-        if (NORM == 2u) {
+        if (INPUT == 2u) {
             let j = p.k + k;
             b = vec4f(norm[j], norm[j + 1u], norm[j + 2u], norm[j + 3u]);
         }
     } else {
         for (var j = 0u; j < 4u && k + j < p.k; j++) {
             v[j] = x[i + j];
-            if (NORM != 0u) {
+            if (INPUT != 0u) {
                 g[j] = norm[k + j];
             }
-            if (NORM == 2u) {
+            if (INPUT == 2u) {
                 b[j] = norm[p.k + k + j];
             }
         }
     }
-    if (NORM == 0u) {
+    if (INPUT == 0u) {
         return v;
     }
     return (v - stats.x) * (stats.y * g) + b;
@@ -113,6 +170,23 @@ fn gelu(v: f32) -> f32 {
     return 0.5 * v * (1.0 + tanh(inner));
 }
 
+// Values e and e + 1 (e even) of the k or v cache.
+fn store_kv(is_k: bool, e: u32, y: vec2f) {
+    if (KV_F16) {
+        if (is_k) {
+            k_cache[e / 2u] = pack2x16float(y);
+        } else {
+            v_cache[e / 2u] = pack2x16float(y);
+        }
+    } else if (is_k) {
+        k_cache[e] = bitcast<u32>(y.x);
+        k_cache[e + 1u] = bitcast<u32>(y.y);
+    } else {
+        v_cache[e] = bitcast<u32>(y.x);
+        v_cache[e + 1u] = bitcast<u32>(y.y);
+    }
+}
+
 // Rows r and r + 1 of q, k or v for token t: RoPE on q and k, then to out or the cache.
 fn store_qkv(t: u32, r: u32, y_in: vec2f) {
     var y = y_in;
@@ -126,13 +200,9 @@ fn store_qkv(t: u32, r: u32, y_in: vec2f) {
         out[t * p.q_width + r] = y.x;
         out[t * p.q_width + r + 1u] = y.y;
     } else if (r < qk) {
-        let i = pos * p.kv_width + r - p.q_width;
-        k_cache[i] = y.x;
-        k_cache[i + 1u] = y.y;
+        store_kv(true, pos * p.kv_width + r - p.q_width, y);
     } else {
-        let i = pos * p.kv_width + r - qk;
-        v_cache[i] = y.x;
-        v_cache[i + 1u] = y.y;
+        store_kv(false, pos * p.kv_width + r - qk, y);
     }
 }
 

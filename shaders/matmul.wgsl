@@ -23,14 +23,14 @@ fn row_sum(tid: u32, v: f32) -> f32 {
 }
 
 fn tile_stats(row0: u32, m: u32, tid: u32) {
-    if (NORM == 0u) {
+    if (INPUT == 0u || INPUT == ATTENTION) {
         return;
     }
     let row = row0 + tid / 4u;
     let live = row < m;
     let lane = tid % 4u;
     var mean = 0.0;
-    if (NORM == 2u) {
+    if (INPUT == 2u) {
         var s = 0.0;
         for (var i = lane; live && i < p.k; i += 4u) {
             s += x[row * p.k + i];

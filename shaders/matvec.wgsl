@@ -28,11 +28,11 @@ fn wg_sum(tid: u32, v: f32) -> f32 {
 
 // (mean, 1 / std) of x's row 0 for the norm: every invocation of the workgroup calls it.
 fn row_stats(tid: u32) -> vec2f {
-    if (NORM == 0u) {
+    if (INPUT == 0u || INPUT == ATTENTION) {
         return vec2f(0.0, 1.0);
     }
     var mean = 0.0;
-    if (NORM == 2u) {
+    if (INPUT == 2u) {
         var s = 0.0;
         for (var i = tid; i < p.k; i += WG) {
             s += x[i];
@@ -148,6 +148,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u
     let c0 = first * cols;
     let stride = per_wg * cols;
     let stats = row_stats(tid);
+    stage_attention(tid, WG);
     var y: array<vec2f, 8>;
     if (c0 < p.n) {
         y = dots(c0, stride, lane, stats);

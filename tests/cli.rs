@@ -245,6 +245,9 @@ fn attention_json_gives_the_cpu_reference_probabilities() {
             dir.to_str().unwrap(),
             "--prompt",
             prompt,
+            // Like the f32 reference (the f16 cache rounds keys and values: gpu_golden.rs).
+            "--kv-cache",
+            "f32",
         ]);
         assert!(ok, "{name}: {err}");
         let v = json(&out);
@@ -286,7 +289,16 @@ fn lens_json_gives_the_cpu_reference_predictions() {
     for name in FIXTURES {
         let dir = fixture(name);
         let prompt = &golden(name).cases[0].prompt;
-        let args = ["lens", "--model", dir.to_str().unwrap(), "--prompt", prompt];
+        // With the f32 KV cache, like the f32 reference (gpu_golden.rs says why).
+        let args = [
+            "lens",
+            "--model",
+            dir.to_str().unwrap(),
+            "--prompt",
+            prompt,
+            "--kv-cache",
+            "f32",
+        ];
         let (ok, out, err) = lantern(&[&args[..], &["--pos", "1"]].concat());
         assert!(ok, "{name}: {err}");
         let v = json(&out);

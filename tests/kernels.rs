@@ -4,7 +4,8 @@
 mod common;
 use common::*;
 use lantern::cpu;
-use lantern::gpu::matmul::{Epilogue, Linear, LinearIo, Norm, Params};
+use lantern::gpu::attention::KvCache;
+use lantern::gpu::matmul::{Epilogue, Input, Linear, LinearIo, Params};
 use lantern::gpu::{self, Gpu, Step, weights};
 use lantern::model::quant::{Format, dequantize};
 
@@ -16,6 +17,8 @@ fn step(gpu: &Gpu, n_tokens: u32, pos0: u32, u: f32) -> wgpu::Buffer {
             pos0,
             u,
             capture: 1,
+            splits: 1,
+            _pad: [0; 3],
         },
     )
 }
@@ -73,25 +76,71 @@ fn embedding_matches_cpu() {
     assert_close("embedding", &read(gpu, &out, t * c), &want, 0.0, 0.0);
 }
 
+/// Values rounded to f16, as the KV cache holds them.
+fn f16_round(v: &[f32]) -> Vec<f32> {
+    v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()
+}
+
+/// Values as f16 pairs packed in u32, the KV cache's layout.
+fn f16_pairs(v: &[f32]) -> Vec<u32> {
+    v.chunks(2)
+        .map(|p| {
+            let h = |x: f32| half::f16::from_f32(x).to_bits() as u32;
+            h(p[0]) | h(p[1]) << 16
+        })
+        .collect()
+}
+
+/// The attention output [T, n_head · hs] from the kernel's partials [T, n_head, S, 2 + hs]:
+/// the combine linear.wgsl does, written out.
+fn combine(partials: &[f32], t: usize, nh: usize, hs: usize, splits: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(t * nh * hs);
+    for row in partials.chunks(splits * (hs + 2)).take(t * nh) {
+        let parts: Vec<&[f32]> = row.chunks(hs + 2).collect();
+        let m = parts.iter().map(|p| p[0]).fold(f32::MIN, f32::max);
+        let l: f32 = parts.iter().map(|p| (p[0] - m).exp() * p[1]).sum();
+        for d in 0..hs {
+            let o: f32 = parts.iter().map(|p| (p[0] - m).exp() * p[2 + d]).sum();
+            out.push(o / l);
+        }
+    }
+    out
+}
+
 #[test]
 fn attention_matches_cpu_with_probabilities() {
     let Some(gpu) = gpu() else { return };
     let mut rng = Rng(4);
-    // (heads, kv heads, head size, new tokens, cached positions before them)
-    for (nh, nkv, hs, t, pos0) in [
-        (3usize, 3usize, 16usize, 5usize, 0usize),
-        (4, 4, 64, 1, 70),
-        (2, 2, 24, 9, 3),
-        (6, 2, 32, 3, 130),
-        (1, 1, 100, 2, 0),
+    // (heads, kv heads, head size, new tokens, cached positions before them, key splits,
+    // f16 cache)
+    for (nh, nkv, hs, t, pos0, splits, f16) in [
+        (3usize, 3usize, 16usize, 5usize, 0usize, 1usize, true),
+        (4, 4, 64, 1, 70, 1, true),
+        (4, 4, 64, 1, 70, 3, true),
+        (2, 2, 24, 9, 3, 1, false),
+        (6, 2, 32, 3, 130, 1, true),
+        (6, 2, 32, 1, 130, 7, true),
+        (6, 2, 32, 1, 130, 7, false),
+        (1, 1, 100, 2, 0, 1, false),
+        (9, 3, 64, 1, 4, 16, true),
     ] {
-        let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32)).unwrap();
+        let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
+        let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv)).unwrap();
+        let cached = |v: &[f32]| if f16 { f16_round(v) } else { v.to_vec() };
+        let packed = |v: &[f32]| -> Vec<u32> {
+            if f16 {
+                f16_pairs(v)
+            } else {
+                bytemuck::cast_slice(v).to_vec()
+            }
+        };
         let (c, ckv, n_kv) = (nh * hs, nkv * hs, pos0 + t);
         let q = rng.data(t * c, 1.0);
         let kc = rng.data(n_kv * ckv, 1.0);
         let vc = rng.data(n_kv * ckv, 1.0);
         // The reference gets the shared key/value heads expanded to one per query head:
-        // grouped-query attention checked against its definition.
+        // grouped-query attention checked against its definition; over the values the cache
+        // holds (f16 or f32).
         let group = nh / nkv;
         let expand = |src: &[f32]| -> Vec<f32> {
             (0..n_kv)
@@ -105,8 +154,8 @@ fn attention_matches_cpu_with_probabilities() {
             &mut want,
             Some(&mut want_p),
             &q,
-            &expand(&kc),
-            &expand(&vc),
+            &expand(&cached(&kc)),
+            &expand(&cached(&vc)),
             pos0,
             nh,
             nh,
@@ -128,19 +177,40 @@ fn attention_matches_cpu_with_probabilities() {
                 _pad: [0; 3],
             },
         );
-        let st = step(gpu, t as u32, pos0 as u32, 0.0);
-        let (qb, kb, vb) = (buf(gpu, &q), buf(gpu, &kc), buf(gpu, &vc));
-        let out = gpu.storage("out", (t * c * 4) as u64).unwrap();
+        let capture = splits == 1;
+        let st = gpu.uniform(
+            "step",
+            &Step {
+                n_tokens: t as u32,
+                pos0: pos0 as u32,
+                capture: capture as u32,
+                splits: splits as u32,
+                ..Step::default()
+            },
+        );
+        let qb = buf(gpu, &q);
+        let kb = gpu.storage_init("k", &packed(&kc)).unwrap();
+        let vb = gpu.storage_init("v", &packed(&vc)).unwrap();
+        let n_partials = gpu::attention::partial_floats(t * nh * splits, hs);
+        let out = gpu.storage("out", (n_partials * 4) as u64).unwrap();
         // Filled with junk first: masked entries must be written as zeros. Row r of a head
         // is position r: this pass writes rows pos0.., and leaves earlier ones alone.
         let probs = buf(gpu, &vec![7.0; nh * n_kv * n_kv]);
         let bg = k.bind(gpu, &[&params, &st, &qb, &kb, &vb, &out, &probs]);
         run(gpu, |pass| {
-            gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32)
+            gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32, splits as u32)
         });
-        let what = format!("attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0}");
-        assert_close(&what, &read(gpu, &out, t * c), &want, 1e-5, 1e-4);
+        let what = format!("attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits}");
+        let got = combine(&read(gpu, &out, n_partials), t, nh, hs, splits);
+        assert_close(&what, &got, &want, 1e-5, 1e-4);
         let all_p = read(gpu, &probs, nh * n_kv * n_kv);
+        if !capture {
+            assert!(
+                all_p.iter().all(|&v| v == 7.0),
+                "{what}: wrote probabilities"
+            );
+            continue;
+        }
         let (mut old, mut got_p) = (Vec::new(), Vec::new());
         for (r, row) in all_p.chunks(n_kv).enumerate() {
             let rows = if r % n_kv < pos0 {
@@ -368,7 +438,7 @@ fn top_k_matches_cpu() {
 /// One case of the fused linear layer: T tokens of width K into N rows of w.
 struct LinearCase {
     format: Format,
-    norm: Norm,
+    input: Input,
     ep: Epilogue,
     t: usize,
     k: usize,
@@ -391,10 +461,11 @@ fn linear_reference(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (t, k, n) = (c.t, c.k, c.n);
     let mut xn = vec![0.0; t * k];
-    match c.norm {
-        Norm::None => xn.copy_from_slice(x),
-        Norm::Rms => cpu::rmsnorm_forward(&mut xn, x, &norm[..k], 1e-5, k),
-        Norm::Layer => cpu::layernorm_forward(&mut xn, x, &norm[..k], &norm[k..], 1e-5, k),
+    match c.input {
+        Input::Raw => xn.copy_from_slice(x),
+        Input::RmsNorm => cpu::rmsnorm_forward(&mut xn, x, &norm[..k], 1e-5, k),
+        Input::LayerNorm => cpu::layernorm_forward(&mut xn, x, &norm[..k], &norm[k..], 1e-5, k),
+        Input::Attention => xn = combine(x, t, k / ATT_HEAD, ATT_HEAD, att_splits(t)),
     }
     let mut y = vec![0.0; t * n];
     cpu::matmul_forward(&mut y, &xn, w, c.bias.then_some(bias), k, n);
@@ -431,14 +502,36 @@ fn linear_reference(
     }
 }
 
+/// The head size and splits of the attention partials an `Input::Attention` case reads:
+/// several splits for one token (decode), one for a chunk.
+const ATT_HEAD: usize = 16;
+fn att_splits(t: usize) -> usize {
+    if t == 1 { 3 } else { 1 }
+}
+
 /// Runs `c` through matvec (when T = 1, the path decode takes) and matmul, and checks each
 /// against the CPU reference.
 fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
-    pollster::block_on(lin.prepare(gpu, c.format, c.norm, c.ep)).unwrap();
+    pollster::block_on(lin.prepare(gpu, c.format, c.input, c.ep)).unwrap();
     let (t, k, n) = (c.t, c.k, c.n);
     // A common offset, so that a layer norm's variance must not cancel.
-    let offset = if c.norm == Norm::Layer { 30.0 } else { 0.0 };
-    let x: Vec<f32> = rng.data(t * k, 2.0).iter().map(|v| v + offset).collect();
+    let offset = if c.input == Input::LayerNorm {
+        30.0
+    } else {
+        0.0
+    };
+    let x: Vec<f32> = if c.input == Input::Attention {
+        // Partials (m, l, o[16]) of each head and split: l > 0, and maxima apart.
+        let rows = t * (k / ATT_HEAD) * att_splits(t);
+        (0..rows)
+            .flat_map(|_| {
+                let (m, l) = (3.0 * rng.uniform(), 1.5 + rng.uniform());
+                [m, l].into_iter().chain(rng.data(ATT_HEAD, 2.0))
+            })
+            .collect()
+    } else {
+        rng.data(t * k, 2.0).iter().map(|v| v + offset).collect()
+    };
     let norm = rng.data(2 * k, 1.0);
     let blocks = if c.format == Format::F32 {
         bytemuck::cast_slice(&rng.data(n * k, 0.5)).to_vec()
@@ -471,12 +564,24 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
             eps: 1e-5,
             q_width: qkv.0 as u32,
             kv_width: kvw as u32,
-            head_size: hs as u32,
+            head_size: if c.input == Input::Attention {
+                ATT_HEAD
+            } else {
+                hs
+            } as u32,
             rope: 1,
             ..Params::new(k, n)
         },
     );
-    let st = step(gpu, t as u32, pos0 as u32, 0.0);
+    let st = gpu.uniform(
+        "step",
+        &Step {
+            n_tokens: t as u32,
+            pos0: pos0 as u32,
+            splits: att_splits(t) as u32,
+            ..Step::default()
+        },
+    );
     let packed = weights::pack(c.format, n, k, &blocks);
     let (xb, wb, bb, nb, tb) = (
         buf(gpu, &x),
@@ -491,7 +596,7 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
     let bg = lin.bind(
         gpu,
         c.format,
-        c.norm,
+        c.input,
         c.ep,
         n as u32,
         &LinearIo {
@@ -511,7 +616,7 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
     let name = |kernel: &str| {
         format!(
             "{kernel} {:?} {:?} {:?} {t}x{k}x{n} bias={}",
-            c.format, c.norm, c.ep, c.bias
+            c.format, c.input, c.ep, c.bias
         )
     };
     let kernels: &[(&str, bool)] = if t == 1 {
@@ -531,21 +636,22 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
         assert_close(&name(kernel), &read(gpu, &out, out_len), &want, tol, 1e-4);
         if c.ep == Epilogue::Qkv {
             let at = pos0 * kvw;
-            let cache = |b: &wgpu::Buffer| read(gpu, b, ctx * kvw)[at..at + t * kvw].to_vec();
-            assert_close(
-                &format!("{} k", name(kernel)),
-                &cache(&kc),
-                &want_k,
-                tol,
-                1e-4,
-            );
-            assert_close(
-                &format!("{} v", name(kernel)),
-                &cache(&vc),
-                &want_v,
-                tol,
-                1e-4,
-            );
+            let cache = |b: &wgpu::Buffer| {
+                let pairs = pollster::block_on(gpu.read_u32(b, ctx * kvw / 2)).unwrap();
+                let values: Vec<f32> = pairs
+                    .iter()
+                    .flat_map(|&w| [w as u16, (w >> 16) as u16])
+                    .map(|h| half::f16::from_bits(h).to_f32())
+                    .collect();
+                values[at..at + t * kvw].to_vec()
+            };
+            // The cache holds f16: within the kernel's tolerance plus half an f16 ulp
+            // (2^-11 of the value) for the rounding.
+            let rtol = 1e-4 + 2f32.powi(-11);
+            let k_name = format!("{} k", name(kernel));
+            assert_close(&k_name, &cache(&kc), &want_k, tol, rtol);
+            let v_name = format!("{} v", name(kernel));
+            assert_close(&v_name, &cache(&vc), &want_v, tol, rtol);
         }
     }
 }
@@ -567,7 +673,7 @@ fn linear_matches_cpu_on_odd_shapes() {
     ] {
         let c = LinearCase {
             format: Format::F32,
-            norm: Norm::None,
+            input: Input::Raw,
             ep: Epilogue::Store,
             t,
             k,
@@ -594,7 +700,7 @@ fn quantized_linear_matches_cpu_dequantization() {
         ] {
             let c = LinearCase {
                 format,
-                norm: Norm::None,
+                input: Input::Raw,
                 ep: Epilogue::Store,
                 t,
                 k,
@@ -613,23 +719,24 @@ fn fused_norms_and_epilogues_match_cpu() {
     let Some(gpu) = gpu() else { return };
     let mut rng = Rng(21);
     let fused = [
-        (Norm::Rms, Epilogue::Qkv, false),
-        (Norm::Layer, Epilogue::Qkv, true),
-        (Norm::Rms, Epilogue::SwiGlu, false),
-        (Norm::Layer, Epilogue::Gelu, true),
-        (Norm::None, Epilogue::Residual, true),
-        (Norm::Rms, Epilogue::Store, false),
-        (Norm::Layer, Epilogue::Store, false),
+        (Input::RmsNorm, Epilogue::Qkv, false),
+        (Input::LayerNorm, Epilogue::Qkv, true),
+        (Input::RmsNorm, Epilogue::SwiGlu, false),
+        (Input::LayerNorm, Epilogue::Gelu, true),
+        (Input::Raw, Epilogue::Residual, true),
+        (Input::RmsNorm, Epilogue::Store, false),
+        (Input::LayerNorm, Epilogue::Store, false),
+        (Input::Attention, Epilogue::Residual, true),
     ];
     for format in [Format::F32, Format::Q8_0, Format::Q4_0, Format::Q4_1] {
-        for (norm, ep, bias) in fused {
+        for (input, ep, bias) in fused {
             let mut lin = Linear::new(gpu).unwrap();
             // N: 96 = q 48 (6 heads of 8) + k 24 + v 24 for QKV; 2 × 48 for SwiGLU.
             for (t, k) in [(1usize, 160usize), (3, 96), (67, 64)] {
                 let n = if ep == Epilogue::Residual { 75 } else { 96 };
                 let c = LinearCase {
                     format,
-                    norm,
+                    input,
                     ep,
                     t,
                     k,
@@ -650,14 +757,15 @@ fn matvec_shapes_all_match_cpu() {
     let mut rng = Rng(31);
     for (lanes, groups, outs) in [(1, 32, 8), (64, 4, 1), (1, 256, 1), (8, 8, 3), (2, 16, 5)] {
         for format in [Format::F32, Format::Q8_0, Format::Q4_1] {
-            for (norm, ep) in [
-                (Norm::Rms, Epilogue::SwiGlu),
-                (Norm::None, Epilogue::Residual),
+            for (input, ep) in [
+                (Input::RmsNorm, Epilogue::SwiGlu),
+                (Input::Raw, Epilogue::Residual),
+                (Input::Attention, Epilogue::Residual),
             ] {
                 let mut lin = Linear::with_matvec_shape(gpu, lanes, groups, outs).unwrap();
                 let c = LinearCase {
                     format,
-                    norm,
+                    input,
                     ep,
                     t: 1,
                     k: 192,

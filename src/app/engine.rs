@@ -347,6 +347,7 @@ pub async fn upload(
         context: Some(CONTEXT),
         chunk: MAX_CHUNK,
         capture: CAPTURE,
+        ..Default::default()
     };
     let mut model = GpuModel::new(&gpu, &loaded.weights, opts).await?;
     // Writing the probabilities costs a store per score; they are read only while the

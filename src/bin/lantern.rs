@@ -4,6 +4,7 @@ use lantern::chat::{Chat, DEFAULT_SYSTEM_PROMPT};
 use lantern::cpu::SampleParams;
 use lantern::generate::{GenerateOptions, Generation, check_prompt, generate_cpu};
 use lantern::gpu::Gpu;
+use lantern::gpu::attention::KvCache;
 use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::gpu::profile::Profile;
 use lantern::model::gguf::Gguf;
@@ -19,21 +20,23 @@ lantern: a small GPT on hand-written WGSL compute shaders
 
 USAGE:
   lantern generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T]
-                   [--top-k K] [--top-p P] [--seed S] [--context N] [--json] [--cpu]
+                   [--top-k K] [--top-p P] [--seed S] [--context N] [--kv-cache f16|f32]
+                   [--json] [--cpu]
   lantern chat     --model PATH [--system TEXT] [--max-tokens N] [--temperature T]
-                   [--top-k K] [--top-p P] [--seed S] [--context N]
+                   [--top-k K] [--top-p P] [--seed S] [--context N] [--kv-cache f16|f32]
   lantern tokenize --model PATH --text TEXT
-  lantern attention --model PATH --prompt TEXT [--layer L]
-  lantern lens     --model PATH --prompt TEXT [--pos I]
-  lantern info     --model PATH [--context N]
+  lantern attention --model PATH --prompt TEXT [--layer L] [--kv-cache f16|f32]
+  lantern lens     --model PATH --prompt TEXT [--pos I] [--kv-cache f16|f32]
+  lantern info     --model PATH [--context N] [--kv-cache f16|f32]
   lantern bench    --model PATH [--prompt-tokens N] [--gen-tokens M] [--context N] [--json]
-                   [--temperature T] [--top-k K] [--top-p P] [--capture] [--profile]
-                   [--roofline]
+                   [--temperature T] [--top-k K] [--top-p P] [--kv-cache f16|f32]
+                   [--capture] [--profile] [--roofline]
 
 PATH is a .gguf file (Llama architecture; F32, F16, Q8_0, Q4_0, Q4_1 tensors) or a Hugging
 Face folder (config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt)
 of a GPT-2 or Llama model.
 
+--kv-cache f32 keeps the KV cache in f32 (default f16: half the memory and reads).
 --temperature 0 is greedy. Defaults: --max-tokens 64 (chat: 256), --temperature 0.8,
 --top-k 40, --top-p 0.95, --seed 0, --context 2048 (the KV cache; at most the model's),
 --prompt-tokens 32, --gen-tokens 32. --cpu runs the CPU reference instead of the GPU (slow).
@@ -122,6 +125,10 @@ impl Args {
         }
     }
 
+    fn value(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
     fn flag(&self, name: &str) -> bool {
         self.flags.iter().any(|f| f == name)
     }
@@ -141,13 +148,14 @@ impl Args {
     }
 }
 
-const SAMPLING: [&str; 6] = [
+const SAMPLING: [&str; 7] = [
     "max-tokens",
     "temperature",
     "top-k",
     "top-p",
     "seed",
     "context",
+    "kv-cache",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {
@@ -165,9 +173,17 @@ fn run(args: &[String]) -> Result<(), String> {
         )?),
         "chat" => chat(&Args::parse(rest, &with(&["model", "system"]), &[])?),
         "tokenize" => tokenize(&Args::parse(rest, &["model", "text"], &[])?),
-        "attention" => attention(&Args::parse(rest, &["model", "prompt", "layer"], &[])?),
-        "lens" => lens(&Args::parse(rest, &["model", "prompt", "pos"], &[])?),
-        "info" => info(&Args::parse(rest, &["model", "context"], &[])?),
+        "attention" => attention(&Args::parse(
+            rest,
+            &["model", "prompt", "layer", "kv-cache"],
+            &[],
+        )?),
+        "lens" => lens(&Args::parse(
+            rest,
+            &["model", "prompt", "pos", "kv-cache"],
+            &[],
+        )?),
+        "info" => info(&Args::parse(rest, &["model", "context", "kv-cache"], &[])?),
         "bench" => bench(&Args::parse(
             rest,
             &[
@@ -175,6 +191,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 "prompt-tokens",
                 "gen-tokens",
                 "context",
+                "kv-cache",
                 "temperature",
                 "top-k",
                 "top-p",
@@ -201,6 +218,15 @@ fn open_gpu() -> Result<Gpu, String> {
     Ok(gpu)
 }
 
+/// `--kv-cache f16|f32` (f16 unless given).
+fn kv_cache(args: &Args) -> Result<KvCache, String> {
+    match args.value("kv-cache").unwrap_or("f16") {
+        "f16" => Ok(KvCache::F16),
+        "f32" => Ok(KvCache::F32),
+        other => Err(format!("--kv-cache takes f16 or f32, not `{other}`")),
+    }
+}
+
 /// The model on the GPU with `--context`; `capture` positions of what the page's
 /// visualization reads (0: none, as generation needs).
 fn upload(gpu: &Gpu, m: &LoadedModel, args: &Args, capture: usize) -> Result<GpuModel, String> {
@@ -208,6 +234,7 @@ fn upload(gpu: &Gpu, m: &LoadedModel, args: &Args, capture: usize) -> Result<Gpu
     let opts = ModelOptions {
         context: Some(context),
         capture,
+        kv_cache: kv_cache(args)?,
         ..Default::default()
     };
     let mut model =
@@ -388,6 +415,7 @@ fn captured(args: &Args) -> Result<(LoadedModel, Gpu, GpuModel, Vec<u32>), Strin
         context: Some(n),
         chunk: lantern::gpu::model::MAX_CHUNK,
         capture: n,
+        kv_cache: kv_cache(args)?,
     };
     let mut model =
         pollster::block_on(GpuModel::new(&gpu, &m.weights, opts)).map_err(|e| e.to_string())?;

@@ -1,4 +1,5 @@
-//! `shaders/attention.wgsl`: causal softmax attention over the KV cache.
+//! `shaders/attention.wgsl`: causal softmax attention over the (f16) KV cache, split over
+//! the keys in decode; the next layer combines the splits (linear.wgsl, `Input::Attention`).
 
 use super::{Gpu, Kernel, Slot};
 use crate::error::{LanternError, Result};
@@ -13,6 +14,7 @@ pub struct Params {
     pub head_size: u32,
     pub q_stride: u32,
     pub kv_stride: u32,
+    /// Unused: the partials are laid out by head size.
     pub out_stride: u32,
     pub probs_stride: u32,
     /// Positions the probabilities buffer holds per head; 0 when there is none.
@@ -21,12 +23,36 @@ pub struct Params {
     pub _pad: [u32; 3],
 }
 
+/// How the KV cache stores its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KvCache {
+    /// f16 pairs packed in u32: half the memory and the reads of f32 (no shader-f16 needed).
+    #[default]
+    F16,
+    /// f32: exact, for comparisons with f32 references.
+    F32,
+}
+
+impl KvCache {
+    pub fn bytes_per_value(self) -> usize {
+        match self {
+            KvCache::F16 => 2,
+            KvCache::F32 => 4,
+        }
+    }
+
+    /// The `KV_F16` override of attention.wgsl and linear.wgsl.
+    pub fn constant(self) -> (&'static str, f64) {
+        ("KV_F16", (self == KvCache::F16) as u32 as f64)
+    }
+}
+
 /// Slots: params, step, q, k_cache, v_cache, out, probs. The workgroup is as wide as the
 /// head (at least 64), so that each invocation owns one dimension of the output.
-pub async fn kernel(gpu: &Gpu, head_size: u32) -> Result<Kernel> {
-    if head_size > 256 {
+pub async fn kernel(gpu: &Gpu, head_size: u32, kv: KvCache) -> Result<Kernel> {
+    if head_size > 256 || !head_size.is_multiple_of(2) {
         return Err(LanternError::Gpu(format!(
-            "head size {head_size} is larger than the attention kernel's 256"
+            "head size {head_size}: the attention kernel takes even head sizes up to 256"
         )));
     }
     let wg = head_size.next_power_of_two().max(64);
@@ -36,12 +62,31 @@ pub async fn kernel(gpu: &Gpu, head_size: u32) -> Result<Kernel> {
         "attention",
         SOURCE,
         &[Uniform, Uniform, Read, Read, Read, ReadWrite, ReadWrite],
-        &[("WG", wg as f64)],
+        &[("WG", wg as f64), kv.constant()],
     )
     .await
 }
 
-/// One workgroup per (head, query).
+/// Most splits of the keys per (head, query).
+pub const MAX_SPLITS: u32 = 16;
+
+/// Splits of `n_keys` keys for one query: enough workgroups to keep a GPU busy (one split
+/// per 256 keys), fewer on a CPU adapter (one per 1,024), where n_head workgroups already
+/// fill its threads and each split costs its own reductions.
+pub fn splits(gpu: &Gpu, n_keys: usize) -> u32 {
+    let per = match gpu.info.device_type {
+        wgpu::DeviceType::Cpu => 1024,
+        _ => 256,
+    };
+    (n_keys.div_ceil(per) as u32).clamp(1, MAX_SPLITS)
+}
+
+/// Floats of the partials of `rows` (head, query, split) triples: (m, l, o[head_size]) each.
+pub fn partial_floats(rows: usize, head_size: usize) -> usize {
+    rows * (head_size + 2)
+}
+
+/// One workgroup per (head, query, split).
 pub fn dispatch(
     gpu: &Gpu,
     k: &Kernel,
@@ -49,8 +94,9 @@ pub fn dispatch(
     bind: &wgpu::BindGroup,
     n_head: u32,
     n_tokens: u32,
+    splits: u32,
 ) {
-    k.dispatch(gpu, pass, bind, [n_head, n_tokens, 1]);
+    k.dispatch(gpu, pass, bind, [n_head, n_tokens, splits]);
 }
 
 /// Where the attention kernels write their probabilities: per layer a buffer of

@@ -3,7 +3,7 @@
 //! residual], [ln_2 → c_fc → GELU], [mlp.c_proj + residual]. The shared plumbing (inputs,
 //! sampler) is in model.rs.
 
-use super::matmul::{Epilogue, Linear, LinearBind, LinearIo, Norm, Params};
+use super::matmul::{Epilogue, Input, Linear, LinearBind, LinearIo, Params};
 use super::model::Io;
 use super::roofline::DecodeCost;
 use super::{Gpu, Kernel, attention, embedding};
@@ -57,15 +57,17 @@ impl Gpt2Body {
         ctx: usize,
         chunk: usize,
         capture: &attention::Capture,
+        kv: attention::KvCache,
     ) -> Result<Self> {
         let cfg = &w.config;
         let (c, f, v) = (cfg.n_embd, cfg.n_inner, cfg.vocab_size);
-        let mut linear = Linear::new(gpu)?;
+        let mut linear = Linear::new(gpu)?.with_kv_cache(kv);
         let variants = [
-            (Norm::Layer, Epilogue::Qkv),
-            (Norm::None, Epilogue::Residual),
-            (Norm::Layer, Epilogue::Gelu),
-            (Norm::Layer, Epilogue::Store),
+            (Input::LayerNorm, Epilogue::Qkv),
+            (Input::Attention, Epilogue::Residual),
+            (Input::Raw, Epilogue::Residual),
+            (Input::LayerNorm, Epilogue::Gelu),
+            (Input::LayerNorm, Epilogue::Store),
         ];
         for (norm, ep) in variants {
             linear.prepare(gpu, Format::F32, norm, ep).await?;
@@ -73,13 +75,17 @@ impl Gpt2Body {
         let k = Kernels {
             embedding: embedding::kernel(gpu, Format::F32).await?,
             linear,
-            attention: attention::kernel(gpu, cfg.head_size() as u32).await?,
+            attention: attention::kernel(gpu, cfg.head_size() as u32, kv).await?,
         };
         let f32s = |n: usize| (n * 4) as u64;
         let step = &io.step;
         let x = gpu.storage("x", f32s(chunk * c))?;
         let q = gpu.storage("q", f32s(chunk * c))?;
-        let att = gpu.storage("att", f32s(chunk * c))?;
+        // The attention's partials: chunk queries × heads in prompt passes, one query × heads ×
+        // up to MAX_SPLITS splits in decode.
+        let hs = cfg.head_size();
+        let att_rows = chunk.max(attention::MAX_SPLITS as usize) * cfg.n_head;
+        let att = gpu.storage("att", f32s(attention::partial_floats(att_rows, hs)))?;
         let fc = gpu.storage("fc", f32s(chunk * f))?;
 
         let (wte, wpe, lm_head) = gpu
@@ -96,7 +102,6 @@ impl Gpt2Body {
 
         // Uniform parameter buffers, one per distinct shape.
         let eps = cfg.layer_norm_epsilon;
-        let hs = cfg.head_size();
         let params = |p: Params| gpu.uniform("linear params", &p);
         let with_bias = |k: usize, n: usize| Params {
             has_bias: 1,
@@ -109,7 +114,10 @@ impl Gpt2Body {
             head_size: hs as u32,
             ..with_bias(c, 3 * c)
         });
-        let p_proj = params(with_bias(c, c));
+        let p_proj = params(Params {
+            head_size: hs as u32,
+            ..with_bias(c, c)
+        });
         let p_fc = params(Params {
             eps,
             ..with_bias(c, f)
@@ -165,8 +173,14 @@ impl Gpt2Body {
                     ])
                 })
                 .await?;
-            let k_cache = gpu.storage(&format!("h.{i}.k_cache"), f32s(ctx * c))?;
-            let v_cache = gpu.storage(&format!("h.{i}.v_cache"), f32s(ctx * c))?;
+            let k_cache = gpu.storage(
+                &format!("h.{i}.k_cache"),
+                (ctx * c * kv.bytes_per_value()) as u64,
+            )?;
+            let v_cache = gpu.storage(
+                &format!("h.{i}.v_cache"),
+                (ctx * c * kv.bytes_per_value()) as u64,
+            )?;
             let lin_io = |params, x, w, bias, out, norm| LinearIo {
                 params,
                 step,
@@ -183,7 +197,7 @@ impl Gpt2Body {
             };
             blocks.push(BlockBinds {
                 c_attn: lin(
-                    Norm::Layer,
+                    Input::LayerNorm,
                     Epilogue::Qkv,
                     3 * c,
                     &LinearIo {
@@ -204,19 +218,19 @@ impl Gpt2Body {
                     ],
                 ),
                 attn_c_proj: lin(
-                    Norm::None,
+                    Input::Attention,
                     Epilogue::Residual,
                     c,
                     &lin_io(&p_proj, &att, &a_proj_w, &a_proj_b, &x, None),
                 ),
                 c_fc: lin(
-                    Norm::Layer,
+                    Input::LayerNorm,
                     Epilogue::Gelu,
                     f,
                     &lin_io(&p_fc, &x, &c_fc_w, &c_fc_b, &fc, Some(&ln_2)),
                 ),
                 mlp_c_proj: lin(
-                    Norm::None,
+                    Input::Raw,
                     Epilogue::Residual,
                     c,
                     &lin_io(&p_mlp_proj, &fc, &m_proj_w, &m_proj_b, &x, None),
@@ -244,7 +258,7 @@ impl Gpt2Body {
         let cost = DecodeCost {
             weight_bytes: 4 * (cfg.n_layer as u64 * block_floats + (v * c + 2 * c + 2 * c) as u64),
             weight_fma: cfg.n_layer as u64 * block_fma + (v * c) as u64,
-            kv_bytes_per_pos: (cfg.n_layer * 2 * c * 4) as u64,
+            kv_bytes_per_pos: (cfg.n_layer * 2 * c * kv.bytes_per_value()) as u64,
             kv_fma_per_pos: (cfg.n_layer * 2 * c) as u64,
         };
         Ok(Self {
@@ -259,7 +273,7 @@ impl Gpt2Body {
             x,
             n_embd: c as u32,
             n_head: cfg.n_head as u32,
-            kv_cache_bytes: 2 * cfg.n_layer as u64 * f32s(ctx * c),
+            kv_cache_bytes: 2 * cfg.n_layer as u64 * (ctx * c * kv.bytes_per_value()) as u64,
             cost,
         })
     }
@@ -273,10 +287,18 @@ impl Gpt2Body {
     }
 
     /// Block `i` over `t` tokens: the residual stream `x` in and out.
-    pub fn encode_block(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, t: u32) {
+    /// `splits`: of the keys in attention (see attention::splits).
+    pub fn encode_block(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        i: usize,
+        t: u32,
+        splits: u32,
+    ) {
         let (k, b) = (&self.k, &self.blocks[i]);
         k.linear.dispatch(gpu, pass, &b.c_attn, t);
-        attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t);
+        attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t, splits);
         k.linear.dispatch(gpu, pass, &b.attn_c_proj, t);
         k.linear.dispatch(gpu, pass, &b.c_fc, t);
         k.linear.dispatch(gpu, pass, &b.mlp_c_proj, t);
@@ -287,7 +309,7 @@ impl Gpt2Body {
         self.k.linear.bind(
             gpu,
             Format::F32,
-            Norm::Layer,
+            Input::LayerNorm,
             Epilogue::Store,
             self.vocab,
             &LinearIo {

@@ -4,7 +4,7 @@
 //! SiLU·mul], [ffn_down + residual]. Quantized weights stay in their blocks (in the GPU
 //! layout of weights.rs); the kernels dequantize.
 
-use super::matmul::{Epilogue, Linear, LinearBind, LinearIo, Norm, Params};
+use super::matmul::{Epilogue, Input, Linear, LinearBind, LinearIo, Params};
 use super::model::Io;
 use super::roofline::DecodeCost;
 use super::{Gpu, Kernel, attention, embedding, weights};
@@ -75,6 +75,7 @@ impl LlamaBody {
         ctx: usize,
         chunk: usize,
         capture: &attention::Capture,
+        kv: attention::KvCache,
     ) -> Result<Self> {
         let cfg = &w.config;
         let (c, f, v, hs) = (cfg.n_embd, cfg.n_ff, cfg.vocab_size, cfg.head_size);
@@ -94,33 +95,42 @@ impl LlamaBody {
                 )
             })
             .collect();
-        let mut linear = Linear::new(gpu)?;
+        let mut linear = Linear::new(gpu)?.with_kv_cache(kv);
         linear
-            .prepare(gpu, w.output().format, Norm::Rms, Epilogue::Store)
+            .prepare(gpu, w.output().format, Input::RmsNorm, Epilogue::Store)
             .await?;
         for (b, (qkv, gu)) in w.blocks.iter().zip(&stacked) {
             linear
-                .prepare(gpu, qkv.format, Norm::Rms, Epilogue::Qkv)
+                .prepare(gpu, qkv.format, Input::RmsNorm, Epilogue::Qkv)
                 .await?;
             linear
-                .prepare(gpu, gu.format, Norm::Rms, Epilogue::SwiGlu)
+                .prepare(gpu, gu.format, Input::RmsNorm, Epilogue::SwiGlu)
                 .await?;
-            for t in [&b.attn_output, &b.ffn_down] {
-                linear
-                    .prepare(gpu, t.format, Norm::None, Epilogue::Residual)
-                    .await?;
-            }
+            linear
+                .prepare(
+                    gpu,
+                    b.attn_output.format,
+                    Input::Attention,
+                    Epilogue::Residual,
+                )
+                .await?;
+            linear
+                .prepare(gpu, b.ffn_down.format, Input::Raw, Epilogue::Residual)
+                .await?;
         }
         let k = Kernels {
             embedding: embedding::kernel(gpu, w.token_embd.format).await?,
             linear,
-            attention: attention::kernel(gpu, hs as u32).await?,
+            attention: attention::kernel(gpu, hs as u32, kv).await?,
         };
         let f32s = |n: usize| (n * 4) as u64;
         let step = &io.step;
         let x = gpu.storage("x", f32s(chunk * c))?;
         let q = gpu.storage("q", f32s(chunk * qw))?;
-        let att = gpu.storage("att", f32s(chunk * qw))?;
+        // The attention's partials: chunk queries × heads in prompt passes, one query × heads ×
+        // up to MAX_SPLITS splits in decode.
+        let att_rows = chunk.max(attention::MAX_SPLITS as usize) * cfg.n_head;
+        let att = gpu.storage("att", f32s(attention::partial_floats(att_rows, hs)))?;
         let h = gpu.storage("h", f32s(chunk * f))?;
         let table: Vec<f32> = rope_table(ctx, hs, cfg.rope_theta)
             .into_iter()
@@ -138,7 +148,10 @@ impl LlamaBody {
             rope: 1,
             ..Params::new(c, qkv_w)
         });
-        let p_o = params(Params::new(qw, c));
+        let p_o = params(Params {
+            head_size: hs as u32,
+            ..Params::new(qw, c)
+        });
         let p_gu = params(Params {
             eps,
             ..Params::new(c, 2 * f)
@@ -179,8 +192,10 @@ impl LlamaBody {
                     ))
                 })
                 .await?;
-            let k_cache = gpu.storage(&name("k_cache"), f32s(ctx * kvw))?;
-            let v_cache = gpu.storage(&name("v_cache"), f32s(ctx * kvw))?;
+            let k_cache =
+                gpu.storage(&name("k_cache"), (ctx * kvw * kv.bytes_per_value()) as u64)?;
+            let v_cache =
+                gpu.storage(&name("v_cache"), (ctx * kvw * kv.bytes_per_value()) as u64)?;
             let io = |params, x, w, out| LinearIo {
                 params,
                 step,
@@ -197,7 +212,7 @@ impl LlamaBody {
                 qkv: lin.bind(
                     gpu,
                     qkv_t.format,
-                    Norm::Rms,
+                    Input::RmsNorm,
                     Epilogue::Qkv,
                     qkv_w as u32,
                     &LinearIo {
@@ -222,7 +237,7 @@ impl LlamaBody {
                 attn_output: lin.bind(
                     gpu,
                     b.attn_output.format,
-                    Norm::None,
+                    Input::Attention,
                     Epilogue::Residual,
                     c as u32,
                     &io(&p_o, &att, &w_o, &x),
@@ -230,7 +245,7 @@ impl LlamaBody {
                 gate_up: lin.bind(
                     gpu,
                     gu_t.format,
-                    Norm::Rms,
+                    Input::RmsNorm,
                     Epilogue::SwiGlu,
                     2 * f as u32,
                     &LinearIo {
@@ -241,7 +256,7 @@ impl LlamaBody {
                 ffn_down: lin.bind(
                     gpu,
                     b.ffn_down.format,
-                    Norm::None,
+                    Input::Raw,
                     Epilogue::Residual,
                     c as u32,
                     &io(&p_down, &h, &w_down, &x),
@@ -274,7 +289,7 @@ impl LlamaBody {
         );
         let output_norm = gpu.storage_init("output_norm", &w.output_norm)?;
         let mut cost = DecodeCost {
-            kv_bytes_per_pos: (cfg.n_layer * 2 * kvw * 4) as u64,
+            kv_bytes_per_pos: (cfg.n_layer * 2 * kvw * kv.bytes_per_value()) as u64,
             kv_fma_per_pos: (cfg.n_layer * 2 * qw) as u64,
             ..DecodeCost::default()
         };
@@ -304,7 +319,7 @@ impl LlamaBody {
             x,
             n_embd: c as u32,
             n_head: cfg.n_head as u32,
-            kv_cache_bytes: 2 * cfg.n_layer as u64 * f32s(ctx * kvw),
+            kv_cache_bytes: 2 * cfg.n_layer as u64 * (ctx * kvw * kv.bytes_per_value()) as u64,
             cost,
         })
     }
@@ -318,10 +333,18 @@ impl LlamaBody {
     }
 
     /// Block `i` over `t` tokens: the residual stream `x` in and out.
-    pub fn encode_block(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, t: u32) {
+    /// `splits`: of the keys in attention (see attention::splits).
+    pub fn encode_block(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        i: usize,
+        t: u32,
+        splits: u32,
+    ) {
         let (k, b) = (&self.k, &self.blocks[i]);
         k.linear.dispatch(gpu, pass, &b.qkv, t);
-        attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t);
+        attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t, splits);
         k.linear.dispatch(gpu, pass, &b.attn_output, t);
         k.linear.dispatch(gpu, pass, &b.gate_up, t);
         k.linear.dispatch(gpu, pass, &b.ffn_down, t);
@@ -332,7 +355,7 @@ impl LlamaBody {
         self.k.linear.bind(
             gpu,
             self.output_format,
-            Norm::Rms,
+            Input::RmsNorm,
             Epilogue::Store,
             self.vocab,
             &LinearIo {

@@ -1,10 +1,12 @@
 //! The fused linear layer: `shaders/matvec.wgsl` (one token) and `shaders/matmul.wgsl` (a
-//! prompt chunk), each built on `shaders/linear.wgsl` (the optional norm of the input, the
-//! epilogue) and `shaders/quant.wgsl` (the GPU weight layout of `gpu/weights.rs`).
-//! y = norm(x) · wᵀ + b, then the epilogue: stored, added to the residual stream, SwiGLU,
-//! GELU, or q/k/v with RoPE into the KV cache. All pipelines share one bind-group layout, so
+//! prompt chunk), each built on `shaders/linear.wgsl` (what the layer reads: x, its RMS or
+//! layer norm, or the attention's split partials combined; and the epilogue) and
+//! `shaders/quant.wgsl` (the GPU weight layout of `gpu/weights.rs`).
+//! y = input(x) · wᵀ + b, then the epilogue: stored, added to the residual stream, SwiGLU,
+//! GELU, or q/k/v with RoPE into the (f16) KV cache. All pipelines share one bind-group layout, so
 //! one bind group per layer serves prefill and decode.
 
+use super::attention::KvCache;
 use super::{Gpu, Kernel, Slot};
 use crate::error::Result;
 use crate::model::quant::Format;
@@ -55,13 +57,15 @@ impl Params {
     }
 }
 
-/// The norm applied to x as it is read (the `NORM` override).
+/// What the layer reads as x (the `INPUT` override).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Norm {
-    None = 0,
-    Rms = 1,
+pub enum Input {
+    Raw = 0,
+    RmsNorm = 1,
     /// The norm buffer holds the gain, then the bias.
-    Layer = 2,
+    LayerNorm = 2,
+    /// x holds the attention's split partials (attention.wgsl), combined as they are read.
+    Attention = 3,
 }
 
 /// What becomes of y (the `EPILOGUE` override).
@@ -106,10 +110,10 @@ const SLOTS: [Slot; 10] = [
     Slot::ReadWrite,
 ];
 
-/// The matmul and matvec pipelines of one (format, norm, epilogue).
+/// The matmul and matvec pipelines of one (format, input, epilogue).
 #[derive(Clone)]
 struct Variant {
-    key: (u32, Norm, Epilogue),
+    key: (u32, Input, Epilogue),
     matmul: Kernel,
     matvec: Kernel,
 }
@@ -123,6 +127,8 @@ pub struct Linear {
     unused: wgpu::Buffer,
     unused_rw: wgpu::Buffer,
     matvec_shape: MatvecShape,
+    /// The format the QKV epilogue stores the KV cache in.
+    kv: KvCache,
 }
 
 /// How matvec spreads a layer over invocations: `lanes` invocations share one output, a
@@ -204,28 +210,36 @@ impl Linear {
                 groups,
                 outs: outs.clamp(1, 8),
             },
+            kv: KvCache::default(),
         })
     }
 
-    /// Builds the pipelines of (format, norm, epilogue) unless already built.
+    /// Stores the KV cache (the QKV epilogue) in `kv` (f16 unless told).
+    pub fn with_kv_cache(mut self, kv: KvCache) -> Self {
+        self.kv = kv;
+        self
+    }
+
+    /// Builds the pipelines of (format, input, epilogue) unless already built.
     pub async fn prepare(
         &mut self,
         gpu: &Gpu,
         format: Format,
-        norm: Norm,
+        input: Input,
         ep: Epilogue,
     ) -> Result<()> {
-        let key = (format.shader_id(), norm, ep);
+        let key = (format.shader_id(), input, ep);
         if self.variants.iter().any(|v| v.key == key) {
             return Ok(());
         }
         let shape = self.matvec_shape;
         let common = [
             ("FORMAT", key.0 as f64),
-            ("NORM", norm as u32 as f64),
+            ("INPUT", input as u32 as f64),
             ("EPILOGUE", ep as u32 as f64),
+            self.kv.constant(),
         ];
-        let name = |kind: &str| format!("{kind} {format:?} {norm:?}+{ep:?}");
+        let name = |kind: &str| format!("{kind} {format:?} {input:?}+{ep:?}");
         let matmul = Kernel::with_layout(
             gpu,
             &name("matmul"),
@@ -240,6 +254,10 @@ impl Linear {
             ("LANES", shape.lanes as f64),
             ("OUTS", shape.outs as f64),
         ]);
+        if input == Input::Attention {
+            // The combined attention of the token in workgroup memory (8 KiB), when K fits.
+            constants.push(("STAGE", 2048.0));
+        }
         let matvec = Kernel::with_layout(
             gpu,
             &name("matvec"),
@@ -256,18 +274,18 @@ impl Linear {
         Ok(())
     }
 
-    /// The bind group of a layer whose w (`n` rows) is in `format`, with `norm` and `ep`
+    /// The bind group of a layer whose w (`n` rows) is in `format`, with `input` and `ep`
     /// (prepared before).
     pub fn bind(
         &self,
         gpu: &Gpu,
         format: Format,
-        norm: Norm,
+        input: Input,
         ep: Epilogue,
         n: u32,
         io: &LinearIo,
     ) -> LinearBind {
-        let key = (format.shader_id(), norm, ep);
+        let key = (format.shader_id(), input, ep);
         let variant = self
             .variants
             .iter()

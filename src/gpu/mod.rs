@@ -21,7 +21,7 @@ pub use context::{CounterSnapshot, Gpu};
 pub use kernel::{Kernel, Slot};
 
 /// Values that change from one pass to the next, in one uniform buffer every kernel may bind.
-/// Mirrors `struct Step` in the shaders.
+/// Mirrors `struct Step` in the shaders (each declares the fields it reads, in this order).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Step {
@@ -33,6 +33,9 @@ pub struct Step {
     pub u: f32,
     /// 1 while the attention kernel writes its probabilities (the visualization is open).
     pub capture: u32,
+    /// Splits of the keys per (head, query) in attention (1 in prompt passes).
+    pub splits: u32,
+    pub _pad: [u32; 3],
 }
 
 /// Every kernel source, by file name: for the page to show. quant.wgsl and linear.wgsl are

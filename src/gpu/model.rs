@@ -3,7 +3,7 @@
 //! every pipeline and bind group. A pass then only writes the small `Step` uniform (and a
 //! prompt's ids), records its dispatches and submits once; the CPU reads back 4 bytes.
 
-use super::attention::Capture;
+use super::attention::{self, Capture, KvCache};
 use super::gpt2::Gpt2Body;
 use super::llama::LlamaBody;
 use super::matmul::LinearBind;
@@ -26,6 +26,8 @@ pub struct ModelOptions {
     /// Positions whose attention probabilities can be captured (0: none; the page's
     /// visualization uses 256). Costs layers × heads × capture² floats of GPU memory.
     pub capture: usize,
+    /// How the KV cache stores its values (f16 by default).
+    pub kv_cache: KvCache,
 }
 
 impl Default for ModelOptions {
@@ -34,6 +36,7 @@ impl Default for ModelOptions {
             context: None,
             chunk: MAX_CHUNK,
             capture: 0,
+            kv_cache: KvCache::default(),
         }
     }
 }
@@ -131,10 +134,10 @@ impl Body {
     }
 
     /// Block `i` over `t` tokens; the residual stream ends in `x()`.
-    fn encode_block(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, t: u32) {
+    fn encode_block(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, i: usize, t: u32, s: u32) {
         match self {
-            Body::Gpt2(b) => b.encode_block(gpu, pass, i, t),
-            Body::Llama(b) => b.encode_block(gpu, pass, i, t),
+            Body::Gpt2(b) => b.encode_block(gpu, pass, i, t, s),
+            Body::Llama(b) => b.encode_block(gpu, pass, i, t, s),
         }
     }
 
@@ -264,12 +267,12 @@ impl GpuModel {
         )?;
         let (body, kv_cache_bytes) = match weights {
             Weights::Gpt2(w) => {
-                let b = Gpt2Body::new(gpu, w, &io, context, chunk, &probs).await?;
+                let b = Gpt2Body::new(gpu, w, &io, context, chunk, &probs, opts.kv_cache).await?;
                 let kv = b.kv_cache_bytes;
                 (Body::Gpt2(b), kv)
             }
             Weights::Llama(w) => {
-                let b = LlamaBody::new(gpu, w, &io, context, chunk, &probs).await?;
+                let b = LlamaBody::new(gpu, w, &io, context, chunk, &probs, opts.kv_cache).await?;
                 let kv = b.kv_cache_bytes;
                 (Body::Llama(b), kv)
             }
@@ -435,11 +438,21 @@ impl GpuModel {
     /// block, as a copy cannot sit inside one) and the top-k of the logits.
     fn pass(&mut self, gpu: &Gpu, n: usize, sample: Option<(SampleParams, f32)>) {
         let u = sample.map_or(0.0, |(_, u)| u);
+        // Decode splits the keys of a long context; a prompt pass has work enough, and
+        // the capture's exact probabilities need every key in one workgroup.
+        let capturing = self.capturing && self.pos < self.probs.rows;
+        let splits = if n == 1 && !capturing {
+            attention::splits(gpu, self.pos + 1)
+        } else {
+            1
+        };
         let step = Step {
             n_tokens: n as u32,
             pos0: self.pos as u32,
             u,
             capture: self.capturing as u32,
+            splits,
+            _pad: [0; 3],
         };
         gpu.queue
             .write_buffer(&self.io.step, 0, bytemuck::bytes_of(&step));
@@ -462,7 +475,7 @@ impl GpuModel {
             self.body.encode_embedding(gpu, &mut pass, n as u32);
             if kept == 0 {
                 for i in 0..self.body.n_layer() {
-                    self.body.encode_block(gpu, &mut pass, i, n as u32);
+                    self.body.encode_block(gpu, &mut pass, i, n as u32, splits);
                 }
             }
         }
@@ -470,7 +483,7 @@ impl GpuModel {
             for i in 0..self.body.n_layer() {
                 {
                     let mut pass = enc.begin_compute_pass(&Default::default());
-                    self.body.encode_block(gpu, &mut pass, i, n as u32);
+                    self.body.encode_block(gpu, &mut pass, i, n as u32, splits);
                 }
                 let at = (i * lens.rows + self.pos) as u64 * row_bytes;
                 enc.copy_buffer_to_buffer(
