@@ -137,13 +137,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         workgroupBarrier();
     }
     let sum = reduce(tid, l, false);
+    // One split (prompt passes): normalized here, (m, 1, o / l), so that the reader's
+    // combine is a copy.
+    let one = step.splits == 1u;
     let at = ((t * p.n_head + h) * step.splits + split) * (hs + 2u);
     if (tid == 0u) {
         out[at] = max_score;
-        out[at + 1u] = sum;
+        out[at + 1u] = select(sum, 1.0, one);
     }
     if (tid < hs) {
-        out[at + 2u + tid] = acc;
+        out[at + 2u + tid] = select(acc, acc / sum, one);
     }
 
     // Pass 3, while capturing (one split): the probabilities themselves.

@@ -84,6 +84,9 @@ fn attention_at(t: u32, k: u32) -> f32 {
     let h = k / hs;
     let n_head = p.k / hs;
     let base = (t * n_head + h) * step.splits * (hs + 2u);
+    if (step.splits == 1u) {
+        return x[base + 2u + k % hs];  // normalized by attention.wgsl
+    }
     var m = -3.0e38;
     for (var s = 0u; s < step.splits; s++) {
         m = max(m, x[base + s * (hs + 2u)]);

@@ -1,5 +1,6 @@
-// The fused linear layer (linear.wgsl) for one token, as decode runs it:
-//   y[r] = Σ_k norm(x)[k] · w[r, k] + bias[r],  then the epilogue.
+// The fused linear layer (linear.wgsl) for one token, as decode runs it (and, on CPU
+// adapters, for each token of a prompt chunk: token wg.z):
+//   y[t, r] = Σ_k input(x)[t, k] · w[r, k] + bias[r],  then the epilogue.
 // Built as quant.wgsl + linear.wgsl + this file. LANES invocations share one output (its
 // one or two rows of w) and sum their parts with a tree reduction; a workgroup computes
 // WG / LANES outputs. Many lanes per output suit GPUs (coalesced reads of a row); one suits
@@ -26,23 +27,24 @@ fn wg_sum(tid: u32, v: f32) -> f32 {
     return r;
 }
 
-// (mean, 1 / std) of x's row 0 for the norm: every invocation of the workgroup calls it.
-fn row_stats(tid: u32) -> vec2f {
+// (mean, 1 / std) of x's row t for the norm: every invocation of the workgroup calls it.
+fn row_stats(tid: u32, t: u32) -> vec2f {
     if (INPUT == 0u || INPUT == ATTENTION) {
         return vec2f(0.0, 1.0);
     }
+    let row = t * p.k;
     var mean = 0.0;
     if (INPUT == 2u) {
         var s = 0.0;
         for (var i = tid; i < p.k; i += WG) {
-            s += x[i];
+            s += x[row + i];
         }
         mean = wg_sum(tid, s) / f32(p.k);
     }
     // Two passes for the layer norm: the variance of values far from zero must not cancel.
     var sq = 0.0;
     for (var i = tid; i < p.k; i += WG) {
-        let d = x[i] - mean;
+        let d = x[row + i] - mean;
         sq += d * d;
     }
     return vec2f(mean, inverseSqrt(wg_sum(tid, sq) / f32(p.k) + p.eps));
@@ -53,9 +55,9 @@ fn row_stats(tid: u32) -> vec2f {
 // make 4× fewer of them per weight.
 override OUTS: u32 = 1u;
 
-// This lane's share of the dot products of norm(x) with the rows of outputs c0, c0 + cols, …
+// This lane's share of the dot products of input(x)[t] with the rows of outputs c0, c0 + cols, …
 // (OUTS of them; each its rows (col_row(c), col_row(c + 1)), the second only when paired).
-fn dots(c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> {
+fn dots(t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> {
     var s: array<vec2f, 8>;
     var base: array<vec2u, 8>;
     var live: array<bool, 8>;
@@ -68,7 +70,7 @@ fn dots(c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> {
     }
     if (FORMAT == 0u) {
         for (var k = lane * 4u; k < p.k; k += LANES * 4u) {
-            let xv = x4(0u, k, stats);
+            let xv = x4(t, k, stats);
             for (var o = 0u; o < OUTS; o++) {
                 if (!live[o]) {
                     continue;
@@ -104,10 +106,10 @@ fn dots(c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> {
         var xq: array<vec2f, 8>;
         var xs = 0.0;
         for (var j = (lane % per_block) * wpw; j < 32u; j += per_block * wpw) {
-            let xa = x4(0u, b * 32u + j, stats);
+            let xa = x4(t, b * 32u + j, stats);
             var xb = vec4f(0.0);
             if (wpw == 8u) {
-                xb = x4(0u, b * 32u + j + 4u, stats);
+                xb = x4(t, b * 32u + j + 4u, stats);
             }
             xs += dot(xa + xb, vec4f(1.0));
             let at = b * qw + j / wpw;
@@ -147,11 +149,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u
     let first = (wg.x + wg.y * groups.x) * per_wg * OUTS + tid / LANES;
     let c0 = first * cols;
     let stride = per_wg * cols;
-    let stats = row_stats(tid);
-    stage_attention(tid, WG);
+    let t = wg.z;
+    let stats = row_stats(tid, t);
+    if (t == 0u) {
+        stage_attention(tid, WG);
+    }
     var y: array<vec2f, 8>;
     if (c0 < p.n) {
-        y = dots(c0, stride, lane, stats);
+        y = dots(t, c0, stride, lane, stats);
     }
     for (var o = 0u; o < OUTS; o++) {
         var v = y[o];
@@ -169,7 +174,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u
         }
         let c = c0 + o * stride;
         if (lane == 0u && c < p.n) {
-            epilogue(0u, c, v);
+            epilogue(t, c, v);
         }
     }
 }
