@@ -3,8 +3,12 @@
 //   temperature 0 → arg max (lowest id on a tie);
 //   else keep logits >= the k-th largest (top_k, 0 = all), then of those the most likely
 //   whose mass first reaches top_p, and draw with p ∝ exp(logit / temperature) using u.
-// Instead of sorting, thresholds are found bit by bit on an order-preserving u32 key of the
-// logits: the largest key θ such that "count (or mass) of keys >= θ" still meets the goal.
+// Instead of sorting, thresholds are found on an order-preserving u32 key of the logits: the
+// largest key θ such that "count (or mass) of keys >= θ" still meets the goal. top-k's θ is
+// the k-th largest key, found a byte at a time from 256-bin histograms (4 passes over the
+// vocabulary); the tokens it keeps (at most CAP) are then copied, in id order, into
+// workgroup memory, where top-p's θ is found bit by bit and the draw walks them. Without a
+// top-k that small, top-p and the draw pass over the whole vocabulary instead.
 // One workgroup of WG invocations.
 
 struct Params {
@@ -31,6 +35,12 @@ var<workgroup> red_f: array<f32, WG>;
 var<workgroup> red_u: array<u32, WG>;
 var<workgroup> total_mass: f32;
 var<workgroup> chosen: u32;
+const CAP: u32 = 1024u;
+var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> digit: vec2u;              // (byte of θ found, count still needed below it)
+var<workgroup> n_kept: u32;
+var<workgroup> cand_l: array<f32, CAP>;   // the kept logits, in id order
+var<workgroup> cand_i: array<u32, CAP>;   // and their ids
 
 // Orders like the floats: a < b ⇔ key(a) < key(b).
 fn key(x: f32) -> u32 {
@@ -85,6 +95,124 @@ fn mass_above(tid: u32, theta: u32, max_logit: f32) -> f32 {
     return s;
 }
 
+// The key of the k-th largest logit: its bytes from the top, each from a histogram of the
+// keys that share the bytes found so far.
+fn top_k_key(tid: u32) -> u32 {
+    var found = 0u;
+    var mask = 0u;
+    var need = p.top_k;
+    for (var byte = 3i; byte >= 0i; byte--) {
+        let shift = u32(byte) * 8u;
+        for (var b = tid; b < 256u; b += WG) {
+            atomicStore(&hist[b], 0u);
+        }
+        workgroupBarrier();
+        for (var i = tid; i < p.vocab; i += WG) {
+            let k = key(logits[i]);
+            if ((k & mask) == found) {
+                atomicAdd(&hist[(k >> shift) & 0xffu], 1u);
+            }
+        }
+        workgroupBarrier();
+        if (tid == 0u) {
+            // The largest byte d with count(byte >= d) >= need.
+            var above = 0u;
+            var d = 255u;
+            loop {
+                let c = atomicLoad(&hist[d]);
+                if (above + c >= need || d == 0u) {
+                    break;
+                }
+                above += c;
+                d -= 1u;
+            }
+            digit = vec2u(d, need - above);
+        }
+        let got = workgroupUniformLoad(&digit);
+        found |= got.x << shift;
+        mask |= 0xffu << shift;
+        need = got.y;
+    }
+    return found;
+}
+
+// Copies the logits with key >= theta (n of them, n <= CAP) into cand_l / cand_i in id
+// order: each invocation a contiguous range of ids, placed after the ranges before it.
+fn compact(tid: u32, theta: u32) {
+    let chunk = (p.vocab + WG - 1u) / WG;
+    let lo = min(tid * chunk, p.vocab);
+    let hi = min(lo + chunk, p.vocab);
+    var n = 0u;
+    for (var i = lo; i < hi; i++) {
+        n += select(0u, 1u, key(logits[i]) >= theta);
+    }
+    red_u[tid] = n;
+    workgroupBarrier();
+    if (tid == 0u) {
+        var running = 0u;
+        for (var i = 0u; i < WG; i++) {
+            let v = red_u[i];
+            red_u[i] = running;
+            running += v;
+        }
+    }
+    workgroupBarrier();
+    var at = red_u[tid];
+    for (var i = lo; i < hi; i++) {
+        let l = logits[i];
+        if (key(l) >= theta) {
+            cand_l[at] = l;
+            cand_i[at] = i;
+            at++;
+        }
+    }
+    workgroupBarrier();
+}
+
+// This invocation's share of the mass of the candidates with key >= theta.
+fn cand_mass(tid: u32, n: u32, theta: u32, max_logit: f32) -> f32 {
+    var s = 0.0;
+    for (var i = tid; i < n; i += WG) {
+        if (key(cand_l[i]) >= theta) {
+            s += weight(cand_l[i], max_logit);
+        }
+    }
+    return s;
+}
+
+// top-p and the draw over the n candidates of top-k (cand_l, cand_i, in id order).
+fn draw_candidates(tid: u32, n: u32, theta_k: u32, max_logit: f32, arg_max: u32) {
+    var theta = theta_k;
+    if (p.top_p < 1.0) {
+        let goal = p.top_p * sum_f(tid, cand_mass(tid, n, theta, max_logit));
+        var theta_p = 0u;
+        for (var bit = 31i; bit >= 0i; bit--) {
+            let cand = theta_p | (1u << u32(bit));
+            if (sum_f(tid, cand_mass(tid, n, max(cand, theta), max_logit)) >= goal) {
+                theta_p = cand;
+            }
+        }
+        theta = max(theta, theta_p);
+    }
+    let total = sum_f(tid, cand_mass(tid, n, theta, max_logit));
+    if (tid == 0u) {
+        let goal = step.u * total;
+        var running = 0.0;
+        var pick = arg_max;  // rounding can leave no winner when u is within an ulp of 1
+        for (var i = 0u; i < n; i++) {
+            let l = cand_l[i];
+            if (key(l) >= theta) {
+                running += weight(l, max_logit);
+                if (running > goal) {
+                    pick = cand_i[i];
+                    break;
+                }
+            }
+        }
+        out[0] = pick;
+    }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) tid: u32) {
     // Arg max: the greedy answer, the max for a stable exp, and the fallback of a draw.
@@ -124,15 +252,22 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     // top-k: θ = the key of the k-th largest logit.
     var theta = 0u;
     if (p.top_k > 0u && p.top_k < p.vocab) {
-        for (var bit = 31i; bit >= 0i; bit--) {
-            let cand = theta | (1u << u32(bit));
-            var n = 0u;
-            for (var i = tid; i < p.vocab; i += WG) {
-                n += select(0u, 1u, key(logits[i]) >= cand);
-            }
-            if (sum_u(tid, n) >= p.top_k) {
-                theta = cand;
-            }
+        theta = top_k_key(tid);
+        // The tokens kept: k, and more on a tie at θ.
+        var n = 0u;
+        for (var i = tid; i < p.vocab; i += WG) {
+            n += select(0u, 1u, key(logits[i]) >= theta);
+        }
+        let total_kept = sum_u(tid, n);
+        if (tid == 0u) {
+            n_kept = total_kept;
+        }
+        // Read uniformly: the branch below holds barriers.
+        let kept = workgroupUniformLoad(&n_kept);
+        if (kept <= CAP) {
+            compact(tid, theta);
+            draw_candidates(tid, kept, theta, max_logit, arg_max);
+            return;
         }
     }
     // top-p: raise θ to the largest key whose mass above still reaches top_p of the kept mass.
