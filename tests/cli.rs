@@ -185,6 +185,9 @@ fn bench_reports_one_submit_per_token_and_no_objects_after_load() {
     // 1 embedding + 5 per block (2 blocks) + the head (final norm fused into lm_head) and
     // the sampler.
     assert_eq!(v["dispatches_per_token"], 13.0);
+    // The prompt (20 tokens, one chunk): the same 13 dispatches, one submit.
+    assert_eq!(v["prefill_dispatches"], 13);
+    assert_eq!(v["prefill_submits"], 1);
 
     // As the page runs: capturing for its visualization costs one more dispatch (top_k) and
     // the top-k row read back with the id; still one submit and no objects.
@@ -206,6 +209,54 @@ fn bench_reports_one_submit_per_token_and_no_objects_after_load() {
     assert_eq!(v["readback_bytes_per_token"], 4.0 + 84.0);
     assert_eq!(v["gpu_objects_created_after_load"], 0);
     assert_eq!(v["dispatches_per_token"], 14.0);
+}
+
+/// `--profile` times every kernel of a decoded token (as many dispatches as the count says)
+/// and `--roofline` measures the adapter and relates decode to it; both in the JSON.
+#[test]
+fn bench_profile_and_roofline_report_their_figures() {
+    if gpu().is_none() {
+        return;
+    }
+    let (ok, out, err) = lantern(&[
+        "bench",
+        "--model",
+        fixture("gpt2-tiny-f32").to_str().unwrap(),
+        "--prompt-tokens",
+        "8",
+        "--gen-tokens",
+        "4",
+        "--temperature",
+        "0",
+        "--json",
+        "--profile",
+        "--roofline",
+    ]);
+    assert!(ok, "{err}");
+    let v = json(&out);
+    assert_eq!(v["sampling"]["temperature"], 0.0);
+    let rows = v["profile"]["decode_per_token"]
+        .as_array()
+        .expect("a profile");
+    let dispatches: f64 = rows.iter().map(|r| r["dispatches"].as_f64().unwrap()).sum();
+    assert_eq!(
+        dispatches,
+        v["dispatches_per_token"].as_f64().unwrap(),
+        "{out}"
+    );
+    let share: f64 = rows.iter().map(|r| r["share"].as_f64().unwrap()).sum();
+    assert!((share - 1.0).abs() < 1e-6, "{out}");
+    assert!(v["profile"]["decode_gpu_ms_per_token"].as_f64().unwrap() > 0.0);
+    let r = &v["roofline"];
+    for key in [
+        "read_bytes_per_s",
+        "fma_per_s",
+        "decode_fraction_of_roofline",
+    ] {
+        assert!(r[key].as_f64().unwrap() > 0.0, "roofline {key}: {out}");
+    }
+    // The tiny model's token: 2 blocks of f32 weights and a 657 × 64 unembedding.
+    assert!(r["decode_fma_per_token"].as_u64().unwrap() > 657 * 64);
 }
 
 #[test]
