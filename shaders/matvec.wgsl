@@ -103,7 +103,9 @@ fn dots(t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> 
     let qw = quant_words();
     for (var b = lane / per_block; b < nb; b += LANES / per_block) {
         // Σ x·q and Σ x over this lane's weights of the block: w = scale · q + offset.
-        var xq: array<vec2f, 8>;
+        // Zeroed explicitly: Chromium (Tint on SwiftShader) left a declaration-only array
+        // inside a loop holding the last iteration's values.
+        var xq = array<vec2f, 8>();
         var xs = 0.0;
         for (var j = (lane % per_block) * wpw; j < 32u; j += per_block * wpw) {
             let xa = x4(t, b * 32u + j, stats);

@@ -104,13 +104,19 @@ fn gpu_decode_logits_match_golden() {
     }
 }
 
+/// Greedy generation as the CLI runs it, and as the page does (capturing for the
+/// visualization: one compute pass per block, one attention split, probabilities written).
 #[test]
 fn gpu_greedy_generation_matches_golden() {
     let Some(gpu) = gpu() else { return };
-    for name in FIXTURES {
+    for (name, capture) in FIXTURES.iter().flat_map(|n| [(n, 0), (n, 256)]) {
         let m = LoadedModel::from_path(&fixture(name)).unwrap();
-        let mut model =
-            pollster::block_on(GpuModel::new(gpu, &m.weights, ModelOptions::default())).unwrap();
+        let opts = ModelOptions {
+            capture,
+            ..Default::default()
+        };
+        let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
+        model.set_capture(capture > 0);
         for case in &golden(name).cases {
             let ids = m.tokenizer.encode(&case.prompt);
             assert_eq!(ids, case.prompt_ids, "{name}: prompt ids");

@@ -122,10 +122,11 @@ struct Variant {
 pub struct Linear {
     layout: wgpu::BindGroupLayout,
     variants: Vec<Variant>,
-    /// Placeholders for unused slots: one read-only, one writable (a buffer may not be bound
-    /// both ways in one bind group).
+    /// Placeholders for unused slots: one read-only, and one for each writable slot
+    /// (WebGPU refuses a buffer bound writable twice, or both ways, in one dispatch).
     unused: wgpu::Buffer,
-    unused_rw: wgpu::Buffer,
+    unused_k: wgpu::Buffer,
+    unused_v: wgpu::Buffer,
     matvec_shape: MatvecShape,
     /// The format the QKV epilogue stores the KV cache in.
     kv: KvCache,
@@ -212,7 +213,8 @@ impl Linear {
             layout: Kernel::layout(gpu, "linear", &SLOTS),
             variants: Vec::new(),
             unused: gpu.storage("linear unused", 16)?,
-            unused_rw: gpu.storage("linear unused (writable)", 16)?,
+            unused_k: gpu.storage("linear unused (k cache)", 16)?,
+            unused_v: gpu.storage("linear unused (v cache)", 16)?,
             matvec_shape: MatvecShape {
                 lanes,
                 groups,
@@ -301,7 +303,7 @@ impl Linear {
             .find(|v| v.key == key)
             .expect("Linear::prepare before Linear::bind")
             .clone();
-        let (k_cache, v_cache) = io.kv.unwrap_or((&self.unused_rw, &self.unused_rw));
+        let (k_cache, v_cache) = io.kv.unwrap_or((&self.unused_k, &self.unused_v));
         let buffers = [
             io.params,
             io.step,
