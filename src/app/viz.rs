@@ -109,6 +109,9 @@ pub fn refresh(state: AppState) {
     leptos::task::spawn_local(async move {
         let cell = state.engine();
         let Some(e) = cell.borrow_mut().take() else {
+            // Another read holds the engine (a slow one: the lens on a CPU adapter): this
+            // request runs when it ends, rather than being lost.
+            REFRESH_PENDING.set(true);
             return;
         };
         let seq: Vec<u32> = state
@@ -119,8 +122,15 @@ pub fn refresh(state: AppState) {
         *cell.borrow_mut() = Some(e);
         if let Err(err) = r {
             state.fail(err);
+        } else if REFRESH_PENDING.replace(false) {
+            refresh(state);
         }
     });
+}
+
+thread_local! {
+    /// A refresh was asked for while another read held the engine.
+    static REFRESH_PENDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[component]

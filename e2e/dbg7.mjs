@@ -1,0 +1,16 @@
+import { launch, open, serve, waitReady, byId } from '/work/main/e2e/lib.mjs';
+const server = await serve();
+const browser = await launch();
+const { page, errors } = await open(browser, server.url);
+page.on('console', (m) => console.log('console:', m.type(), m.text().slice(0, 400)));
+await waitReady(page);
+await byId(page, 'mode-generate').click();
+await byId(page, 'temperature-input').fill('0.8');
+await byId(page, 'max-tokens-input').fill('3');
+await byId(page, 'prompt-input').fill('Once upon a time');
+await byId(page, 'generate-button').click();
+await new Promise((r) => setTimeout(r, 20000));
+console.log('ids', await byId(page, 'output').getAttribute('data-token-ids'), 'busy', await byId(page, 'output').getAttribute('data-busy'));
+console.log('errors', JSON.stringify(errors).slice(0, 1000));
+await browser.close();
+process.exit(0);

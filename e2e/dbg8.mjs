@@ -1,0 +1,24 @@
+import { launch, open, serve, waitReady, byId } from '/work/main/e2e/lib.mjs';
+const server = await serve();
+const browser = await launch();
+const { page, errors } = await open(browser, server.url);
+page.on('console', (m) => console.log('console:', m.type(), m.text().slice(0, 600)));
+await waitReady(page);
+await byId(page, 'mode-generate').click();
+await byId(page, 'temperature-input').fill('0');
+await byId(page, 'max-tokens-input').fill('3');
+await byId(page, 'prompt-input').fill('The capital of France is');
+await byId(page, 'generate-button').click();
+await new Promise((r) => setTimeout(r, 12000));
+await byId(page, 'viz-open').click();
+await byId(page, 'viz-tab-lens').click();
+await new Promise((r) => setTimeout(r, 2000));
+console.log('tokens', await page.locator('[data-testid^="viz-lens-token-"]').count());
+await byId(page, 'viz-lens-token-4').click();
+const t0 = Date.now();
+for (let i = 0; i < 40; i++) { await new Promise((r) => setTimeout(r, 2000)); const p = await page.locator('[data-testid="viz-logit-lens"]').getAttribute('data-pos'); if (p === '4') { console.log('pos 4 after', Date.now() - t0, 'ms'); break; } }
+console.log('lens', await page.locator('[data-testid="viz-logit-lens"]').count(), await page.locator('[data-testid="viz-logit-lens"]').getAttribute('data-pos').catch(() => 'none'));
+console.log('error el', await byId(page, 'error').count() ? await byId(page, 'error').textContent() : 'none');
+console.log('errors', JSON.stringify(errors).slice(0, 1000));
+await browser.close();
+process.exit(0);
