@@ -133,7 +133,7 @@ impl Gpu {
         let Some(mut p) = taken else {
             return Ok(());
         };
-        let read = p.read(&self.device, &self.queue, into).await;
+        let read = p.read(self, into).await;
         *self.profiler.lock().expect("profiler") = Some(p);
         read
     }
@@ -336,6 +336,19 @@ impl Gpu {
     /// Maps `buffer` (a [`Gpu::readback`] buffer whose copy was already submitted), reads its
     /// first `bytes` bytes and unmaps it.
     pub async fn read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        let data = self.map_bytes(buffer, bytes, "reading back").await?;
+        self.counters.readback_bytes.fetch_add(bytes, Relaxed);
+        self.check()?;
+        Ok(data)
+    }
+
+    /// As [`Gpu::read`], not counted as read-back (the profiler's timestamps).
+    pub(super) async fn map_bytes(
+        &self,
+        buffer: &wgpu::Buffer,
+        bytes: u64,
+        what: &str,
+    ) -> Result<Vec<u8>> {
         let (tx, rx) = futures_channel::oneshot::channel();
         let slice = buffer.slice(..bytes);
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -346,15 +359,13 @@ impl Gpu {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| LanternError::Gpu(format!("waiting for the GPU failed: {e}")))?;
         rx.await
-            .map_err(|_| LanternError::Gpu("the GPU device was lost while reading back".into()))?
-            .map_err(|e| LanternError::Gpu(format!("cannot read back from the GPU: {e}")))?;
+            .map_err(|_| LanternError::Gpu(format!("the GPU device was lost while {what}")))?
+            .map_err(|e| LanternError::Gpu(format!("cannot read from the GPU ({what}): {e}")))?;
         let data = slice
             .get_mapped_range()
-            .map_err(|e| LanternError::Gpu(format!("cannot read back from the GPU: {e}")))?
+            .map_err(|e| LanternError::Gpu(format!("cannot read from the GPU ({what}): {e}")))?
             .to_vec();
         buffer.unmap();
-        self.counters.readback_bytes.fetch_add(bytes, Relaxed);
-        self.check()?;
         Ok(data)
     }
 

@@ -104,44 +104,24 @@ impl Profiler {
     }
 
     /// The readback of everything resolved (once the submits are done), added to `into`.
-    pub async fn read(
-        &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        into: &mut Profile,
-    ) -> Result<()> {
+    pub async fn read(&mut self, gpu: &super::Gpu, into: &mut Profile) -> Result<()> {
         let n = self.resolved as u64;
         if n == 0 {
             return Ok(());
         }
-        let mut enc = device.create_command_encoder(&Default::default());
+        let mut enc = gpu.encoder();
         enc.copy_buffer_to_buffer(&self.resolve, 0, &self.readback, 0, 2 * n * 8);
-        queue.submit([enc.finish()]);
-        let slice = self.readback.slice(..2 * n * 8);
-        let (tx, rx) = futures_channel::oneshot::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        #[cfg(not(target_arch = "wasm32"))]
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| LanternError::Gpu(format!("waiting for the GPU failed: {e}")))?;
-        rx.await
-            .map_err(|_| LanternError::Gpu("the GPU device was lost while profiling".into()))?
-            .map_err(|e| LanternError::Gpu(format!("cannot read the profile: {e}")))?;
-        {
-            let data = slice
-                .get_mapped_range()
-                .map_err(|e| LanternError::Gpu(format!("cannot read the profile: {e}")))?;
-            let ticks: &[u64] = bytemuck::cast_slice(&data);
-            for (i, name) in self.names.iter().enumerate() {
-                let ns = ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * self.period;
-                let e = into.kernels.entry(name.clone()).or_default();
-                e.0 += 1;
-                e.1 += ns;
-            }
+        gpu.queue.submit([enc.finish()]);
+        let data = gpu
+            .map_bytes(&self.readback, 2 * n * 8, "profiling")
+            .await?;
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&data);
+        for (i, name) in self.names.iter().enumerate() {
+            let ns = ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * self.period;
+            let e = into.kernels.entry(name.clone()).or_default();
+            e.0 += 1;
+            e.1 += ns;
         }
-        self.readback.unmap();
         self.names.clear();
         self.resolved = 0;
         Ok(())
