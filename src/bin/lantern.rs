@@ -674,7 +674,7 @@ fn bench(args: &Args) -> Result<(), String> {
         "readback_bytes_per_token": per(d.readback_bytes),
         "prefill_dispatches": p.dispatches,
         "prefill_submits": p.submits,
-        "prefill_chunks": n_prompt.div_ceil(model_chunk()),
+        "prefill_chunks": n_prompt.div_ceil(lantern::gpu::model::MAX_CHUNK),
         "gpu_objects_created_after_load": created,
         "gpu_memory_bytes": model.gpu_bytes,
         "capture": model.captured_positions(),
@@ -806,9 +806,4 @@ fn bench(args: &Args) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-/// Prompt tokens per pass (the model's default chunk).
-fn model_chunk() -> usize {
-    lantern::gpu::model::MAX_CHUNK
 }
