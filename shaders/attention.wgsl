@@ -44,10 +44,9 @@ struct Step {
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;    // [T, n_head, S, 2 + head_size]
 @group(0) @binding(6) var<storage, read_write> probs: array<f32>;  // [n_head, probs_rows, probs_stride]
 
-override WG: u32 = 64;  // a power of two, >= head_size
+// WG (reduce.wgsl): a power of two, >= head_size.
 override KV_F16: bool = true;
 var<workgroup> q_sh: array<f32, 256>;
-var<workgroup> red: array<f32, WG>;
 var<workgroup> p_sh: array<f32, WG>;
 
 // Keys e and e + 1 (e even).
@@ -76,20 +75,6 @@ fn value(j: u32, kv_base: u32, d: u32) -> f32 {
     return bitcast<f32>(v_cache[e]);
 }
 
-fn reduce(tid: u32, v: f32, is_max: bool) -> f32 {
-    red[tid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            red[tid] = select(red[tid] + red[tid + s], max(red[tid], red[tid + s]), is_max);
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
     let h = wg.x;
@@ -112,7 +97,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     for (var j = j_begin + tid; j < j_end; j += WG) {
         m = max(m, score(j, kv_base));
     }
-    let max_score = reduce(tid, m, true);
+    let max_score = reduce_max(tid, m);
 
     // Pass 2: WG exponentials at a time into workgroup memory (each invocation adding its
     // own to the sum), then each invocation d < head_size accumulates its dimension of the
@@ -136,7 +121,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         }
         workgroupBarrier();
     }
-    let sum = reduce(tid, l, false);
+    let sum = reduce_sum(tid, l);
     // One split (prompt passes): normalized here, (m, 1, o / l), so that the reader's
     // combine is a copy.
     let one = step.splits == 1u;

@@ -1,31 +1,15 @@
 // The fused linear layer (linear.wgsl) for one token, as decode runs it (and, on CPU
 // adapters, for each token of a prompt chunk: token wg.z):
 //   y[t, r] = Σ_k input(x)[t, k] · w[r, k] + bias[r],  then the epilogue.
-// Built as quant.wgsl + linear.wgsl + this file. LANES invocations share one output (its
-// one or two rows of w) and sum their parts with a tree reduction; a workgroup computes
+// Built as reduce.wgsl + quant.wgsl + linear.wgsl + this file. LANES invocations share one
+// output (its one or two rows of w) and sum their parts (lanes_sum); a workgroup computes
 // WG / LANES outputs. Many lanes per output suit GPUs (coalesced reads of a row); one suits
 // CPU implementations of WebGPU (lavapipe, SwiftShader), where barriers are costly. Each
 // lane takes whole blocks when lanes are fewer than a block's 8 words of 4 weights, and reads
 // each block's scale once.
 
-override WG: u32 = 256;
+// WG (reduce.wgsl): LANES · (outputs per workgroup), a power of two.
 override LANES: u32 = 64;
-var<workgroup> partial: array<vec2f, WG>;
-var<workgroup> red: array<f32, WG>;
-
-fn wg_sum(tid: u32, v: f32) -> f32 {
-    red[tid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            red[tid] += red[tid + s];
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
 
 // (mean, 1 / std) of x's row t for the norm: every invocation of the workgroup calls it.
 fn row_stats(tid: u32, t: u32) -> vec2f {
@@ -39,7 +23,7 @@ fn row_stats(tid: u32, t: u32) -> vec2f {
         for (var i = tid; i < p.k; i += WG) {
             s += x[row + i];
         }
-        mean = wg_sum(tid, s) / f32(p.k);
+        mean = reduce_sum(tid, s) / f32(p.k);
     }
     // Two passes for the layer norm: the variance of values far from zero must not cancel.
     var sq = 0.0;
@@ -47,7 +31,7 @@ fn row_stats(tid: u32, t: u32) -> vec2f {
         let d = x[row + i] - mean;
         sq += d * d;
     }
-    return vec2f(mean, inverseSqrt(wg_sum(tid, sq) / f32(p.k) + p.eps));
+    return vec2f(mean, inverseSqrt(reduce_sum(tid, sq) / f32(p.k) + p.eps));
 }
 
 // Outputs per invocation (1 to 8): each x value loaded is used OUTS times. CPU adapters
@@ -161,19 +145,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u
         y = dots(t, c0, stride, lane, stats);
     }
     for (var o = 0u; o < OUTS; o++) {
-        var v = y[o];
-        if (LANES > 1u) {
-            partial[tid] = v;
-            workgroupBarrier();
-            for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-                if (lane < s) {
-                    partial[tid] += partial[tid + s];
-                }
-                workgroupBarrier();
-            }
-            v = partial[tid];
-            workgroupBarrier();
-        }
+        let v = lanes_sum(tid, y[o], LANES);
         let c = c0 + o * stride;
         if (lane == 0u && c < p.n) {
             epilogue(t, c, v);

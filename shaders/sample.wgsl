@@ -30,9 +30,7 @@ struct Step {
 @group(0) @binding(2) var<storage, read> logits: array<f32>;     // [V]
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;  // [0]: the token id
 
-override WG: u32 = 256;  // a power of two
-var<workgroup> red_f: array<f32, WG>;
-var<workgroup> red_u: array<u32, WG>;
+// WG (reduce.wgsl): a power of two; red_f and red_u (reduce.wgsl) are scratch here too.
 var<workgroup> total_mass: f32;
 var<workgroup> chosen: u32;
 const CAP: u32 = 1024u;
@@ -49,34 +47,6 @@ fn key(x: f32) -> u32 {
         return ~b;
     }
     return b | 0x80000000u;
-}
-
-fn sum_f(tid: u32, v: f32) -> f32 {
-    red_f[tid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            red_f[tid] += red_f[tid + s];
-        }
-        workgroupBarrier();
-    }
-    let r = red_f[0];
-    workgroupBarrier();
-    return r;
-}
-
-fn sum_u(tid: u32, v: u32) -> u32 {
-    red_u[tid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            red_u[tid] += red_u[tid + s];
-        }
-        workgroupBarrier();
-    }
-    let r = red_u[0];
-    workgroupBarrier();
-    return r;
 }
 
 fn weight(l: f32, max_logit: f32) -> f32 {
@@ -184,17 +154,17 @@ fn cand_mass(tid: u32, n: u32, theta: u32, max_logit: f32) -> f32 {
 fn draw_candidates(tid: u32, n: u32, theta_k: u32, max_logit: f32, arg_max: u32) {
     var theta = theta_k;
     if (p.top_p < 1.0) {
-        let goal = p.top_p * sum_f(tid, cand_mass(tid, n, theta, max_logit));
+        let goal = p.top_p * reduce_sum(tid, cand_mass(tid, n, theta, max_logit));
         var theta_p = 0u;
         for (var bit = 31i; bit >= 0i; bit--) {
             let cand = theta_p | (1u << u32(bit));
-            if (sum_f(tid, cand_mass(tid, n, max(cand, theta), max_logit)) >= goal) {
+            if (reduce_sum(tid, cand_mass(tid, n, max(cand, theta), max_logit)) >= goal) {
                 theta_p = cand;
             }
         }
         theta = max(theta, theta_p);
     }
-    let total = sum_f(tid, cand_mass(tid, n, theta, max_logit));
+    let total = reduce_sum(tid, cand_mass(tid, n, theta, max_logit));
     if (tid == 0u) {
         let goal = step.u * total;
         var running = 0.0;
@@ -225,23 +195,9 @@ fn main(@builtin(local_invocation_index) tid: u32) {
             best_i = i;
         }
     }
-    red_f[tid] = best;
-    red_u[tid] = best_i;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            let v = red_f[tid + s];
-            let vi = red_u[tid + s];
-            if (v > red_f[tid] || (v == red_f[tid] && vi < red_u[tid])) {
-                red_f[tid] = v;
-                red_u[tid] = vi;
-            }
-        }
-        workgroupBarrier();
-    }
-    let max_logit = red_f[0];
-    let arg_max = red_u[0];
-    workgroupBarrier();
+    let best_of_all = reduce_arg_max(tid, best, best_i);
+    let max_logit = bitcast<f32>(best_of_all.x);
+    let arg_max = best_of_all.y;
     if (p.temperature <= 0.0) {
         if (tid == 0u) {
             out[0] = arg_max;
@@ -258,7 +214,7 @@ fn main(@builtin(local_invocation_index) tid: u32) {
         for (var i = tid; i < p.vocab; i += WG) {
             n += select(0u, 1u, key(logits[i]) >= theta);
         }
-        let total_kept = sum_u(tid, n);
+        let total_kept = reduce_sum_u(tid, n);
         if (tid == 0u) {
             n_kept = total_kept;
         }
@@ -272,11 +228,11 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     }
     // top-p: raise θ to the largest key whose mass above still reaches top_p of the kept mass.
     if (p.top_p < 1.0) {
-        let goal = p.top_p * sum_f(tid, mass_above(tid, theta, max_logit));
+        let goal = p.top_p * reduce_sum(tid, mass_above(tid, theta, max_logit));
         var theta_p = 0u;
         for (var bit = 31i; bit >= 0i; bit--) {
             let cand = theta_p | (1u << u32(bit));
-            if (sum_f(tid, mass_above(tid, max(cand, theta), max_logit)) >= goal) {
+            if (reduce_sum(tid, mass_above(tid, max(cand, theta), max_logit)) >= goal) {
                 theta_p = cand;
             }
         }

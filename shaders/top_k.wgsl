@@ -17,44 +17,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> chosen: array<u32>;       // [0]: an id, or ≥ V: none
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;    // [rows, 2K+1]
 
-override WG: u32 = 256;  // a power of two
-var<workgroup> red_f: array<f32, WG>;
-var<workgroup> red_u: array<u32, WG>;
-
-// The workgroup's best (value, id) of each invocation's candidate: max value, lowest id on a tie.
-fn arg_max(tid: u32, v: f32, i: u32) -> vec2u {
-    red_f[tid] = v;
-    red_u[tid] = i;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            let w = red_f[tid + s];
-            let wi = red_u[tid + s];
-            if (w > red_f[tid] || (w == red_f[tid] && wi < red_u[tid])) {
-                red_f[tid] = w;
-                red_u[tid] = wi;
-            }
-        }
-        workgroupBarrier();
-    }
-    let r = vec2u(bitcast<u32>(red_f[0]), red_u[0]);
-    workgroupBarrier();
-    return r;
-}
-
-fn sum(tid: u32, v: f32) -> f32 {
-    red_f[tid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            red_f[tid] += red_f[tid + s];
-        }
-        workgroupBarrier();
-    }
-    let r = red_f[0];
-    workgroupBarrier();
-    return r;
-}
+// WG (reduce.wgsl): a power of two.
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
@@ -76,7 +39,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
                 best_i = i;
             }
         }
-        let b = arg_max(tid, best, best_i);
+        let b = reduce_arg_max(tid, best, best_i);
         prev_v = bitcast<f32>(b.x);
         prev_i = b.y;
         if (r == 0u) {
@@ -85,7 +48,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
             for (var i = tid; i < p.vocab; i += WG) {
                 s += exp(logits[row + i] - max_logit);
             }
-            z = sum(tid, s);
+            z = reduce_sum(tid, s);
         }
         if (tid == 0u) {
             out[o + r] = prev_i;

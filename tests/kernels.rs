@@ -109,174 +109,179 @@ fn combine(partials: &[f32], t: usize, nh: usize, hs: usize, splits: usize) -> V
 
 #[test]
 fn attention_matches_cpu_with_probabilities() {
-    let Some(gpu) = gpu() else { return };
-    let mut rng = Rng(4);
-    // (heads, kv heads, head size, new tokens, cached positions before them, key splits,
-    // f16 cache)
-    for (nh, nkv, hs, t, pos0, splits, f16) in [
-        (3usize, 3usize, 16usize, 5usize, 0usize, 1usize, true),
-        (4, 4, 64, 1, 70, 1, true),
-        (4, 4, 64, 1, 70, 3, true),
-        (2, 2, 24, 9, 3, 1, false),
-        (6, 2, 32, 3, 130, 1, true),
-        (6, 2, 32, 1, 130, 7, true),
-        (6, 2, 32, 1, 130, 7, false),
-        (1, 1, 100, 2, 0, 1, false),
-        (9, 3, 64, 1, 4, 16, true),
-    ] {
-        let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
-        let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv)).unwrap();
-        let cached = |v: &[f32]| if f16 { f16_round(v) } else { v.to_vec() };
-        let packed = |v: &[f32]| -> Vec<u32> {
-            if f16 {
-                f16_pairs(v)
-            } else {
-                bytemuck::cast_slice(v).to_vec()
-            }
-        };
-        let (c, ckv, n_kv) = (nh * hs, nkv * hs, pos0 + t);
-        let q = rng.data(t * c, 1.0);
-        let kc = rng.data(n_kv * ckv, 1.0);
-        let vc = rng.data(n_kv * ckv, 1.0);
-        // The reference gets the shared key/value heads expanded to one per query head:
-        // grouped-query attention checked against its definition; over the values the cache
-        // holds (f16 or f32).
-        let group = nh / nkv;
-        let expand = |src: &[f32]| -> Vec<f32> {
-            (0..n_kv)
-                .flat_map(|j| (0..nh).flat_map(move |h| (0..hs).map(move |d| (j, h, d))))
-                .map(|(j, h, d)| src[j * ckv + (h / group) * hs + d])
-                .collect()
-        };
-        let mut want = vec![0.0; t * c];
-        let mut want_p = vec![0.0; nh * t * n_kv];
-        cpu::attention_forward(
-            &mut want,
-            Some(&mut want_p),
-            &q,
-            &expand(&cached(&kc)),
-            &expand(&cached(&vc)),
-            pos0,
-            nh,
-            nh,
-            hs,
-        );
-
-        let params = gpu.uniform(
-            "p",
-            &gpu::attention::Params {
-                n_head: nh as u32,
-                n_kv_head: nkv as u32,
-                head_size: hs as u32,
-                q_stride: c as u32,
-                kv_stride: ckv as u32,
-                out_stride: c as u32,
-                probs_stride: n_kv as u32,
-                probs_rows: n_kv as u32,
-                scale: 1.0 / (hs as f32).sqrt(),
-                _pad: [0; 3],
-            },
-        );
-        let capture = splits == 1;
-        let st = gpu.uniform(
-            "step",
-            &Step {
-                n_tokens: t as u32,
-                pos0: pos0 as u32,
-                capture: capture as u32,
-                splits: splits as u32,
-                ..Step::default()
-            },
-        );
-        let qb = buf(gpu, &q);
-        let kb = gpu.storage_init("k", &packed(&kc)).unwrap();
-        let vb = gpu.storage_init("v", &packed(&vc)).unwrap();
-        let n_partials = gpu::attention::partial_floats(t * nh * splits, hs);
-        let out = gpu.storage("out", (n_partials * 4) as u64).unwrap();
-        // Filled with junk first: masked entries must be written as zeros. Row r of a head
-        // is position r: this pass writes rows pos0.., and leaves earlier ones alone.
-        let probs = buf(gpu, &vec![7.0; nh * n_kv * n_kv]);
-        let bg = k.bind(gpu, &[&params, &st, &qb, &kb, &vb, &out, &probs]);
-        run(gpu, |pass| {
-            gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32, splits as u32)
-        });
-        let what = format!("attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits}");
-        let got = combine(&read(gpu, &out, n_partials), t, nh, hs, splits);
-        assert_close(&what, &got, &want, 1e-5, 1e-4);
-        let all_p = read(gpu, &probs, nh * n_kv * n_kv);
-        if !capture {
-            assert!(
-                all_p.iter().all(|&v| v == 7.0),
-                "{what}: wrote probabilities"
-            );
-            continue;
-        }
-        let (mut old, mut got_p) = (Vec::new(), Vec::new());
-        for (r, row) in all_p.chunks(n_kv).enumerate() {
-            let rows = if r % n_kv < pos0 {
-                &mut old
-            } else {
-                &mut got_p
+    for gpu in gpus() {
+        eprintln!("reductions: {}", gpu.describe());
+        let mut rng = Rng(4);
+        // (heads, kv heads, head size, new tokens, cached positions before them, key splits,
+        // f16 cache)
+        for (nh, nkv, hs, t, pos0, splits, f16) in [
+            (3usize, 3usize, 16usize, 5usize, 0usize, 1usize, true),
+            (4, 4, 64, 1, 70, 1, true),
+            (4, 4, 64, 1, 70, 3, true),
+            (2, 2, 24, 9, 3, 1, false),
+            (6, 2, 32, 3, 130, 1, true),
+            (6, 2, 32, 1, 130, 7, true),
+            (6, 2, 32, 1, 130, 7, false),
+            (1, 1, 100, 2, 0, 1, false),
+            (9, 3, 64, 1, 4, 16, true),
+        ] {
+            let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
+            let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv)).unwrap();
+            let cached = |v: &[f32]| if f16 { f16_round(v) } else { v.to_vec() };
+            let packed = |v: &[f32]| -> Vec<u32> {
+                if f16 {
+                    f16_pairs(v)
+                } else {
+                    bytemuck::cast_slice(v).to_vec()
+                }
             };
-            rows.extend_from_slice(row);
-        }
-        assert!(
-            old.iter().all(|&v| v == 7.0),
-            "{what}: rows before pos0 were written"
-        );
-        assert_close(&format!("{what} probs"), &got_p, &want_p, 1e-6, 1e-4);
-        for (r, row) in got_p.chunks(n_kv).enumerate() {
-            let s: f32 = row.iter().sum();
-            assert!((s - 1.0).abs() < 1e-4, "{what}: row {r} sums to {s}");
+            let (c, ckv, n_kv) = (nh * hs, nkv * hs, pos0 + t);
+            let q = rng.data(t * c, 1.0);
+            let kc = rng.data(n_kv * ckv, 1.0);
+            let vc = rng.data(n_kv * ckv, 1.0);
+            // The reference gets the shared key/value heads expanded to one per query head:
+            // grouped-query attention checked against its definition; over the values the cache
+            // holds (f16 or f32).
+            let group = nh / nkv;
+            let expand = |src: &[f32]| -> Vec<f32> {
+                (0..n_kv)
+                    .flat_map(|j| (0..nh).flat_map(move |h| (0..hs).map(move |d| (j, h, d))))
+                    .map(|(j, h, d)| src[j * ckv + (h / group) * hs + d])
+                    .collect()
+            };
+            let mut want = vec![0.0; t * c];
+            let mut want_p = vec![0.0; nh * t * n_kv];
+            cpu::attention_forward(
+                &mut want,
+                Some(&mut want_p),
+                &q,
+                &expand(&cached(&kc)),
+                &expand(&cached(&vc)),
+                pos0,
+                nh,
+                nh,
+                hs,
+            );
+
+            let params = gpu.uniform(
+                "p",
+                &gpu::attention::Params {
+                    n_head: nh as u32,
+                    n_kv_head: nkv as u32,
+                    head_size: hs as u32,
+                    q_stride: c as u32,
+                    kv_stride: ckv as u32,
+                    out_stride: c as u32,
+                    probs_stride: n_kv as u32,
+                    probs_rows: n_kv as u32,
+                    scale: 1.0 / (hs as f32).sqrt(),
+                    _pad: [0; 3],
+                },
+            );
+            let capture = splits == 1;
+            let st = gpu.uniform(
+                "step",
+                &Step {
+                    n_tokens: t as u32,
+                    pos0: pos0 as u32,
+                    capture: capture as u32,
+                    splits: splits as u32,
+                    ..Step::default()
+                },
+            );
+            let qb = buf(gpu, &q);
+            let kb = gpu.storage_init("k", &packed(&kc)).unwrap();
+            let vb = gpu.storage_init("v", &packed(&vc)).unwrap();
+            let n_partials = gpu::attention::partial_floats(t * nh * splits, hs);
+            let out = gpu.storage("out", (n_partials * 4) as u64).unwrap();
+            // Filled with junk first: masked entries must be written as zeros. Row r of a head
+            // is position r: this pass writes rows pos0.., and leaves earlier ones alone.
+            let probs = buf(gpu, &vec![7.0; nh * n_kv * n_kv]);
+            let bg = k.bind(gpu, &[&params, &st, &qb, &kb, &vb, &out, &probs]);
+            run(gpu, |pass| {
+                gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32, splits as u32)
+            });
+            let what =
+                format!("attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits}");
+            let got = combine(&read(gpu, &out, n_partials), t, nh, hs, splits);
+            assert_close(&what, &got, &want, 1e-5, 1e-4);
+            let all_p = read(gpu, &probs, nh * n_kv * n_kv);
+            if !capture {
+                assert!(
+                    all_p.iter().all(|&v| v == 7.0),
+                    "{what}: wrote probabilities"
+                );
+                continue;
+            }
+            let (mut old, mut got_p) = (Vec::new(), Vec::new());
+            for (r, row) in all_p.chunks(n_kv).enumerate() {
+                let rows = if r % n_kv < pos0 {
+                    &mut old
+                } else {
+                    &mut got_p
+                };
+                rows.extend_from_slice(row);
+            }
+            assert!(
+                old.iter().all(|&v| v == 7.0),
+                "{what}: rows before pos0 were written"
+            );
+            assert_close(&format!("{what} probs"), &got_p, &want_p, 1e-6, 1e-4);
+            for (r, row) in got_p.chunks(n_kv).enumerate() {
+                let s: f32 = row.iter().sum();
+                assert!((s - 1.0).abs() < 1e-4, "{what}: row {r} sums to {s}");
+            }
         }
     }
 }
 
 #[test]
 fn sampling_matches_cpu_rule() {
-    let Some(gpu) = gpu() else { return };
-    let k = pollster::block_on(gpu::sample::kernel(gpu)).unwrap();
-    let mut rng = Rng(7);
-    let settings = [
-        (0.0, 0, 1.0),
-        (1.0, 0, 1.0),
-        (0.7, 40, 1.0),
-        (1.3, 0, 0.9),
-        (0.8, 50, 0.5),
-        (1.0, 1, 1.0),
-        (2.0, 3, 0.95),
-    ];
-    let mut draws = 0;
-    for v in [1usize, 7, 1000, 50257] {
-        let mut logits = rng.data(v, 4.0);
-        if v > 7 {
-            logits[v / 3] = logits.iter().cloned().fold(f32::MIN, f32::max); // a tie for the max
-        }
-        let lb = buf(gpu, &logits);
-        let out = gpu.storage("out", 16).unwrap();
-        for &(temperature, top_k, top_p) in &settings {
-            let sp = cpu::SampleParams {
-                temperature,
-                top_k,
-                top_p,
-            };
-            let params = gpu.uniform("p", &gpu::sample::Params::new(v as u32, sp));
-            for _ in 0..6 {
-                let u = (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
-                let st = step(gpu, 1, 0, u);
-                let bg = k.bind(gpu, &[&params, &st, &lb, &out]);
-                run(gpu, |pass| gpu::sample::dispatch(gpu, &k, pass, &bg));
-                let got = pollster::block_on(gpu.read_u32(&out, 1)).unwrap()[0];
-                let want = cpu::sample(&logits, sp, u);
-                assert_eq!(
-                    got, want,
-                    "V={v} {sp:?} u={u}: GPU picked {got}, CPU {want}"
-                );
-                draws += 1;
+    for gpu in gpus() {
+        eprintln!("reductions: {}", gpu.describe());
+        let k = pollster::block_on(gpu::sample::kernel(gpu)).unwrap();
+        let mut rng = Rng(7);
+        let settings = [
+            (0.0, 0, 1.0),
+            (1.0, 0, 1.0),
+            (0.7, 40, 1.0),
+            (1.3, 0, 0.9),
+            (0.8, 50, 0.5),
+            (1.0, 1, 1.0),
+            (2.0, 3, 0.95),
+        ];
+        let mut draws = 0;
+        for v in [1usize, 7, 1000, 50257] {
+            let mut logits = rng.data(v, 4.0);
+            if v > 7 {
+                logits[v / 3] = logits.iter().cloned().fold(f32::MIN, f32::max); // a tie for the max
+            }
+            let lb = buf(gpu, &logits);
+            let out = gpu.storage("out", 16).unwrap();
+            for &(temperature, top_k, top_p) in &settings {
+                let sp = cpu::SampleParams {
+                    temperature,
+                    top_k,
+                    top_p,
+                };
+                let params = gpu.uniform("p", &gpu::sample::Params::new(v as u32, sp));
+                for _ in 0..6 {
+                    let u = (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+                    let st = step(gpu, 1, 0, u);
+                    let bg = k.bind(gpu, &[&params, &st, &lb, &out]);
+                    run(gpu, |pass| gpu::sample::dispatch(gpu, &k, pass, &bg));
+                    let got = pollster::block_on(gpu.read_u32(&out, 1)).unwrap()[0];
+                    let want = cpu::sample(&logits, sp, u);
+                    assert_eq!(
+                        got, want,
+                        "V={v} {sp:?} u={u}: GPU picked {got}, CPU {want}"
+                    );
+                    draws += 1;
+                }
             }
         }
+        assert_eq!(draws, 4 * 7 * 6);
     }
-    assert_eq!(draws, 4 * 7 * 6);
 }
 
 /// Random blocks in `format` for a [rows, cols] matrix: random quants, scales of varied size,
@@ -380,57 +385,59 @@ fn quantized_embedding_matches_cpu_rows() {
 
 #[test]
 fn top_k_matches_cpu() {
-    let Some(gpu) = gpu() else { return };
-    let kern = pollster::block_on(gpu::top_k::kernel(gpu)).unwrap();
-    let mut rng = Rng(11);
-    for (v, rows, k) in [
-        (7usize, 1usize, 7usize),
-        (1000, 3, 10),
-        (50257, 2, 10),
-        (49152, 1, 1),
-    ] {
-        let mut logits = rng.data(rows * v, 3.0);
-        for r in 0..rows {
-            let row = &mut logits[r * v..][..v];
-            row[v / 2] = 25.0; // an outlier: most of the mass
-            row[v - 1] = row[v / 5]; // ties in the order
-            row[3.min(v - 1)] = row[v / 5];
-        }
-        let chosen = (v as u32 - 1).min(4);
-        let params = gpu.uniform(
-            "p",
-            &gpu::top_k::Params {
-                vocab: v as u32,
-                k: k as u32,
-                _pad: [0; 2],
-            },
-        );
-        let (lb, cb) = (buf(gpu, &logits), gpu.storage_init("c", &[chosen]).unwrap());
-        let n = gpu::top_k::row_len(k);
-        let out = gpu.storage("out", (rows * n * 4) as u64).unwrap();
-        let bg = kern.bind(gpu, &[&params, &lb, &cb, &out]);
-        run(gpu, |pass| {
-            gpu::top_k::dispatch(gpu, &kern, pass, &bg, rows as u32)
-        });
-        let got = pollster::block_on(gpu.read_u32(&out, rows * n)).unwrap();
-        for r in 0..rows {
-            let g = gpu::top_k::TopK::from_row(&got[r * n..][..n], k);
-            let (ids, probs, c) = cpu::top_k(&logits[r * v..][..v], k, Some(chosen));
-            assert_eq!(g.ids, ids, "V={v} row {r}: ids");
-            assert_close(
-                &format!("V={v} row {r} probs"),
-                &g.probs,
-                &probs,
-                1e-6,
-                1e-4,
+    for gpu in gpus() {
+        eprintln!("reductions: {}", gpu.describe());
+        let kern = pollster::block_on(gpu::top_k::kernel(gpu)).unwrap();
+        let mut rng = Rng(11);
+        for (v, rows, k) in [
+            (7usize, 1usize, 7usize),
+            (1000, 3, 10),
+            (50257, 2, 10),
+            (49152, 1, 1),
+        ] {
+            let mut logits = rng.data(rows * v, 3.0);
+            for r in 0..rows {
+                let row = &mut logits[r * v..][..v];
+                row[v / 2] = 25.0; // an outlier: most of the mass
+                row[v - 1] = row[v / 5]; // ties in the order
+                row[3.min(v - 1)] = row[v / 5];
+            }
+            let chosen = (v as u32 - 1).min(4);
+            let params = gpu.uniform(
+                "p",
+                &gpu::top_k::Params {
+                    vocab: v as u32,
+                    k: k as u32,
+                    _pad: [0; 2],
+                },
             );
-            assert_close(
-                &format!("V={v} row {r} chosen"),
-                &[g.chosen.unwrap()],
-                &[c.unwrap()],
-                1e-7,
-                1e-4,
-            );
+            let (lb, cb) = (buf(gpu, &logits), gpu.storage_init("c", &[chosen]).unwrap());
+            let n = gpu::top_k::row_len(k);
+            let out = gpu.storage("out", (rows * n * 4) as u64).unwrap();
+            let bg = kern.bind(gpu, &[&params, &lb, &cb, &out]);
+            run(gpu, |pass| {
+                gpu::top_k::dispatch(gpu, &kern, pass, &bg, rows as u32)
+            });
+            let got = pollster::block_on(gpu.read_u32(&out, rows * n)).unwrap();
+            for r in 0..rows {
+                let g = gpu::top_k::TopK::from_row(&got[r * n..][..n], k);
+                let (ids, probs, c) = cpu::top_k(&logits[r * v..][..v], k, Some(chosen));
+                assert_eq!(g.ids, ids, "V={v} row {r}: ids");
+                assert_close(
+                    &format!("V={v} row {r} probs"),
+                    &g.probs,
+                    &probs,
+                    1e-6,
+                    1e-4,
+                );
+                assert_close(
+                    &format!("V={v} row {r} chosen"),
+                    &[g.chosen.unwrap()],
+                    &[c.unwrap()],
+                    1e-7,
+                    1e-4,
+                );
+            }
         }
     }
 }
@@ -659,56 +666,60 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
 
 #[test]
 fn linear_matches_cpu_on_odd_shapes() {
-    let Some(gpu) = gpu() else { return };
-    let mut lin = Linear::new(gpu).unwrap();
-    let mut rng = Rng(3);
-    // (T, K, N, bias): odd sizes, sizes below one tile, sizes across tile edges; f32 rows of
-    // any length.
-    for (t, k, n, bias) in [
-        (1usize, 77usize, 131usize, true),
-        (7, 45, 33, false),
-        (65, 130, 67, true),
-        (1, 1000, 5, true),
-        (130, 64, 200, true),
-        (2, 3, 1, false),
-    ] {
-        let c = LinearCase {
-            format: Format::F32,
-            input: Input::Raw,
-            ep: Epilogue::Store,
-            t,
-            k,
-            n,
-            bias,
-        };
-        check_linear(gpu, &mut lin, &c, &mut rng);
-    }
-}
-
-#[test]
-fn quantized_linear_matches_cpu_dequantization() {
-    let Some(gpu) = gpu() else { return };
-    let mut lin = Linear::new(gpu).unwrap();
-    let mut rng = Rng(11);
-    for format in [Format::Q8_0, Format::Q4_0, Format::Q4_1] {
-        // K a whole number of blocks; N and T odd, across tile edges.
-        for (t, k, n) in [
-            (1usize, 96usize, 37usize),
-            (1, 576, 131),
-            (5, 160, 67),
-            (70, 64, 130),
-            (3, 1536, 9),
+    for gpu in gpus() {
+        eprintln!("reductions: {}", gpu.describe());
+        let mut lin = Linear::new(gpu).unwrap();
+        let mut rng = Rng(3);
+        // (T, K, N, bias): odd sizes, sizes below one tile, sizes across tile edges; f32 rows of
+        // any length.
+        for (t, k, n, bias) in [
+            (1usize, 77usize, 131usize, true),
+            (7, 45, 33, false),
+            (65, 130, 67, true),
+            (1, 1000, 5, true),
+            (130, 64, 200, true),
+            (2, 3, 1, false),
         ] {
             let c = LinearCase {
-                format,
+                format: Format::F32,
                 input: Input::Raw,
                 ep: Epilogue::Store,
                 t,
                 k,
                 n,
-                bias: false,
+                bias,
             };
             check_linear(gpu, &mut lin, &c, &mut rng);
+        }
+    }
+}
+
+#[test]
+fn quantized_linear_matches_cpu_dequantization() {
+    for gpu in gpus() {
+        eprintln!("reductions: {}", gpu.describe());
+        let mut lin = Linear::new(gpu).unwrap();
+        let mut rng = Rng(11);
+        for format in [Format::Q8_0, Format::Q4_0, Format::Q4_1] {
+            // K a whole number of blocks; N and T odd, across tile edges.
+            for (t, k, n) in [
+                (1usize, 96usize, 37usize),
+                (1, 576, 131),
+                (5, 160, 67),
+                (70, 64, 130),
+                (3, 1536, 9),
+            ] {
+                let c = LinearCase {
+                    format,
+                    input: Input::Raw,
+                    ep: Epilogue::Store,
+                    t,
+                    k,
+                    n,
+                    bias: false,
+                };
+                check_linear(gpu, &mut lin, &c, &mut rng);
+            }
         }
     }
 }
@@ -717,34 +728,36 @@ fn quantized_linear_matches_cpu_dequantization() {
 /// across tile edges; each against the CPU's unfused steps.
 #[test]
 fn fused_norms_and_epilogues_match_cpu() {
-    let Some(gpu) = gpu() else { return };
-    let mut rng = Rng(21);
-    let fused = [
-        (Input::RmsNorm, Epilogue::Qkv, false),
-        (Input::LayerNorm, Epilogue::Qkv, true),
-        (Input::RmsNorm, Epilogue::SwiGlu, false),
-        (Input::LayerNorm, Epilogue::Gelu, true),
-        (Input::Raw, Epilogue::Residual, true),
-        (Input::RmsNorm, Epilogue::Store, false),
-        (Input::LayerNorm, Epilogue::Store, false),
-        (Input::Attention, Epilogue::Residual, true),
-    ];
-    for format in [Format::F32, Format::Q8_0, Format::Q4_0, Format::Q4_1] {
-        for (input, ep, bias) in fused {
-            let mut lin = Linear::new(gpu).unwrap();
-            // N: 96 = q 48 (6 heads of 8) + k 24 + v 24 for QKV; 2 × 48 for SwiGLU.
-            for (t, k) in [(1usize, 160usize), (3, 96), (67, 64)] {
-                let n = if ep == Epilogue::Residual { 75 } else { 96 };
-                let c = LinearCase {
-                    format,
-                    input,
-                    ep,
-                    t,
-                    k,
-                    n,
-                    bias,
-                };
-                check_linear(gpu, &mut lin, &c, &mut rng);
+    for gpu in gpus() {
+        eprintln!("reductions: {}", gpu.describe());
+        let mut rng = Rng(21);
+        let fused = [
+            (Input::RmsNorm, Epilogue::Qkv, false),
+            (Input::LayerNorm, Epilogue::Qkv, true),
+            (Input::RmsNorm, Epilogue::SwiGlu, false),
+            (Input::LayerNorm, Epilogue::Gelu, true),
+            (Input::Raw, Epilogue::Residual, true),
+            (Input::RmsNorm, Epilogue::Store, false),
+            (Input::LayerNorm, Epilogue::Store, false),
+            (Input::Attention, Epilogue::Residual, true),
+        ];
+        for format in [Format::F32, Format::Q8_0, Format::Q4_0, Format::Q4_1] {
+            for (input, ep, bias) in fused {
+                let mut lin = Linear::new(gpu).unwrap();
+                // N: 96 = q 48 (6 heads of 8) + k 24 + v 24 for QKV; 2 × 48 for SwiGLU.
+                for (t, k) in [(1usize, 160usize), (3, 96), (67, 64)] {
+                    let n = if ep == Epilogue::Residual { 75 } else { 96 };
+                    let c = LinearCase {
+                        format,
+                        input,
+                        ep,
+                        t,
+                        k,
+                        n,
+                        bias,
+                    };
+                    check_linear(gpu, &mut lin, &c, &mut rng);
+                }
             }
         }
     }
@@ -754,32 +767,53 @@ fn fused_norms_and_epilogues_match_cpu() {
 /// adapters, 64 lanes with a tree reduction on GPUs) and odd ones, on every format.
 #[test]
 fn matvec_shapes_all_match_cpu() {
-    let Some(gpu) = gpu() else { return };
-    let mut rng = Rng(31);
-    for (lanes, groups, outs) in [(1, 32, 8), (64, 4, 1), (8, 8, 3), (2, 16, 5)] {
-        // prompt: chunks of 6 tokens through matvec too.
-        let prompt = true;
-        for format in [Format::F32, Format::Q4_1] {
-            for (input, ep) in [
-                (Input::RmsNorm, Epilogue::SwiGlu),
-                (Input::Raw, Epilogue::Residual),
-                (Input::Attention, Epilogue::Residual),
-            ] {
-                for t in [1, 6] {
-                    let mut lin =
-                        Linear::with_matvec_shape(gpu, lanes, groups, outs, prompt).unwrap();
-                    let c = LinearCase {
-                        format,
-                        input,
-                        ep,
-                        t,
-                        k: 192,
-                        n: 326,
-                        bias: false,
-                    };
-                    check_linear(gpu, &mut lin, &c, &mut rng);
+    for gpu in gpus() {
+        eprintln!("reductions: {}", gpu.describe());
+        let mut rng = Rng(31);
+        for (lanes, groups, outs) in [(1, 32, 8), (64, 4, 1), (8, 8, 3), (2, 16, 5)] {
+            // prompt: chunks of 6 tokens through matvec too.
+            let prompt = true;
+            for format in [Format::F32, Format::Q4_1] {
+                for (input, ep) in [
+                    (Input::RmsNorm, Epilogue::SwiGlu),
+                    (Input::Raw, Epilogue::Residual),
+                    (Input::Attention, Epilogue::Residual),
+                ] {
+                    for t in [1, 6] {
+                        let mut lin =
+                            Linear::with_matvec_shape(gpu, lanes, groups, outs, prompt).unwrap();
+                        let c = LinearCase {
+                            format,
+                            input,
+                            ep,
+                            t,
+                            k: 192,
+                            n: 326,
+                            bias: false,
+                        };
+                        check_linear(gpu, &mut lin, &c, &mut rng);
+                    }
                 }
             }
         }
+    }
+}
+
+/// Where the adapter offers subgroups of one size, the probe accepts them (lavapipe: 8), so
+/// that the tests above really run both kinds of reductions.
+#[test]
+fn subgroup_reductions_are_used_where_offered() {
+    let Some(gpu) = gpu() else { return };
+    let info = &gpu.info;
+    let offered = gpu.adapter_features.contains(wgpu::Features::SUBGROUP)
+        && info.subgroup_min_size == info.subgroup_max_size;
+    eprintln!(
+        "{}: subgroups offered {offered} ({}..{})",
+        gpu.describe(),
+        info.subgroup_min_size,
+        info.subgroup_max_size
+    );
+    if offered && std::env::var("LANTERN_SUBGROUPS").as_deref() != Ok("0") {
+        assert_eq!(gpu.subgroup_size, Some(info.subgroup_min_size));
     }
 }

@@ -1,30 +1,53 @@
 //! Every WGSL module the GPU compiles parses and validates with naga (no GPU needed), the
 //! preludes parse on their own, and every file under shaders/ is one the engine uses.
 
-use lantern::gpu::{MODULES, SHADERS};
+use lantern::gpu::{MODULES, SHADERS, reduce};
 
+/// Parses and validates `source`, with the subgroup operations allowed or not.
+fn validate(name: &str, source: &str, subgroups: bool) {
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+    // unpack2x16float needs SHADER_FLOAT16_IN_FLOAT32; every WebGPU implementation has it.
+    let mut caps = naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+    if subgroups {
+        caps |= naga::valid::Capabilities::SUBGROUP;
+    }
+    let mut validator = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps);
+    if subgroups {
+        validator
+            .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+            .subgroup_operations(naga::valid::SubgroupOperationSet::all());
+    }
+    validator
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+}
+
+/// Each kernel that reduces, with both kinds of reductions; the tree kind without subgroups.
 #[test]
 fn every_module_parses_and_validates() {
-    for (name, source) in MODULES {
-        let module = naga::front::wgsl::parse_str(source)
-            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
-        let mut validator = naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            // unpack2x16float needs this; every WebGPU implementation has it.
-            naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
-        );
-        validator
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    for &(name, source, reduces, subgroups) in MODULES {
+        if reduces {
+            validate(name, &format!("{}{source}", reduce::SOURCE), false);
+            let with_subgroups = format!("{}{source}", reduce::SUBGROUP_SOURCE);
+            validate(&format!("{name} (subgroups)"), &with_subgroups, true);
+        } else {
+            validate(name, source, subgroups);
+        }
     }
 }
 
 #[test]
 fn the_preludes_parse_on_their_own() {
-    for (name, source) in SHADERS
-        .iter()
-        .filter(|(n, _)| ["quant.wgsl", "linear.wgsl"].contains(n))
-    {
+    for (name, source) in SHADERS.iter().filter(|(n, _)| {
+        [
+            "quant.wgsl",
+            "linear.wgsl",
+            "reduce.wgsl",
+            "reduce_subgroup.wgsl",
+        ]
+        .contains(n)
+    }) {
         naga::front::wgsl::parse_str(source)
             .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
     }

@@ -10,8 +10,8 @@ pub async fn describe(e: &Engine) -> DeviceInfo {
     let l = &e.gpu.limits;
     let js = web::adapter_info().await;
     let mut adapter = e.gpu.info.name.clone();
-    if let Some((vendor, arch, _)) = &js {
-        let extra: Vec<&str> = [vendor.as_str(), arch.as_str()]
+    if let Some(info) = &js {
+        let extra: Vec<&str> = [info.vendor.as_str(), info.architecture.as_str()]
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect();
@@ -24,7 +24,8 @@ pub async fn describe(e: &Engine) -> DeviceInfo {
     if adapter.is_empty() {
         adapter = "(the browser does not name it)".into();
     }
-    let fallback = js.is_some_and(|(_, _, f)| f) || e.gpu.info.device_type == wgpu::DeviceType::Cpu;
+    let fallback =
+        js.as_ref().is_some_and(|i| i.fallback) || e.gpu.info.device_type == wgpu::DeviceType::Cpu;
     let kind = if fallback {
         "software fallback adapter (runs on the CPU)"
     } else {
@@ -32,10 +33,18 @@ pub async fn describe(e: &Engine) -> DeviceInfo {
     };
     let has = |f: wgpu::Features| {
         if e.gpu.adapter_features.contains(f) {
-            "available, not used"
+            "available, not used".to_string()
         } else {
-            "not available"
+            "not available".to_string()
         }
+    };
+    let subgroups = match e.gpu.subgroup_size {
+        Some(sg) => format!("used: reductions in subgroups of {sg}"),
+        // wgpu 30 does not pass the browser's feature on (gfx-rs/wgpu#10146).
+        None if js.as_ref().is_some_and(|i| i.subgroups) => {
+            "offered by the browser, not used: wgpu 30 cannot request it".to_string()
+        }
+        None => has(wgpu::Features::SUBGROUP),
     };
     DeviceInfo {
         adapter,
@@ -61,7 +70,7 @@ pub async fn describe(e: &Engine) -> DeviceInfo {
         ],
         features: vec![
             ("shader-f16", has(wgpu::Features::SHADER_F16)),
-            ("subgroups", has(wgpu::Features::SUBGROUP)),
+            ("subgroups", subgroups),
         ],
         model_bytes: e.model.gpu_bytes,
         kv_cache_bytes: e.model.kv_cache_bytes,
@@ -95,7 +104,7 @@ pub fn DevicePanel() -> impl IntoView {
                             <dt>{k}</dt><dd>{v}</dd>
                         }).collect_view()}
                         {d.features.into_iter().map(|(k, v)| view! {
-                            <dt>{k}</dt><dd>{v}</dd>
+                            <dt>{k}</dt><dd data-testid=format!("device-{k}")>{v}</dd>
                         }).collect_view()}
                         <dt>"Model on the GPU"</dt>
                         <dd data-testid="device-model-memory">

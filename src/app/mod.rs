@@ -35,7 +35,7 @@ pub struct DeviceInfo {
     pub adapter: String,
     pub kind: String,
     pub limits: Vec<(&'static str, String)>,
-    pub features: Vec<(&'static str, &'static str)>,
+    pub features: Vec<(&'static str, String)>,
     pub model_bytes: u64,
     pub kv_cache_bytes: u64,
     pub context: usize,

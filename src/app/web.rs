@@ -112,9 +112,17 @@ pub fn has_webgpu() -> bool {
     Reflect::get(&window().navigator(), &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined())
 }
 
-/// What the browser tells of its adapter (`GPUAdapterInfo`): vendor, architecture, and
-/// whether it is a software fallback. wgpu keeps only the description.
-pub async fn adapter_info() -> Option<(String, String, bool)> {
+/// What the browser says of its default adapter, beyond what wgpu passes on.
+pub struct AdapterInfo {
+    pub vendor: String,
+    pub architecture: String,
+    pub fallback: bool,
+    /// It offers the `subgroups` feature (which wgpu 30 cannot request: gfx-rs/wgpu#10146).
+    pub subgroups: bool,
+}
+
+/// The browser's default adapter (`navigator.gpu.requestAdapter()`), `None` without one.
+pub async fn adapter_info() -> Option<AdapterInfo> {
     let gpu = Reflect::get(&window().navigator(), &"gpu".into()).ok()?;
     let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into())
         .ok()?
@@ -134,7 +142,16 @@ pub async fn adapter_info() -> Option<(String, String, bool)> {
         .ok()
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    Some((text("vendor"), text("architecture"), fallback))
+    let subgroups = Reflect::get(&adapter, &"features".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Set>().ok())
+        .is_some_and(|f| f.has(&"subgroups".into()));
+    Some(AdapterInfo {
+        vendor: text("vendor"),
+        architecture: text("architecture"),
+        fallback,
+        subgroups,
+    })
 }
 
 /// Whether the browser says it has a network (`navigator.onLine`).

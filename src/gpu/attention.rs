@@ -1,7 +1,7 @@
 //! `shaders/attention.wgsl`: causal softmax attention over the (f16) KV cache, split over
 //! the keys in decode; the next layer combines the splits (linear.wgsl, `Input::Attention`).
 
-use super::{Gpu, Kernel, Slot};
+use super::{Gpu, Kernel, Slot, reduce};
 use crate::error::{LanternError, Result};
 
 pub const SOURCE: &str = include_str!("../../shaders/attention.wgsl");
@@ -57,12 +57,14 @@ pub async fn kernel(gpu: &Gpu, head_size: u32, kv: KvCache) -> Result<Kernel> {
     }
     let wg = head_size.next_power_of_two().max(64);
     use Slot::*;
+    let (source, constants) =
+        reduce::with_reductions(gpu, SOURCE, &[("WG", wg as f64), kv.constant()]);
     Kernel::new(
         gpu,
         "attention",
-        SOURCE,
+        &source,
         &[Uniform, Uniform, Read, Read, Read, ReadWrite, ReadWrite],
-        &[("WG", wg as f64), kv.constant()],
+        &constants,
     )
     .await
 }

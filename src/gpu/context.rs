@@ -59,6 +59,9 @@ pub struct Gpu {
     pub limits: wgpu::Limits,
     /// What the adapter offers (the device asks only for timestamp queries, for profiling).
     pub adapter_features: wgpu::Features,
+    /// The subgroup size the reductions use (reduce_subgroup.wgsl), where the adapter has
+    /// subgroups of one size in index order; `None`: the workgroup-tree reductions.
+    pub subgroup_size: Option<u32>,
     pub counters: Counters,
     /// The first validation or out-of-memory error the device reported, if any.
     error: Arc<Mutex<Option<String>>>,
@@ -74,8 +77,17 @@ type UploadObserver = Box<dyn Fn(u64) + Send + Sync>;
 
 impl Gpu {
     /// Opens the default adapter with its own limits (a 128 MiB storage binding on Mesa's
-    /// lavapipe, 1 GiB on SwiftShader).
+    /// lavapipe, 1 GiB on SwiftShader), with subgroup reductions where it has them unless
+    /// `LANTERN_SUBGROUPS=0` asks for the workgroup-tree ones.
     pub async fn new() -> Result<Self> {
+        let off = cfg!(not(target_arch = "wasm32"))
+            && std::env::var("LANTERN_SUBGROUPS").is_ok_and(|v| v == "0");
+        Self::with_subgroups(!off).await
+    }
+
+    /// As [`Gpu::new`]; `subgroups: false` uses the workgroup-tree reductions even where the
+    /// adapter has subgroups (the tests run both).
+    pub async fn with_subgroups(subgroups: bool) -> Result<Self> {
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = instance
@@ -86,14 +98,24 @@ impl Gpu {
             .await
             .map_err(|e| LanternError::NoAdapter(e.to_string()))?;
         let limits = adapter.limits();
+        let info = adapter.get_info();
         // Timestamps cost nothing until a profile is asked for.
         let timestamps =
             wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        // Subgroup reductions assume one subgroup size for every kernel: adapters that pick
+        // a size per pipeline (Intel's 8 to 32, AMD's 32 or 64) keep the tree.
+        let subgroups = subgroups
+            && adapter.features().contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size == info.subgroup_max_size;
+        let mut features = adapter.features() & timestamps;
+        if subgroups {
+            features |= wgpu::Features::SUBGROUP;
+        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("lantern"),
                 required_limits: limits.clone(),
-                required_features: adapter.features() & timestamps,
+                required_features: features,
                 ..Default::default()
             })
             .await
@@ -104,11 +126,12 @@ impl Gpu {
             let mut slot = sink.lock().expect("error slot");
             slot.get_or_insert_with(|| e.to_string());
         }));
-        Ok(Self {
+        let mut gpu = Self {
             device,
             queue,
-            info: adapter.get_info(),
+            info,
             adapter_features: adapter.features(),
+            subgroup_size: None,
             limits,
             counters: Counters::default(),
             error,
@@ -116,7 +139,11 @@ impl Gpu {
             uploaded: AtomicU64::new(0),
             profiler: Mutex::new(None),
             profiling: AtomicBool::new(false),
-        })
+        };
+        if subgroups {
+            gpu.subgroup_size = super::reduce::probe(&gpu).await?;
+        }
+        Ok(gpu)
     }
 
     /// From now on every dispatch is timed (see profile.rs).
@@ -176,10 +203,14 @@ impl Gpu {
         out
     }
 
-    /// "name (backend, device type)", for logs and the page.
+    /// "name (backend, device type, reductions)", for logs and the page.
     pub fn describe(&self) -> String {
+        let reductions = match self.subgroup_size {
+            Some(sg) => format!("subgroups of {sg}"),
+            None => "no subgroups".to_string(),
+        };
         format!(
-            "{} ({:?}, {:?})",
+            "{} ({:?}, {:?}, {reductions})",
             self.info.name, self.info.backend, self.info.device_type
         )
     }

@@ -7,7 +7,7 @@
 //! one bind group per layer serves prefill and decode.
 
 use super::attention::KvCache;
-use super::{Gpu, Kernel, Slot};
+use super::{Gpu, Kernel, Slot, reduce};
 use crate::error::Result;
 use crate::model::quant::Format;
 
@@ -271,10 +271,11 @@ impl Linear {
             // The combined attention of the token in workgroup memory (8 KiB), when K fits.
             constants.push(("STAGE", 2048.0));
         }
+        let (source, constants) = reduce::with_reductions(gpu, MATVEC_MODULE, &constants);
         let matvec = Kernel::with_layout(
             gpu,
             &name("matvec"),
-            MATVEC_MODULE,
+            &source,
             self.layout.clone(),
             &constants,
         )

@@ -12,6 +12,7 @@ pub mod llama;
 pub mod matmul;
 pub mod model;
 pub mod profile;
+pub mod reduce;
 pub mod roofline;
 pub mod sample;
 pub mod top_k;
@@ -39,7 +40,8 @@ pub struct Step {
 }
 
 /// Every kernel source, by file name: for the page to show. quant.wgsl and linear.wgsl are
-/// preludes, put before the kernels that read weights (see [`MODULES`]).
+/// preludes, put before the kernels that read weights, and reduce.wgsl or
+/// reduce_subgroup.wgsl before the kernels that reduce (see [`MODULES`]).
 pub const SHADERS: &[(&str, &str)] = &[
     ("attention.wgsl", attention::SOURCE),
     ("embedding.wgsl", embedding::SOURCE),
@@ -47,22 +49,28 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("matmul.wgsl", matmul::MATMUL_SOURCE),
     ("matvec.wgsl", matmul::MATVEC_SOURCE),
     ("quant.wgsl", matmul::QUANT_SOURCE),
+    ("reduce.wgsl", reduce::SOURCE),
+    ("reduce_subgroup.wgsl", reduce::SUBGROUP_SOURCE),
     ("roofline_fma.wgsl", roofline::FMA_SOURCE),
     ("roofline_read.wgsl", roofline::READ_SOURCE),
     ("sample.wgsl", sample::SOURCE),
+    ("subgroup_probe.wgsl", reduce::PROBE_SOURCE),
     ("top_k.wgsl", top_k::SOURCE),
 ];
 
-/// Every module as the GPU compiles it (preludes included), by kernel: for the shader test.
-pub const MODULES: &[(&str, &str)] = &[
-    ("attention", attention::SOURCE),
-    ("embedding", embedding::MODULE),
-    ("matmul", matmul::MATMUL_MODULE),
-    ("matvec", matmul::MATVEC_MODULE),
-    ("roofline_fma", roofline::FMA_SOURCE),
-    ("roofline_read", roofline::READ_SOURCE),
-    ("sample", sample::SOURCE),
-    ("top_k", top_k::SOURCE),
+/// Every module as the GPU compiles it, by kernel: (name, source without the reductions,
+/// whether reductions go before it (both kinds: [`reduce::with_reductions`]), whether it
+/// needs subgroups itself). For the shader test.
+pub const MODULES: &[(&str, &str, bool, bool)] = &[
+    ("attention", attention::SOURCE, true, false),
+    ("embedding", embedding::MODULE, false, false),
+    ("matmul", matmul::MATMUL_MODULE, false, false),
+    ("matvec", matmul::MATVEC_MODULE, true, false),
+    ("roofline_fma", roofline::FMA_SOURCE, false, false),
+    ("roofline_read", roofline::READ_SOURCE, false, false),
+    ("sample", sample::SOURCE, true, false),
+    ("subgroup_probe", reduce::PROBE_SOURCE, false, true),
+    ("top_k", top_k::SOURCE, true, false),
 ];
 
 /// Workgroups to cover `n` invocations of a 1-D kernel of `wg` invocations per workgroup.

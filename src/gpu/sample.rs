@@ -1,6 +1,6 @@
 //! `shaders/sample.wgsl`: temperature, top-k, top-p sampling on the GPU.
 
-use super::{Gpu, Kernel, Slot};
+use super::{Gpu, Kernel, Slot, reduce};
 use crate::cpu::SampleParams;
 use crate::error::Result;
 
@@ -29,12 +29,13 @@ impl Params {
 /// Slots: params, step, logits, out.
 pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
     use Slot::*;
+    let (source, constants) = reduce::with_reductions(gpu, SOURCE, &[("WG", 256.0)]);
     Kernel::new(
         gpu,
         "sample",
-        SOURCE,
+        &source,
         &[Uniform, Uniform, Read, ReadWrite],
-        &[("WG", 256.0)],
+        &constants,
     )
     .await
 }

@@ -1,7 +1,7 @@
 //! `shaders/top_k.wgsl`: the k most likely tokens of each row of logits, with their
 //! probabilities, for the prediction view and the logit lens.
 
-use super::{Gpu, Kernel, Slot};
+use super::{Gpu, Kernel, Slot, reduce};
 use crate::error::Result;
 
 pub const SOURCE: &str = include_str!("../../shaders/top_k.wgsl");
@@ -47,12 +47,13 @@ impl TopK {
 /// Slots: params, logits, chosen, out.
 pub async fn kernel(gpu: &Gpu) -> Result<Kernel> {
     use Slot::*;
+    let (source, constants) = reduce::with_reductions(gpu, SOURCE, &[("WG", 256.0)]);
     Kernel::new(
         gpu,
         "top_k",
-        SOURCE,
+        &source,
         &[Uniform, Read, Read, ReadWrite],
-        &[("WG", 256.0)],
+        &constants,
     )
     .await
 }

@@ -99,6 +99,21 @@ pub fn gpu() -> Option<&'static Gpu> {
     gpu.as_ref()
 }
 
+/// The shared GPU and, where it reduces with subgroups, a second one that uses the workgroup
+/// trees instead: the kernels that reduce are tested on both paths.
+pub fn gpus() -> Vec<&'static Gpu> {
+    static TREE: OnceLock<Gpu> = OnceLock::new();
+    let Some(gpu) = gpu() else { return vec![] };
+    if gpu.subgroup_size.is_none() {
+        return vec![gpu];
+    }
+    let tree = TREE.get_or_init(|| {
+        pollster::block_on(Gpu::with_subgroups(false)).expect("a second device, without subgroups")
+    });
+    assert_eq!(tree.subgroup_size, None);
+    vec![gpu, tree]
+}
+
 /// A seeded generator of test data (splitmix64), so that failures reproduce.
 pub struct Rng(pub u64);
 

@@ -1,0 +1,120 @@
+// The functions of reduce.wgsl on subgroup operations: a subgroup reduces in registers, then
+// one partial per subgroup goes through workgroup memory (two barriers, where the tree takes
+// log2(WG) + 2). Only for adapters whose subgroups all have SG invocations and are runs of
+// consecutive local_invocation_index (invocation tid is lane tid % SG of subgroup tid / SG):
+// gpu::Gpu checks both at load with subgroup_probe.wgsl, else it uses reduce.wgsl.
+// (In the page the module starts with `enable subgroups;`, which Chromium asks for and naga
+// refuses: Rust adds it there.)
+
+override WG: u32 = 256;  // invocations per workgroup, a power of two <= 256: set by each kernel
+override SG: u32 = 32;   // invocations per subgroup, a power of two: the adapter's
+var<workgroup> red_f: array<f32, WG>;
+var<workgroup> red_u: array<u32, WG>;
+var<workgroup> red_v: array<vec2f, WG>;
+
+// Subgroups in the workgroup (one, part-filled, when WG < SG).
+fn n_subgroups() -> u32 {
+    return max(WG / SG, 1u);
+}
+
+fn reduce_f(tid: u32, v: f32, is_max: bool) -> f32 {
+    var s: f32;
+    if (is_max) {
+        s = subgroupMax(v);
+    } else {
+        s = subgroupAdd(v);
+    }
+    if (tid % SG == 0u) {
+        red_f[tid / SG] = s;
+    }
+    workgroupBarrier();
+    // Every subgroup reads the same partials into the same lanes, so all get the same result.
+    var t = select(0.0, -3.4e38, is_max);
+    for (var j = tid % SG; j < n_subgroups(); j += SG) {
+        t = select(t + red_f[j], max(t, red_f[j]), is_max);
+    }
+    var r: f32;
+    if (is_max) {
+        r = subgroupMax(t);
+    } else {
+        r = subgroupAdd(t);
+    }
+    workgroupBarrier();
+    return r;
+}
+fn reduce_sum(tid: u32, v: f32) -> f32 {
+    return reduce_f(tid, v, false);
+}
+fn reduce_max(tid: u32, v: f32) -> f32 {
+    return reduce_f(tid, v, true);
+}
+
+fn reduce_sum_u(tid: u32, v: u32) -> u32 {
+    let s = subgroupAdd(v);
+    if (tid % SG == 0u) {
+        red_u[tid / SG] = s;
+    }
+    workgroupBarrier();
+    var t = 0u;
+    for (var j = tid % SG; j < n_subgroups(); j += SG) {
+        t += red_u[j];
+    }
+    let r = subgroupAdd(t);
+    workgroupBarrier();
+    return r;
+}
+
+struct ArgMax {
+    v: f32,
+    i: u32,
+}
+
+// The largest value of a subgroup, and the lowest id holding it.
+fn subgroup_arg_max(v: f32, i: u32) -> ArgMax {
+    let m = subgroupMax(v);
+    return ArgMax(m, subgroupMin(select(0xffffffffu, i, v == m)));
+}
+
+fn reduce_arg_max(tid: u32, v: f32, i: u32) -> vec2u {
+    let s = subgroup_arg_max(v, i);
+    if (tid % SG == 0u) {
+        red_f[tid / SG] = s.v;
+        red_u[tid / SG] = s.i;
+    }
+    workgroupBarrier();
+    var t = ArgMax(-3.4e38, 0xffffffffu);
+    for (var j = tid % SG; j < n_subgroups(); j += SG) {
+        let c = ArgMax(red_f[j], red_u[j]);
+        if (c.v > t.v || (c.v == t.v && c.i < t.i)) {
+            t = c;
+        }
+    }
+    let r = subgroup_arg_max(t.v, t.i);
+    workgroupBarrier();
+    return vec2u(bitcast<u32>(r.v), r.i);
+}
+
+fn lanes_sum(tid: u32, v: vec2f, lanes: u32) -> vec2f {
+    if (lanes <= SG) {
+        // Within one subgroup: a butterfly of shuffles, no barrier.
+        var s = v;
+        for (var m = lanes / 2u; m > 0u; m >>= 1u) {
+            s += subgroupShuffleXor(s, m);
+        }
+        return s;
+    }
+    // Several subgroups per run: their sums through workgroup memory.
+    let s = subgroupAdd(v);
+    if (tid % SG == 0u) {
+        red_v[tid / SG] = s;
+    }
+    workgroupBarrier();
+    let per = lanes / SG;
+    let first = tid / lanes * per;
+    var r = vec2f(0.0);
+    for (var j = 0u; j < per; j++) {
+        r += red_v[first + j];
+    }
+    workgroupBarrier();
+    return r;
+}
