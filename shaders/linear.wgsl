@@ -117,6 +117,18 @@ fn stage_attention(tid: u32, n_threads: u32) {
 // past K.
 fn x4(t: u32, k: u32, stats: vec2f) -> vec4f {
     if (INPUT == ATTENTION) {
+        // Four at once where they are in one row: the staged token, or one split's
+        // normalized values of one head (head sizes that are multiples of 4).
+        if (k + 3u < p.k) {
+            if (STAGE >= p.k && t == 0u) {
+                return vec4f(staged[k], staged[k + 1u], staged[k + 2u], staged[k + 3u]);
+            }
+            let hs = p.head_size;
+            if (step.splits == 1u && hs % 4u == 0u) {
+                let i = (t * (p.k / hs) + k / hs) * (hs + 2u) + 2u + k % hs;
+                return vec4f(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
+            }
+        }
         var v = vec4f(0.0);
         for (var j = 0u; j < 4u && k + j < p.k; j++) {
             if (STAGE >= p.k && t == 0u) {
