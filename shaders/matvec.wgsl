@@ -5,8 +5,8 @@
 // output (its one or two rows of w) and sum their parts (lanes_sum); a workgroup computes
 // WG / LANES outputs. Many lanes per output suit GPUs (coalesced reads of a row); one suits
 // CPU implementations of WebGPU (lavapipe, SwiftShader), where barriers are costly. Each
-// lane takes whole blocks when lanes are fewer than a block's 8 words of 4 weights, and reads
-// each block's scale once.
+// lane takes 8 weights a step, whole sub-blocks when lanes are fewer than a sub-block's
+// groups of 8, and reads each sub-block's scale once.
 
 // WG (reduce.wgsl): LANES · (outputs per workgroup), a power of two.
 override LANES: u32 = 64;
@@ -62,9 +62,9 @@ fn dots(t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> 
                 var wv = vec4f(0.0);
                 var wv2 = vec4f(0.0);
                 if (k + 3u < p.k) {
-                    wv = quants4(base[o].x, 0u, k);
+                    wv = weight4_at(base[o].x, k);
                     if (two) {
-                        wv2 = quants4(base[o].y, 0u, k);
+                        wv2 = weight4_at(base[o].y, k);
                     }
                 } else {
                     for (var j = 0u; k + j < p.k; j++) {
@@ -79,43 +79,38 @@ fn dots(t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> 
         }
         return s;
     }
-    // Lanes per block (at most one per quant word), and blocks taken side by side. Each
-    // step takes one word: 8 weights of a 4-bit format, 4 of Q8_0.
-    let wpw = weights_per_word();
-    let per_block = min(LANES, 32u / wpw);
-    let nb = p.k / 32u;
-    let qw = quant_words();
+    // Lanes per sub-block (each taking 8 weights a step), and sub-blocks taken side by side.
+    let sub = sub_len();
+    let per_block = min(LANES, sub / 8u);
+    let nb = p.k / sub;
     for (var b = lane / per_block; b < nb; b += LANES / per_block) {
-        // Σ x·q and Σ x over this lane's weights of the block: w = scale · q + offset.
+        // Σ x·q and Σ x over this lane's weights of the sub-block: w = scale · q + offset.
         // Zeroed explicitly: Chromium (Tint on SwiftShader) left a declaration-only array
         // inside a loop holding the last iteration's values.
         var xq = array<vec2f, 8>();
         var xs = 0.0;
-        for (var j = (lane % per_block) * wpw; j < 32u; j += per_block * wpw) {
-            let xa = x4(t, b * 32u + j, stats);
-            var xb = vec4f(0.0);
-            if (wpw == 8u) {
-                xb = x4(t, b * 32u + j + 4u, stats);
-            }
+        for (var j = (lane % per_block) * 8u; j < sub; j += per_block * 8u) {
+            let k = b * sub + j;
+            let xa = x4(t, k, stats);
+            let xb = x4(t, k + 4u, stats);
             xs += dot(xa + xb, vec4f(1.0));
-            let at = b * qw + j / wpw;
             for (var o = 0u; o < OUTS; o++) {
                 if (live[o]) {
-                    let q = w[base[o].x + at];
-                    xq[o].x += dot(xa, word_lo(q)) + dot(xb, word_hi(q));
+                    let q = ints8(base[o].x, p.k, k);
+                    xq[o].x += dot(xa, q.lo) + dot(xb, q.hi);
                     if (two) {
-                        let q2 = w[base[o].y + at];
-                        xq[o].y += dot(xa, word_lo(q2)) + dot(xb, word_hi(q2));
+                        let q2 = ints8(base[o].y, p.k, k);
+                        xq[o].y += dot(xa, q2.lo) + dot(xb, q2.hi);
                     }
                 }
             }
         }
         for (var o = 0u; o < OUTS; o++) {
             if (live[o]) {
-                let s0 = block_scale(base[o].x, nb, b);
+                let s0 = block_scale(base[o].x, p.k, b);
                 s[o].x += s0.x * xq[o].x + s0.y * xs;
                 if (two) {
-                    let s1 = block_scale(base[o].y, nb, b);
+                    let s1 = block_scale(base[o].y, p.k, b);
                     s[o].y += s1.x * xq[o].y + s1.y * xs;
                 }
             }

@@ -1,35 +1,68 @@
 // Weights in the GPU layout (src/gpu/weights.rs), read by matvec.wgsl, matmul.wgsl and
 // embedding.wgsl: this file is put before each of them (concat! in Rust), and parses alone.
-// Each row of w is whole u32 words: the quants of all its blocks, then their meta:
-//   row r at word r · row_words(K); block b's quants at + b · QW, its meta at + nb · QW + b · MW
-// The FORMAT override picks the format: 0 = f32, 1 = Q8_0, 2 = Q4_0, 3 = Q4_1. For the
-// 32-weight formats the meta word is (scale, offset) as two f16 and w = scale · q + offset:
-//   Q8_0: q = 4 signed bytes per word          (d, 0)
-//   Q4_0: q = 8 nibbles per word, in order      (d, −8d)
-//   Q4_1: q = 8 nibbles per word, in order      (d, m)
+// Each row of w (K weights) is whole u32 words in three parts, at word row · row_words(K):
+//   [ low bits: K · LO / 32 words ][ high bits: K · HI / 32 words ][ meta ]
+// Weight i's stored integer is q = low | high << LO, each part packed in weight order from
+// bit 0; a sub-block of SUB weights shares (scale, offset) and w = scale · q + offset.
+// The FORMAT override picks the format:
+//   id  format  LO HI SUB  meta                      (scale, offset)
+//   0   f32     32  0   -  -                          (1, 0): the floats themselves
+//   1   Q8_0     8  0  32  1 word per 32: 2 × f16    (d, 0), q a signed byte
+//   2   Q4_0     4  0  32                             (d, −8d)
+//   3   Q4_1     4  0  32                             (d, m)
+//   4   Q5_0     4  1  32                             (d, −16d)
+//   5   Q5_1     4  1  32                             (d, m)
+//   6   Q2_K     2  0  16  5 words per 256: (d, dmin) as 2 × f16, 16 bytes of scales:
+//                           byte j = sc | m << 4      (d·sc, −dmin·m)
+//   7   Q3_K     2  1  16   byte j = s (signed)       (d·s, −4·d·s)
+//   8   Q4_K     4  0  32   bytes 0–7 sc, 8–15 m      (d·sc, −dmin·m)
+//   9   Q5_K     4  1  32   as Q4_K                   (d·sc, −dmin·m)
+//   10  Q6_K     4  2  16   byte j = s (signed)       (d·s, −32·d·s)
 
 @group(0) @binding(3) var<storage, read> w: array<u32>;  // [N rows] in FORMAT
 
 override FORMAT: u32 = 0u;
 
-// Weights per block, and words of quants (QW) and meta (MW) per block.
-fn block_len() -> u32 {
-    return select(32u, 1u, FORMAT == 0u);
+fn is_k_quant() -> bool {
+    return FORMAT >= 6u;
 }
-fn quant_words() -> u32 {
+
+// Low and high bits per weight.
+fn lo_bits() -> u32 {
     switch FORMAT {
-        case 0u: { return 1u; }
+        case 0u: { return 32u; }
         case 1u: { return 8u; }
+        case 6u, 7u: { return 2u; }
         default: { return 4u; }
     }
 }
-fn meta_words() -> u32 {
-    return select(1u, 0u, FORMAT == 0u);
+fn hi_bits() -> u32 {
+    switch FORMAT {
+        case 4u, 5u, 7u, 9u: { return 1u; }
+        case 10u: { return 2u; }
+        default: { return 0u; }
+    }
+}
+
+// Weights per sub-block (one (scale, offset)); 1 for f32.
+fn sub_len() -> u32 {
+    switch FORMAT {
+        case 0u: { return 1u; }
+        case 6u, 7u, 10u: { return 16u; }
+        default: { return 32u; }
+    }
 }
 
 // Words of one row of k_len weights.
 fn row_words(k_len: u32) -> u32 {
-    return k_len / block_len() * (quant_words() + meta_words());
+    if (FORMAT == 0u) {
+        return k_len;
+    }
+    var n_meta = k_len / 32u;
+    if (is_k_quant()) {
+        n_meta = k_len / 256u * 5u;
+    }
+    return k_len / 32u * (lo_bits() + hi_bits()) + n_meta;
 }
 
 // Two f16 as f32, exact for subnormals too: unpack2x16float may flush those to zero, and
@@ -43,53 +76,91 @@ fn halves(word: u32) -> vec2f {
     return select(v, exact, sub);
 }
 
-// (scale, offset) of block b of the row at word `base` of nb blocks.
-fn block_scale(base: u32, nb: u32, b: u32) -> vec2f {
+// Byte j of the 16 scale bytes at word m.
+fn scale_byte(m: u32, j: u32) -> u32 {
+    return (w[m + j / 4u] >> (8u * (j % 4u))) & 0xffu;
+}
+fn signed_byte(v: u32) -> f32 {
+    return f32(bitcast<i32>(v << 24u) >> 24u);
+}
+
+// (scale, offset) of sub-block b of the row at word `base` of k_len weights.
+fn block_scale(base: u32, k_len: u32, b: u32) -> vec2f {
     if (FORMAT == 0u) {
         return vec2f(1.0, 0.0);
     }
-    return halves(w[base + nb * quant_words() + b * meta_words()]);
+    let at_meta = base + k_len / 32u * (lo_bits() + hi_bits());
+    if (!is_k_quant()) {
+        return halves(w[at_meta + b]);
+    }
+    let per_super = 256u / sub_len();
+    let m = at_meta + b / per_super * 5u;
+    let dd = halves(w[m]);
+    let j = b % per_super;
+    switch FORMAT {
+        case 6u: {
+            let s = scale_byte(m + 1u, j);
+            return vec2f(dd.x * f32(s & 0xfu), -dd.y * f32(s >> 4u));
+        }
+        case 7u, 10u: {
+            let s = dd.x * signed_byte(scale_byte(m + 1u, j));
+            return vec2f(s, select(-4.0, -32.0, FORMAT == 10u) * s);
+        }
+        default: {
+            return vec2f(dd.x * f32(scale_byte(m + 1u, j)), -dd.y * f32(scale_byte(m + 1u, 8u + j)));
+        }
+    }
 }
 
-// The integers of weights j .. j + 3 of block b (j a multiple of 4), as floats.
-fn quants4(base: u32, b: u32, j: u32) -> vec4f {
-    if (FORMAT == 0u) {
-        let i = base + b + j;
-        return vec4f(bitcast<f32>(w[i]), bitcast<f32>(w[i + 1u]), bitcast<f32>(w[i + 2u]), bitcast<f32>(w[i + 3u]));
-    }
+// The stored integers of weights k .. k + 7 of the row at word `base` (k a multiple of 8),
+// as floats: weights k .. k + 3 in .lo, k + 4 .. k + 7 in .hi.
+struct Ints8 {
+    lo: vec4f,
+    hi: vec4f,
+}
+
+fn bytes4(q: u32) -> vec4f {
+    return vec4f(vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u));
+}
+// The 4 values of `bits` bits at the bottom of v, from bit 0 up.
+fn fields4(v: u32, bits: u32) -> vec4u {
+    let mask = (1u << bits) - 1u;
+    return (vec4u(v) >> (vec4u(0u, 1u, 2u, 3u) * bits)) & vec4u(mask);
+}
+
+fn ints8(base: u32, k_len: u32, k: u32) -> Ints8 {
     if (FORMAT == 1u) {
-        let q = w[base + b * 8u + j / 4u];
-        return vec4f(vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u));
+        return Ints8(bytes4(w[base + k / 4u]), bytes4(w[base + k / 4u + 1u]));
     }
-    let q = w[base + b * 4u + j / 8u] >> ((j % 8u) * 4u);
-    return vec4f(vec4u(q, q >> 4u, q >> 8u, q >> 12u) & vec4u(0xfu));
+    let lo = lo_bits();
+    let v = w[base + k * lo / 32u] >> ((k * lo) % 32u);
+    var a = fields4(v, lo);
+    var b = fields4(v >> (4u * lo), lo);
+    let hb = hi_bits();
+    if (hb > 0u) {
+        let at = base + k_len * lo / 32u + k * hb / 32u;
+        let h = w[at] >> ((k * hb) % 32u);
+        a |= fields4(h, hb) << vec4u(lo);
+        b |= fields4(h >> (4u * hb), hb) << vec4u(lo);
+    }
+    return Ints8(vec4f(a), vec4f(b));
 }
 
-// Weights per quant word: 4 (8-bit) or 8 (4-bit).
-fn weights_per_word() -> u32 {
-    return select(8u, 4u, FORMAT == 1u);
-}
-
-// The integers in a quant word, as floats: the first 4 weights, and (4-bit) the next 4.
-fn word_lo(q: u32) -> vec4f {
-    if (FORMAT == 1u) {
-        return vec4f(vec4i(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4u(24u));
-    }
-    return vec4f(vec4u(q, q >> 4u, q >> 8u, q >> 12u) & vec4u(0xfu));
-}
-fn word_hi(q: u32) -> vec4f {
-    return word_lo(q >> 16u);
+// f32 weights k .. k + 3 of the row at word `base`.
+fn weight4_at(base: u32, k: u32) -> vec4f {
+    let i = base + k;
+    return vec4f(bitcast<f32>(w[i]), bitcast<f32>(w[i + 1u]), bitcast<f32>(w[i + 2u]), bitcast<f32>(w[i + 3u]));
 }
 
 // Weights k .. k + 3 of row `row` (k a multiple of 4, k + 3 < k_len).
 fn weight4(row: u32, k: u32, k_len: u32) -> vec4f {
     let base = row * row_words(k_len);
     if (FORMAT == 0u) {
-        return quants4(base, 0u, k);
+        return weight4_at(base, k);
     }
-    let b = k / 32u;
-    let s = block_scale(base, k_len / 32u, b);
-    return s.x * quants4(base, b, k % 32u) + s.y;
+    let q = ints8(base, k_len, k & ~7u);
+    let s = block_scale(base, k_len, k / sub_len());
+    return s.x * select(q.lo, q.hi, (k & 4u) != 0u) + s.y;
 }
 
 // Weight k of row `row`.

@@ -126,14 +126,15 @@ fn unsupported_architecture() {
 #[test]
 fn unknown_tensor_type() {
     let bytes = llama_metadata()
-        .tensor("blk.0.ffn_down.weight", &[256, 32], 12, &[0; 144 * 32])
+        .tensor("blk.0.ffn_down.weight", &[256, 32], 16, &[0; 66 * 32])
         .bytes();
     assert_mentions(
         &error_of(&bytes),
         &[
             "bad.gguf",
-            "unsupported tensor type Q4_K",
+            "unsupported tensor type IQ2_XXS",
             "blk.0.ffn_down.weight",
+            "Q4_K, Q5_K, Q6_K",
         ],
     );
     let bytes = llama_metadata().tensor("x", &[32], 99, &[0; 128]).bytes();

@@ -7,7 +7,7 @@ use lantern::cpu;
 use lantern::gpu::attention::KvCache;
 use lantern::gpu::matmul::{Epilogue, Input, Linear, LinearIo, Params};
 use lantern::gpu::{self, Gpu, Step, weights};
-use lantern::model::quant::{Format, dequantize};
+use lantern::model::quant::{self, Format, dequantize};
 
 fn step(gpu: &Gpu, n_tokens: u32, pos0: u32, u: f32) -> wgpu::Buffer {
     gpu.uniform(
@@ -284,22 +284,58 @@ fn sampling_matches_cpu_rule() {
     }
 }
 
-/// Random blocks in `format` for a [rows, cols] matrix: random quants, scales of varied size,
-/// a few blocks with a scale 30 times larger (outliers) and a few with subnormal scales.
+/// Byte offsets of the f16 scales in a block of `format`: (the d of each, the dmin or m).
+fn scale_offsets(format: Format) -> (usize, Option<usize>) {
+    match format {
+        Format::Q4_1 | Format::Q5_1 | Format::Q4_K | Format::Q5_K => (0, Some(2)),
+        Format::Q2_K => (80, Some(82)),
+        Format::Q3_K => (108, None),
+        Format::Q6_K => (208, None),
+        _ => (0, None),
+    }
+}
+
+/// Every quantized format.
+const QUANTIZED: [Format; 10] = [
+    Format::Q8_0,
+    Format::Q4_0,
+    Format::Q4_1,
+    Format::Q5_0,
+    Format::Q5_1,
+    Format::Q2_K,
+    Format::Q3_K,
+    Format::Q4_K,
+    Format::Q5_K,
+    Format::Q6_K,
+];
+
+/// Random blocks in `format` for a [rows, cols] matrix: random quants and sub-block scales
+/// (any bytes are a valid block), f16 scales of varied size and sign, a few blocks with a
+/// scale 30 times larger (outliers) and a few with subnormal scales, as in real files.
 fn random_blocks(rng: &mut Rng, format: Format, rows: usize, cols: usize) -> Vec<u8> {
-    let n_blocks = rows * cols / 32;
+    let n_blocks = rows * cols / format.block_len();
+    let (d_at, m_at) = scale_offsets(format);
+    // The K-quants multiply d by 6- or 8-bit sub-block scales: smaller d keeps weights O(1).
+    let unit = if format.block_len() == 256 {
+        0.0005
+    } else {
+        0.01
+    };
     let mut out = Vec::new();
     for b in 0..n_blocks {
         let big = if b % 37 == 5 { 30.0 } else { 1.0 };
-        let half = |v: f32| half::f16::from_f32(v).to_le_bytes();
-        // Some scales are subnormal halves (below 6.1e-5), as in real files.
         let tiny = if b % 23 == 4 { 0.004 } else { 1.0 };
-        out.extend(half(0.01 * big * tiny * (1.5 + rng.uniform())));
-        if format == Format::Q4_1 {
-            out.extend(half(0.05 * rng.uniform()));
+        let sign = if b % 5 == 2 { -1.0 } else { 1.0 };
+        let half = |v: f32| half::f16::from_f32(v).to_le_bytes();
+        let mut block: Vec<u8> = (0..format.block_bytes())
+            .map(|_| rng.next_u64() as u8)
+            .collect();
+        let d = sign * unit * big * tiny * (1.5 + rng.uniform());
+        block[d_at..d_at + 2].copy_from_slice(&half(d));
+        if let Some(m) = m_at {
+            block[m..m + 2].copy_from_slice(&half(unit * 5.0 * rng.uniform()));
         }
-        let n_quant_bytes = if format == Format::Q8_0 { 32 } else { 16 };
-        out.extend((0..n_quant_bytes).map(|_| rng.next_u64() as u8));
+        out.extend(block);
     }
     out
 }
@@ -321,14 +357,18 @@ fn dequantization_matches_the_gguf_package() {
         cases: Vec<QuantCase>,
     }
     let file: File = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert!(file.cases.len() >= 5);
+    // Every format, each in random, all-minimum and all-maximum blocks at least.
+    for spec in &quant::FORMATS {
+        let name = format!("{:?}", spec.format);
+        let n = file.cases.iter().filter(|c| c.format == name).count();
+        assert!(spec.format == Format::F32 || n >= 1, "no blocks of {name}");
+    }
     for c in &file.cases {
-        let format = match c.format.as_str() {
-            "Q8_0" => Format::Q8_0,
-            "Q4_0" => Format::Q4_0,
-            "Q4_1" => Format::Q4_1,
-            f => panic!("unexpected format {f}"),
-        };
+        let format = quant::FORMATS
+            .iter()
+            .find(|s| format!("{:?}", s.format) == c.format)
+            .unwrap_or_else(|| panic!("unexpected format {}", c.format))
+            .format;
         let bytes: Vec<u8> = (0..c.bytes.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&c.bytes[i..i + 2], 16).unwrap())
@@ -342,9 +382,9 @@ fn dequantization_matches_the_gguf_package() {
 fn quantized_embedding_matches_cpu_rows() {
     let Some(gpu) = gpu() else { return };
     let mut rng = Rng(12);
-    for format in [Format::Q8_0, Format::Q4_0, Format::Q4_1] {
+    for format in QUANTIZED {
         let k = pollster::block_on(gpu::embedding::kernel(gpu, format)).unwrap();
-        let (v, c, t) = (41usize, 96usize, 5usize);
+        let (v, c, t) = (41usize, 512usize, 5usize);
         let blocks = random_blocks(&mut rng, format, v, c);
         let table = dequantize(format, &blocks);
         let tokens: Vec<u32> = (0..t).map(|_| (rng.next_u64() % v as u64) as u32).collect();
@@ -700,15 +740,20 @@ fn quantized_linear_matches_cpu_dequantization() {
         eprintln!("reductions: {}", gpu.describe());
         let mut lin = Linear::new(gpu).unwrap();
         let mut rng = Rng(11);
-        for format in [Format::Q8_0, Format::Q4_0, Format::Q4_1] {
-            // K a whole number of blocks; N and T odd, across tile edges.
-            for (t, k, n) in [
+        for format in QUANTIZED {
+            // K a whole number of blocks (K-quants: one to three super-blocks); N and T odd,
+            // across tile edges.
+            let shapes = [
                 (1usize, 96usize, 37usize),
                 (1, 576, 131),
                 (5, 160, 67),
                 (70, 64, 130),
                 (3, 1536, 9),
-            ] {
+                (1, 512, 37),
+                (5, 768, 67),
+                (66, 256, 130),
+            ];
+            for (t, k, n) in shapes.into_iter().filter(|s| s.1 % format.block_len() == 0) {
                 let c = LinearCase {
                     format,
                     input: Input::Raw,
@@ -741,11 +786,25 @@ fn fused_norms_and_epilogues_match_cpu() {
             (Input::LayerNorm, Epilogue::Store, false),
             (Input::Attention, Epilogue::Residual, true),
         ];
-        for format in [Format::F32, Format::Q8_0, Format::Q4_0, Format::Q4_1] {
+        let formats = [
+            Format::F32,
+            Format::Q8_0,
+            Format::Q4_0,
+            Format::Q4_1,
+            Format::Q5_0,
+            Format::Q4_K,
+            Format::Q6_K,
+        ];
+        for format in formats {
             for (input, ep, bias) in fused {
                 let mut lin = Linear::new(gpu).unwrap();
                 // N: 96 = q 48 (6 heads of 8) + k 24 + v 24 for QKV; 2 × 48 for SwiGLU.
-                for (t, k) in [(1usize, 160usize), (3, 96), (67, 64)] {
+                let shapes = if format.block_len() == 256 {
+                    [(1usize, 256usize), (3, 512), (67, 256)]
+                } else {
+                    [(1, 160), (3, 96), (67, 64)]
+                };
+                for (t, k) in shapes {
                     let n = if ep == Epilogue::Residual { 75 } else { 96 };
                     let c = LinearCase {
                         format,
@@ -773,7 +832,7 @@ fn matvec_shapes_all_match_cpu() {
         for (lanes, groups, outs) in [(1, 32, 8), (64, 4, 1), (8, 8, 3), (2, 16, 5)] {
             // prompt: chunks of 6 tokens through matvec too.
             let prompt = true;
-            for format in [Format::F32, Format::Q4_1] {
+            for format in [Format::F32, Format::Q4_1, Format::Q3_K, Format::Q6_K] {
                 for (input, ep) in [
                     (Input::RmsNorm, Epilogue::SwiGlu),
                     (Input::Raw, Epilogue::Residual),
@@ -787,7 +846,7 @@ fn matvec_shapes_all_match_cpu() {
                             input,
                             ep,
                             t,
-                            k: 192,
+                            k: if format.block_len() == 256 { 512 } else { 192 },
                             n: 326,
                             bias: false,
                         };

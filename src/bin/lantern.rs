@@ -32,8 +32,8 @@ USAGE:
                    [--temperature T] [--top-k K] [--top-p P] [--kv-cache f16|f32]
                    [--capture] [--profile] [--roofline]
 
-PATH is a .gguf file (Llama architecture; F32, F16, Q8_0, Q4_0, Q4_1 tensors) or a Hugging
-Face folder (config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt)
+PATH is a .gguf file (Llama architecture; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and
+Q2_K..Q6_K tensors) or a Hugging Face folder (config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt)
 of a GPT-2 or Llama model.
 
 --kv-cache f32 keeps the KV cache in f32 (default f16: half the memory and reads).

@@ -158,7 +158,12 @@ impl<'a> Gguf<'a> {
 
         let mut tensors = Vec::with_capacity(raw.len());
         for (name, dims, ty, offset) in raw {
-            let format = Format::from_ggml_type(ty).map_err(|kind| r.error(format!("unsupported tensor type {kind} in tensor `{name}`; Lantern reads F32, F16, Q8_0, Q4_0 and Q4_1")))?;
+            let format = Format::from_ggml_type(ty).map_err(|kind| {
+                r.error(format!(
+                    "unsupported tensor type {kind} in tensor `{name}`; Lantern reads {}",
+                    Format::all_names()
+                ))
+            })?;
             let n: u64 = dims
                 .iter()
                 .try_fold(1u64, |acc, &d| acc.checked_mul(d))

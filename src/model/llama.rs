@@ -264,8 +264,10 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
         }
         let bytes = g.data(t);
         Ok(match t.format {
-            // f16 is widened once here: the kernels read f32 or quantized blocks.
-            Format::F16 => QTensor::from_f32(rows, cols, &dequantize(Format::F16, bytes)),
+            // 16-bit floats are widened once here: the kernels read f32 or quantized blocks.
+            Format::F16 | Format::BF16 => {
+                QTensor::from_f32(rows, cols, &dequantize(t.format, bytes))
+            }
             f => QTensor {
                 format: f,
                 rows,
