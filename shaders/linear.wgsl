@@ -10,6 +10,8 @@
 //   3  attention   x holds attention.wgsl's partials [T, n_head, S, 2 + head_size]; the
 //                  splits of each head are combined as they are read:
 //                  M = max_s m_s,  out = Σ_s e^(m_s − M) · o_s / Σ_s e^(m_s − M) · l_s
+// A layer may be dispatched in parts (runs of rows in one format and one binding): w then
+// holds rows row0 .. row0 + N of the layer's out_n, and the epilogue writes those.
 // EPILOGUE (what becomes of y; an "output" may need two rows of w):
 //   0  STORE     out[t, r] = y[r]
 //   1  RESIDUAL  out[t, r] += y[r]                 out is the residual stream
@@ -28,6 +30,10 @@ struct Params {
     kv_width: u32,
     head_size: u32,  // QKV, and INPUT = 3 (where K = n_head · head_size)
     rope: u32,       // QKV: 1 to rotate q and k
+    row0: u32,       // w holds rows row0 .. row0 + N of the layer (a layer in parts: formats, bindings)
+    out_n: u32,      // the layer's rows (out's row stride)
+    _pad0: u32,
+    _pad1: u32,
 }
 
 struct Step {
@@ -224,26 +230,27 @@ fn store_qkv(t: u32, r: u32, y_in: vec2f) {
 // Output o of token t from its dot products: y.x for columns c (= 2o when paired), y.y
 // for column c + 1 when paired.
 fn epilogue(t: u32, c: u32, dots: vec2f) {
-    let r = vec2u(col_row(c), col_row(c + 1u));
+    let r = p.row0 + vec2u(col_row(c), col_row(c + 1u));
     var y = dots + vec2f(bias_at(r.x), 0.0);
     if (paired()) {
         y.y += bias_at(r.y);
     }
+    let at = t * p.out_n + p.row0 + c;  // the layer's row row0 + c
     switch EPILOGUE {
         case RESIDUAL: {
-            out[t * p.n + c] += y.x;
+            out[at] += y.x;
         }
         case SWIGLU: {
-            out[t * (p.n / 2u) + c / 2u] = silu(y.x) * y.y;
+            out[t * (p.out_n / 2u) + (p.row0 + c) / 2u] = silu(y.x) * y.y;
         }
         case GELU: {
-            out[t * p.n + c] = gelu(y.x);
+            out[at] = gelu(y.x);
         }
         case QKV: {
-            store_qkv(t, c, y);
+            store_qkv(t, p.row0 + c, y);
         }
         default: {
-            out[t * p.n + c] = y.x;
+            out[at] = y.x;
         }
     }
 }

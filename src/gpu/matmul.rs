@@ -45,6 +45,11 @@ pub struct Params {
     pub head_size: u32,
     /// QKV: 1 to rotate q and k (RoPE).
     pub rope: u32,
+    /// A layer in parts: w holds rows `row0 .. row0 + n` of the layer's `out_n`.
+    pub row0: u32,
+    /// The layer's rows (out's row stride).
+    pub out_n: u32,
+    pub _pad: [u32; 2],
 }
 
 impl Params {
@@ -52,7 +57,17 @@ impl Params {
         Self {
             k: k as u32,
             n: n as u32,
+            out_n: n as u32,
             ..Self::default()
+        }
+    }
+
+    /// These parameters for the part of the layer of `rows` rows from `row0`.
+    pub fn part(self, row0: usize, rows: usize) -> Self {
+        Self {
+            row0: row0 as u32,
+            n: rows as u32,
+            ..self
         }
     }
 }
