@@ -6,7 +6,11 @@ struct Params {
     n_embd: u32,      // C
     vocab_size: u32,  // V, to keep a bad id inside wte
     use_wpe: u32,     // 1 for learned position embeddings (GPT-2), 0 for none
-    _pad: u32,
+    row0: u32,        // w holds rows row0 .. row0 + rows of wte (a table in parts: one
+    rows: u32,        // dispatch per part, each writing the tokens of its rows)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 struct Step {
@@ -33,7 +37,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let t = i / p.n_embd;
     let c = i % p.n_embd;
     let token = min(tokens[t], p.vocab_size - 1u);
-    var v = weight(token, c, p.n_embd);
+    if (token < p.row0 || token >= p.row0 + p.rows) {
+        return;  // another part's row
+    }
+    var v = weight(token - p.row0, c, p.n_embd);
     if (p.use_wpe != 0u) {
         v += wpe[(step.pos0 + t) * p.n_embd + c];
     }

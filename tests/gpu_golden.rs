@@ -36,8 +36,10 @@ fn gpu_prefill_logits_match_golden() {
     let Some(gpu) = gpu() else { return };
     for name in FIXTURES {
         let m = LoadedModel::from_path(&fixture(name)).unwrap();
-        // A chunk of 7 tokens: prompts take several passes, as long prompts do.
-        for chunk in [128, 7] {
+        // A chunk of 7 tokens: prompts take several passes, as long prompts do; with it,
+        // every matrix split by rows into parts of at most 4 KiB (one dispatch each), as
+        // matrices larger than one storage binding are (Llama; GPT-2 ignores the limit).
+        for (chunk, max_part_bytes) in [(128, None), (7, Some(4096))] {
             let mut model = pollster::block_on(GpuModel::new(
                 gpu,
                 &m.weights,
@@ -46,6 +48,7 @@ fn gpu_prefill_logits_match_golden() {
                     chunk,
                     capture: 0,
                     kv_cache: KvCache::F32,
+                    max_part_bytes,
                 },
             ))
             .unwrap();
@@ -57,7 +60,10 @@ fn gpu_prefill_logits_match_golden() {
                         .unwrap();
                     let got = pollster::block_on(model.read_logits(gpu)).unwrap();
                     assert_close(
-                        &format!("{name} chunk {chunk} prefill logits @{}", g.position),
+                        &format!(
+                            "{name} chunk {chunk} parts {max_part_bytes:?} prefill logits @{}",
+                            g.position
+                        ),
                         &got,
                         &g.values,
                         ATOL,
@@ -218,6 +224,7 @@ fn captured_attention_matches_cpu() {
             chunk: 7,
             capture: 40,
             kv_cache: KvCache::F32,
+            max_part_bytes: None,
         };
         let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
         model.set_capture(true);
@@ -298,6 +305,7 @@ fn predictions_and_logit_lens_match_cpu() {
             chunk: 7,
             capture: 40,
             kv_cache: KvCache::F32,
+            max_part_bytes: None,
         };
         let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
         model.set_capture(true);

@@ -7,6 +7,7 @@ use lantern::cpu;
 use lantern::gpu::attention::KvCache;
 use lantern::gpu::matmul::{Epilogue, Input, Linear, LinearIo, Params};
 use lantern::gpu::{self, Gpu, Step, weights};
+use lantern::model::llama::QTensor;
 use lantern::model::quant::{self, Format, dequantize};
 
 fn step(gpu: &Gpu, n_tokens: u32, pos0: u32, u: f32) -> wgpu::Buffer {
@@ -53,15 +54,7 @@ fn embedding_matches_cpu() {
     let mut want = vec![0.0; t * c];
     cpu::embedding_forward(&mut want, &tokens, &wte, &wpe, pos0, c);
 
-    let params = gpu.uniform(
-        "p",
-        &gpu::embedding::Params {
-            n_embd: c as u32,
-            vocab_size: v as u32,
-            use_wpe: 1,
-            _pad: 0,
-        },
-    );
+    let params = gpu.uniform("p", &gpu::embedding::Params::new(c, v, true));
     let st = step(gpu, t as u32, pos0 as u32, 0.0);
     let (tb, wteb, wpeb) = (
         gpu.storage_init("t", &tokens).unwrap(),
@@ -392,15 +385,7 @@ fn quantized_embedding_matches_cpu_rows() {
             .iter()
             .flat_map(|&tok| table[tok as usize * c..][..c].to_vec())
             .collect();
-        let params = gpu.uniform(
-            "p",
-            &gpu::embedding::Params {
-                n_embd: c as u32,
-                vocab_size: v as u32,
-                use_wpe: 0,
-                _pad: 0,
-            },
-        );
+        let params = gpu.uniform("p", &gpu::embedding::Params::new(c, v, false));
         let st = step(gpu, t as u32, 3, 0.0);
         let (tb, wb, unused) = (
             gpu.storage_init("t", &tokens).unwrap(),
@@ -491,6 +476,9 @@ struct LinearCase {
     k: usize,
     n: usize,
     bias: bool,
+    /// The layer in parts (weights::upload_parts): its last N / 4 rows (v, for QKV) in a
+    /// second format, and parts of at most so many bytes.
+    parts: Option<(Format, u64)>,
 }
 
 /// The CPU reference: the unfused steps one after the other. Returns what the kernel leaves
@@ -583,12 +571,20 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
         rng.data(t * k, 2.0).iter().map(|v| v + offset).collect()
     };
     let norm = rng.data(2 * k, 1.0);
-    let blocks = if c.format == Format::F32 {
-        bytemuck::cast_slice(&rng.data(n * k, 0.5)).to_vec()
-    } else {
-        random_blocks(rng, c.format, n, k)
+    let random = |rng: &mut Rng, format: Format, rows: usize| {
+        if rows == 0 {
+            Vec::new()
+        } else if format == Format::F32 {
+            bytemuck::cast_slice(&rng.data(rows * k, 0.5)).to_vec()
+        } else {
+            random_blocks(rng, format, rows, k)
+        }
     };
-    let w = dequantize(c.format, &blocks);
+    // In parts: rows 0 .. split in c.format, the rest in the second format.
+    let (second, split) = c.parts.map_or((c.format, n), |(f, _)| (f, n - n / 4));
+    let blocks = random(rng, c.format, split);
+    let blocks_b = random(rng, second, n - split);
+    let w = [dequantize(c.format, &blocks), dequantize(second, &blocks_b)].concat();
     let bias = rng.data(n, 1.0);
     let (hs, pos0) = (8usize, 13usize);
     // QKV: q heads then one k and one v head of 8 (n = 24 · heads / 3 … see the cases).
@@ -607,22 +603,20 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
         .into_iter()
         .flatten()
         .collect();
-    let params = gpu.uniform(
-        "p",
-        &Params {
-            has_bias: c.bias as u32,
-            eps: 1e-5,
-            q_width: qkv.0 as u32,
-            kv_width: kvw as u32,
-            head_size: if c.input == Input::Attention {
-                ATT_HEAD
-            } else {
-                hs
-            } as u32,
-            rope: 1,
-            ..Params::new(k, n)
-        },
-    );
+    let layer_params = Params {
+        has_bias: c.bias as u32,
+        eps: 1e-5,
+        q_width: qkv.0 as u32,
+        kv_width: kvw as u32,
+        head_size: if c.input == Input::Attention {
+            ATT_HEAD
+        } else {
+            hs
+        } as u32,
+        rope: 1,
+        ..Params::new(k, n)
+    };
+    let params = gpu.uniform("p", &layer_params);
     let st = gpu.uniform(
         "step",
         &Step {
@@ -632,7 +626,7 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
             ..Step::default()
         },
     );
-    let packed = weights::pack(c.format, n, k, &blocks);
+    let packed = weights::pack(c.format, split, k, &blocks);
     let (xb, wb, bb, nb, tb) = (
         buf(gpu, &x),
         gpu.storage_init("w", &packed).unwrap(),
@@ -643,30 +637,41 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
     let kc = gpu.storage("k", (ctx * kvw * 4) as u64).unwrap();
     let vc = gpu.storage("v", (ctx * kvw * 4) as u64).unwrap();
     let out = buf(gpu, &out0);
-    let bg = lin.bind(
-        gpu,
-        c.format,
-        c.input,
-        c.ep,
-        n as u32,
-        &LinearIo {
-            params: &params,
-            step: &st,
-            x: &xb,
-            w: &wb,
-            bias: Some(&bb),
-            out: &out,
-            norm: Some(&nb),
-            rope_table: Some(&tb),
-            kv: Some((&kc, &vc)),
-        },
-    );
+    let io = LinearIo {
+        params: &params,
+        step: &st,
+        x: &xb,
+        w: &wb,
+        bias: Some(&bb),
+        out: &out,
+        norm: Some(&nb),
+        rope_table: Some(&tb),
+        kv: Some((&kc, &vc)),
+    };
+    let bg = match c.parts {
+        None => lin.bind(gpu, c.format, c.input, c.ep, n as u32, &io),
+        Some((_, max_bytes)) => {
+            let tensor = |format, rows, bytes: &[u8]| QTensor {
+                format,
+                rows,
+                cols: k,
+                bytes: bytes.to_vec(),
+            };
+            let (a, b) = (
+                tensor(c.format, split, &blocks),
+                tensor(second, n - split, &blocks_b),
+            );
+            let parts = weights::upload_parts(gpu, "w", &[&a, &b], max_bytes).unwrap();
+            pollster::block_on(lin.prepare(gpu, second, c.input, c.ep)).unwrap();
+            lin.bind_parts(gpu, &parts, c.input, c.ep, layer_params, &io)
+        }
+    };
     let quant = if c.format == Format::F32 { 1.0 } else { 2.0 };
     let tol = quant * 1e-5 * (k as f32).sqrt() * 20.0;
     let name = |kernel: &str| {
         format!(
-            "{kernel} {:?} {:?} {:?} {t}x{k}x{n} bias={}",
-            c.format, c.input, c.ep, c.bias
+            "{kernel} {:?} {:?} {:?} {t}x{k}x{n} bias={} parts={:?}",
+            c.format, c.input, c.ep, c.bias, c.parts
         )
     };
     // The path the model takes (matvec for one token; for more, matmul, or matvec over a
@@ -728,6 +733,7 @@ fn linear_matches_cpu_on_odd_shapes() {
                 k,
                 n,
                 bias,
+                parts: None,
             };
             check_linear(gpu, &mut lin, &c, &mut rng);
         }
@@ -762,6 +768,7 @@ fn quantized_linear_matches_cpu_dequantization() {
                     k,
                     n,
                     bias: false,
+                    parts: None,
                 };
                 check_linear(gpu, &mut lin, &c, &mut rng);
             }
@@ -814,6 +821,7 @@ fn fused_norms_and_epilogues_match_cpu() {
                         k,
                         n,
                         bias,
+                        parts: None,
                     };
                     check_linear(gpu, &mut lin, &c, &mut rng);
                 }
@@ -849,6 +857,7 @@ fn matvec_shapes_all_match_cpu() {
                             k: if format.block_len() == 256 { 512 } else { 192 },
                             n: 326,
                             bias: false,
+                            parts: None,
                         };
                         check_linear(gpu, &mut lin, &c, &mut rng);
                     }
@@ -874,5 +883,43 @@ fn subgroup_reductions_are_used_where_offered() {
     );
     if offered && std::env::var("LANTERN_SUBGROUPS").as_deref() != Ok("0") {
         assert_eq!(gpu.subgroup_size, Some(info.subgroup_min_size));
+    }
+}
+
+/// Layers in parts, as the models bind them (weights::upload_parts): q and k in one format
+/// and v in another (Q4_K_M files mix Q4_K or Q5_0 with Q6_K or Q8_0), and layers split by
+/// rows into parts smaller than a binding; each against the CPU.
+#[test]
+fn layers_in_parts_match_cpu() {
+    for gpu in gpus() {
+        eprintln!("reductions: {}", gpu.describe());
+        let mut rng = Rng(41);
+        let mut lin = Linear::new(gpu).unwrap();
+        let cases = [
+            (Format::Q4_K, Format::Q6_K, Epilogue::Qkv, 256, 96, 1 << 20),
+            (Format::Q5_0, Format::Q8_0, Epilogue::Qkv, 96, 96, 1 << 20),
+            (Format::Q4_K, Format::Q6_K, Epilogue::Qkv, 256, 96, 2000),
+            (Format::Q8_0, Format::Q8_0, Epilogue::Store, 96, 131, 500),
+            (Format::F32, Format::Q4_1, Epilogue::Residual, 64, 75, 1000),
+        ];
+        for (first, second, ep, k, n, max_bytes) in cases {
+            for t in [1, 5] {
+                let c = LinearCase {
+                    format: first,
+                    input: if ep == Epilogue::Residual {
+                        Input::Raw
+                    } else {
+                        Input::RmsNorm
+                    },
+                    ep,
+                    t,
+                    k,
+                    n,
+                    bias: false,
+                    parts: Some((second, max_bytes)),
+                };
+                check_linear(gpu, &mut lin, &c, &mut rng);
+            }
+        }
     }
 }

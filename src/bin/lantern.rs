@@ -416,6 +416,7 @@ fn captured(args: &Args) -> Result<(LoadedModel, Gpu, GpuModel, Vec<u32>), Strin
         chunk: lantern::gpu::model::MAX_CHUNK,
         capture: n,
         kv_cache: kv_cache(args)?,
+        ..Default::default()
     };
     let mut model =
         pollster::block_on(GpuModel::new(&gpu, &m.weights, opts)).map_err(|e| e.to_string())?;

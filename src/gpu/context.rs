@@ -237,11 +237,15 @@ impl Gpu {
     }
 
     /// Refuses a buffer larger than one storage binding may be.
-    fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
-        let limit = self
-            .limits
+    /// The largest buffer one storage binding may hold here.
+    pub fn max_binding(&self) -> u64 {
+        self.limits
             .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size);
+            .min(self.limits.max_buffer_size)
+    }
+
+    fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
+        let limit = self.max_binding();
         if bytes > limit {
             return Err(LanternError::TooLargeForDevice {
                 what: what.to_string(),

@@ -18,7 +18,33 @@ pub struct Params {
     pub n_embd: u32,
     pub vocab_size: u32,
     pub use_wpe: u32,
-    pub _pad: u32,
+    /// A table in parts: this part's rows `row0 .. row0 + rows`.
+    pub row0: u32,
+    pub rows: u32,
+    pub _pad: [u32; 3],
+}
+
+impl Params {
+    /// The whole table of `vocab_size` rows, in one part.
+    pub fn new(n_embd: usize, vocab_size: usize, use_wpe: bool) -> Self {
+        Self {
+            n_embd: n_embd as u32,
+            vocab_size: vocab_size as u32,
+            use_wpe: use_wpe as u32,
+            row0: 0,
+            rows: vocab_size as u32,
+            _pad: [0; 3],
+        }
+    }
+
+    /// These parameters for the part of rows `row0 .. row0 + rows`.
+    pub fn part(self, row0: usize, rows: usize) -> Self {
+        Self {
+            row0: row0 as u32,
+            rows: rows as u32,
+            ..self
+        }
+    }
 }
 
 /// Slots: params, step, tokens, wte (in `format`), wpe, out.

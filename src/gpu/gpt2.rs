@@ -238,15 +238,7 @@ impl Gpt2Body {
             });
         }
 
-        let embed_params = gpu.uniform(
-            "embedding params",
-            &embedding::Params {
-                n_embd: c as u32,
-                vocab_size: v as u32,
-                use_wpe: 1,
-                _pad: 0,
-            },
-        );
+        let embed_params = gpu.uniform("embedding params", &embedding::Params::new(c, v, true));
         let embed = k
             .embedding
             .bind(gpu, &[&embed_params, step, &io.tokens, &wte, &wpe, &x]);

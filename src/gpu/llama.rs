@@ -6,6 +6,7 @@
 
 use super::matmul::{Epilogue, Input, Linear, LinearBind, LinearIo, Params};
 use super::model::Io;
+use super::model::ModelOptions;
 use super::roofline::DecodeCost;
 use super::{Gpu, Kernel, attention, embedding, weights};
 use crate::cpu::rope_table;
@@ -30,14 +31,13 @@ struct BlockBinds {
 pub struct LlamaBody {
     k: Kernels,
     blocks: Vec<BlockBinds>,
-    embed: wgpu::BindGroup,
-    /// What [`LlamaBody::head`] binds: output_norm and the unembedding.
-    p_out: wgpu::Buffer,
+    /// One per part of token_embd.
+    embed: Vec<wgpu::BindGroup>,
+    /// What [`LlamaBody::head`] binds: output_norm and the unembedding (in parts).
+    p_out: Params,
     output_norm: wgpu::Buffer,
-    output: wgpu::Buffer,
-    output_format: crate::model::quant::Format,
+    output: Vec<weights::Part>,
     step: wgpu::Buffer,
-    vocab: u32,
     /// [chunk, C] the residual stream
     pub x: wgpu::Buffer,
     n_embd: u32,
@@ -75,34 +75,41 @@ impl LlamaBody {
         ctx: usize,
         chunk: usize,
         capture: &attention::Capture,
-        kv: attention::KvCache,
+        opts: &ModelOptions,
     ) -> Result<Self> {
+        let kv = opts.kv_cache;
+        let max_part = opts
+            .max_part_bytes
+            .unwrap_or(u64::MAX)
+            .min(gpu.max_binding());
         let cfg = &w.config;
         let (c, f, v, hs) = (cfg.n_embd, cfg.n_ff, cfg.vocab_size, cfg.head_size);
         let (qw, kvw) = (cfg.q_width(), cfg.kv_width());
         let qkv_w = qw + 2 * kvw;
-        let stacked: Vec<(QTensor, QTensor)> = w
+        // q and k in the kernel's RoPE order; gate and up stacked (an output reads a row of
+        // each: one part, in f32 if their formats differ). q, k and v stay apart: each run
+        // of one format becomes a part of the fused q/k/v layer.
+        let stacked: Vec<((QTensor, QTensor), QTensor)> = w
             .blocks
             .iter()
             .map(|b| {
-                let (q, k) = match cfg.rope_layout {
+                let qk = match cfg.rope_layout {
                     RopeLayout::Adjacent => (b.attn_q.clone(), b.attn_k.clone()),
                     RopeLayout::Halves => (to_adjacent(&b.attn_q, hs), to_adjacent(&b.attn_k, hs)),
                 };
-                (
-                    QTensor::stack(&[&q, &k, &b.attn_v]),
-                    QTensor::stack(&[&b.ffn_gate, &b.ffn_up]),
-                )
+                (qk, QTensor::stack(&[&b.ffn_gate, &b.ffn_up]))
             })
             .collect();
         let mut linear = Linear::new(gpu)?.with_kv_cache(kv);
         linear
             .prepare(gpu, w.output().format, Input::RmsNorm, Epilogue::Store)
             .await?;
-        for (b, (qkv, gu)) in w.blocks.iter().zip(&stacked) {
-            linear
-                .prepare(gpu, qkv.format, Input::RmsNorm, Epilogue::Qkv)
-                .await?;
+        for (b, ((q, k), gu)) in w.blocks.iter().zip(&stacked) {
+            for f in [q.format, k.format, b.attn_v.format] {
+                linear
+                    .prepare(gpu, f, Input::RmsNorm, Epilogue::Qkv)
+                    .await?;
+            }
             linear
                 .prepare(gpu, gu.format, Input::RmsNorm, Epilogue::SwiGlu)
                 .await?;
@@ -139,28 +146,30 @@ impl LlamaBody {
         let table = gpu.storage_init("rope table", &table)?;
 
         let eps = cfg.rms_norm_eps;
-        let params = |p: Params| gpu.uniform("linear params", &p);
-        let p_qkv = params(Params {
+        let p_qkv = Params {
             eps,
             q_width: qw as u32,
             kv_width: kvw as u32,
             head_size: hs as u32,
             rope: 1,
             ..Params::new(c, qkv_w)
-        });
-        let p_o = params(Params {
+        };
+        let p_o = Params {
             head_size: hs as u32,
             ..Params::new(qw, c)
-        });
-        let p_gu = params(Params {
-            eps,
-            ..Params::new(c, 2 * f)
-        });
-        let p_down = params(Params::new(f, c));
-        let p_out = params(Params {
+        };
+        let p_gu = gpu.uniform(
+            "linear params",
+            &Params {
+                eps,
+                ..Params::new(c, 2 * f)
+            },
+        );
+        let p_down = Params::new(f, c);
+        let p_out = Params {
             eps,
             ..Params::new(c, v)
-        });
+        };
         let (probs_stride, probs_rows) = capture.stride_and_rows();
         let attn_params = gpu.uniform(
             "attention params",
@@ -178,17 +187,18 @@ impl LlamaBody {
             },
         );
         let mut blocks = Vec::with_capacity(cfg.n_layer);
-        for (i, (b, (qkv_t, gu_t))) in w.blocks.iter().zip(&stacked).enumerate() {
+        let parts = |name: &str, t: &[&QTensor]| weights::upload_parts(gpu, name, t, max_part);
+        for (i, (b, ((q_t, k_t), gu_t))) in w.blocks.iter().zip(&stacked).enumerate() {
             let name = |s: &str| format!("blk.{i}.{s}");
             let (attn_norm, ffn_norm, w_qkv, w_o, w_gu, w_down) = gpu
                 .uploading(&name("*"), || {
                     Ok((
                         gpu.storage_init(&name("attn_norm"), &b.attn_norm)?,
                         gpu.storage_init(&name("ffn_norm"), &b.ffn_norm)?,
-                        weights::upload(gpu, &name("attn_qkv"), qkv_t)?,
-                        weights::upload(gpu, &name("attn_output"), &b.attn_output)?,
+                        parts(&name("attn_qkv"), &[q_t, k_t, &b.attn_v])?,
+                        parts(&name("attn_output"), &[&b.attn_output])?,
                         weights::upload(gpu, &name("ffn_gate_up"), gu_t)?,
-                        weights::upload(gpu, &name("ffn_down"), &b.ffn_down)?,
+                        parts(&name("ffn_down"), &[&b.ffn_down])?,
                     ))
                 })
                 .await?;
@@ -196,11 +206,13 @@ impl LlamaBody {
                 gpu.storage(&name("k_cache"), (ctx * kvw * kv.bytes_per_value()) as u64)?;
             let v_cache =
                 gpu.storage(&name("v_cache"), (ctx * kvw * kv.bytes_per_value()) as u64)?;
-            let io = |params, x, w, out| LinearIo {
-                params,
+            // params and w are each part's own (Linear::bind_parts): placeholders here.
+            let unused = &io.unused;
+            let io = |x, out| LinearIo {
+                params: unused,
                 step,
                 x,
-                w,
+                w: unused,
                 bias: None,
                 out,
                 norm: None,
@@ -209,17 +221,17 @@ impl LlamaBody {
             };
             let lin = &k.linear;
             blocks.push(BlockBinds {
-                qkv: lin.bind(
+                qkv: lin.bind_parts(
                     gpu,
-                    qkv_t.format,
+                    &w_qkv,
                     Input::RmsNorm,
                     Epilogue::Qkv,
-                    qkv_w as u32,
+                    p_qkv,
                     &LinearIo {
                         norm: Some(&attn_norm),
                         rope_table: Some(&table),
                         kv: Some((&k_cache, &v_cache)),
-                        ..io(&p_qkv, &x, &w_qkv, &q)
+                        ..io(&x, &q)
                     },
                 ),
                 attn: k.attention.bind(
@@ -234,13 +246,13 @@ impl LlamaBody {
                         capture.layer(i),
                     ],
                 ),
-                attn_output: lin.bind(
+                attn_output: lin.bind_parts(
                     gpu,
-                    b.attn_output.format,
+                    &w_o,
                     Input::Attention,
                     Epilogue::Residual,
-                    c as u32,
-                    &io(&p_o, &att, &w_o, &x),
+                    p_o,
+                    &io(&att, &x),
                 ),
                 gate_up: lin.bind(
                     gpu,
@@ -249,44 +261,44 @@ impl LlamaBody {
                     Epilogue::SwiGlu,
                     2 * f as u32,
                     &LinearIo {
+                        params: &p_gu,
+                        w: &w_gu,
                         norm: Some(&ffn_norm),
-                        ..io(&p_gu, &x, &w_gu, &h)
+                        ..io(&x, &h)
                     },
                 ),
-                ffn_down: lin.bind(
+                ffn_down: lin.bind_parts(
                     gpu,
-                    b.ffn_down.format,
+                    &w_down,
                     Input::Raw,
                     Epilogue::Residual,
-                    c as u32,
-                    &io(&p_down, &h, &w_down, &x),
+                    p_down,
+                    &io(&h, &x),
                 ),
             });
         }
 
         let (token_embd, output) = gpu
             .uploading("token_embd and output", || {
-                let token_embd = weights::upload(gpu, "token_embd", &w.token_embd)?;
+                let token_embd = parts("token_embd", &[&w.token_embd])?;
                 let output = match &w.output {
-                    Some(t) => weights::upload(gpu, "output", t)?,
-                    None => token_embd.clone(), // tied: the same buffer
+                    Some(t) => parts("output", &[t])?,
+                    None => token_embd.clone(), // tied: the same buffers
                 };
                 Ok((token_embd, output))
             })
             .await?;
-        let embed_params = gpu.uniform(
-            "embedding params",
-            &embedding::Params {
-                n_embd: c as u32,
-                vocab_size: v as u32,
-                use_wpe: 0,
-                _pad: 0,
-            },
-        );
-        let embed = k.embedding.bind(
-            gpu,
-            &[&embed_params, step, &io.tokens, &token_embd, &io.unused, &x],
-        );
+        let embed = token_embd
+            .iter()
+            .map(|part| {
+                let p = embedding::Params::new(c, v, false).part(part.row0, part.rows);
+                let params = gpu.uniform("embedding params", &p);
+                k.embedding.bind(
+                    gpu,
+                    &[&params, step, &io.tokens, &part.buffer, &io.unused, &x],
+                )
+            })
+            .collect();
         let output_norm = gpu.storage_init("output_norm", &w.output_norm)?;
         let mut cost = DecodeCost {
             kv_bytes_per_pos: (cfg.n_layer * 2 * kvw * kv.bytes_per_value()) as u64,
@@ -300,7 +312,7 @@ impl LlamaBody {
             .blocks
             .iter()
             .zip(&stacked)
-            .flat_map(|(b, (qkv, gu))| [qkv, gu, &b.attn_output, &b.ffn_down]);
+            .flat_map(|(b, ((q, k), gu))| [q, k, &b.attn_v, gu, &b.attn_output, &b.ffn_down]);
         for t in matrices.chain([w.output()]) {
             let (bytes, fma) = linear_cost(t);
             cost.weight_bytes += bytes;
@@ -313,9 +325,8 @@ impl LlamaBody {
             p_out,
             output_norm,
             output,
-            output_format: w.output().format,
             step: step.clone(),
-            vocab: v as u32,
+
             x,
             n_embd: c as u32,
             n_head: cfg.n_head as u32,
@@ -329,7 +340,9 @@ impl LlamaBody {
     }
 
     pub fn encode_embedding(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
-        embedding::dispatch(gpu, &self.k.embedding, pass, &self.embed, t, self.n_embd);
+        for bind in &self.embed {
+            embedding::dispatch(gpu, &self.k.embedding, pass, bind, t, self.n_embd);
+        }
     }
 
     /// Block `i` over `t` tokens: the residual stream `x` in and out.
@@ -352,17 +365,17 @@ impl LlamaBody {
 
     /// output_norm and output from rows of `x` [rows, C] to `logits` [rows, V].
     pub fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, logits: &wgpu::Buffer) -> LinearBind {
-        self.k.linear.bind(
+        self.k.linear.bind_parts(
             gpu,
-            self.output_format,
+            &self.output,
             Input::RmsNorm,
             Epilogue::Store,
-            self.vocab,
+            self.p_out,
             &LinearIo {
-                params: &self.p_out,
+                params: &self.output_norm,
                 step: &self.step,
                 x,
-                w: &self.output,
+                w: &self.output_norm,
                 bias: None,
                 out: logits,
                 norm: Some(&self.output_norm),

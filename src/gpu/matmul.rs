@@ -7,7 +7,7 @@
 //! one bind group per layer serves prefill and decode.
 
 use super::attention::KvCache;
-use super::{Gpu, Kernel, Slot, reduce};
+use super::{Gpu, Kernel, Slot, reduce, weights};
 use crate::error::Result;
 use crate::model::quant::Format;
 
@@ -97,6 +97,7 @@ pub enum Epilogue {
 }
 
 /// What a linear layer binds; the slots it does not use get placeholders.
+#[derive(Clone, Copy)]
 pub struct LinearIo<'a> {
     pub params: &'a wgpu::Buffer,
     pub step: &'a wgpu::Buffer,
@@ -201,13 +202,25 @@ fn matvec_shape(gpu: &Gpu) -> MatvecShape {
     }
 }
 
-/// One layer's bind group, with the pipelines and shape its dispatch needs.
+/// One layer's bind groups, one per part (a run of its rows in one format and one binding,
+/// dispatched one after the other), with the pipelines and shapes their dispatches need.
 pub struct LinearBind {
-    pub bind: wgpu::BindGroup,
+    parts: Vec<PartBind>,
+}
+
+struct PartBind {
+    bind: wgpu::BindGroup,
     variant: Variant,
-    /// Columns of the product (rows of w), and outputs (columns, or pairs of them).
+    /// Columns of the product (rows of this part of w), and outputs (columns, or pairs).
     cols: u32,
     outputs: u32,
+}
+
+impl LinearBind {
+    /// Dispatches per pass of the layer.
+    pub fn dispatches(&self) -> usize {
+        self.parts.len()
+    }
 }
 
 impl Linear {
@@ -336,17 +349,53 @@ impl Linear {
         ];
         let paired = matches!(ep, Epilogue::SwiGlu | Epilogue::Qkv);
         LinearBind {
-            bind: gpu.bind_group("linear", &self.layout, &buffers),
-            variant,
-            cols: n,
-            outputs: if paired { n / 2 } else { n },
+            parts: vec![PartBind {
+                bind: gpu.bind_group("linear", &self.layout, &buffers),
+                variant,
+                cols: n,
+                outputs: if paired { n / 2 } else { n },
+            }],
         }
+    }
+
+    /// The bind groups of a layer whose w is in `parts` (each prepared before), with the
+    /// layer's `params` (each part gets its own copy, with its rows); `io.params` and `io.w`
+    /// are not used.
+    pub fn bind_parts(
+        &self,
+        gpu: &Gpu,
+        parts: &[weights::Part],
+        input: Input,
+        ep: Epilogue,
+        params: Params,
+        io: &LinearIo,
+    ) -> LinearBind {
+        let parts = parts
+            .iter()
+            .flat_map(|part| {
+                let p = gpu.uniform("linear params", &params.part(part.row0, part.rows));
+                let io = LinearIo {
+                    params: &p,
+                    w: &part.buffer,
+                    ..*io
+                };
+                self.bind(gpu, part.format, input, ep, part.rows as u32, &io)
+                    .parts
+            })
+            .collect();
+        LinearBind { parts }
     }
 
     /// y[rows, ·] for `rows` rows of x: matvec for one row; for more, matmul, or on CPU
     /// adapters matvec for each row (measured on lavapipe, SmolLM2, 64-token prompt: 13.0
     /// and 14.1 tokens/s against matmul's 10.0 and 13.4 in alternating runs).
     pub fn dispatch(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &LinearBind, rows: u32) {
+        for part in &l.parts {
+            self.dispatch_part(gpu, pass, part, rows);
+        }
+    }
+
+    fn dispatch_part(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &PartBind, rows: u32) {
         let groups = l
             .outputs
             .div_ceil(self.matvec_shape.outputs_per_workgroup());
@@ -357,7 +406,7 @@ impl Linear {
                 .matvec
                 .dispatch(gpu, pass, &l.bind, [groups, 1, rows]);
         } else {
-            self.dispatch_matmul(gpu, pass, l, rows);
+            Self::matmul_part(gpu, pass, l, rows);
         }
     }
 
@@ -369,6 +418,12 @@ impl Linear {
         l: &LinearBind,
         rows: u32,
     ) {
+        for part in &l.parts {
+            Self::matmul_part(gpu, pass, part, rows);
+        }
+    }
+
+    fn matmul_part(gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &PartBind, rows: u32) {
         let groups = [l.cols.div_ceil(TILE), rows.div_ceil(TILE), 1];
         l.variant.matmul.dispatch(gpu, pass, &l.bind, groups);
     }

@@ -28,6 +28,9 @@ pub struct ModelOptions {
     pub capture: usize,
     /// How the KV cache stores its values (f16 by default).
     pub kv_cache: KvCache,
+    /// The most bytes one part of a matrix may hold (`None`: the adapter's largest storage
+    /// binding). Matrices larger are split by rows into parts, one dispatch each.
+    pub max_part_bytes: Option<u64>,
 }
 
 impl Default for ModelOptions {
@@ -37,6 +40,7 @@ impl Default for ModelOptions {
             chunk: MAX_CHUNK,
             capture: 0,
             kv_cache: KvCache::default(),
+            max_part_bytes: None,
         }
     }
 }
@@ -272,7 +276,7 @@ impl GpuModel {
                 (Body::Gpt2(b), kv)
             }
             Weights::Llama(w) => {
-                let b = LlamaBody::new(gpu, w, &io, context, chunk, &probs, opts.kv_cache).await?;
+                let b = LlamaBody::new(gpu, w, &io, context, chunk, &probs, &opts).await?;
                 let kv = b.kv_cache_bytes;
                 (Body::Llama(b), kv)
             }

@@ -179,6 +179,50 @@ pub fn upload(gpu: &Gpu, name: &str, t: &QTensor) -> Result<wgpu::Buffer> {
     gpu.storage_init(name, &pack(t.format, t.rows, t.cols, &t.bytes))
 }
 
+/// A run of a layer's rows in one format and one buffer (one binding).
+#[derive(Clone)]
+pub struct Part {
+    pub buffer: wgpu::Buffer,
+    pub format: Format,
+    /// The layer's rows row0 .. row0 + rows.
+    pub row0: usize,
+    pub rows: usize,
+}
+
+/// The layer made of `tensors` (its rows in order, e.g. q, k and v) as parts: consecutive
+/// tensors of one format stacked, and each run split by rows where it would exceed
+/// `max_bytes` (the adapter's largest binding, [`Gpu::max_binding`], unless less is asked).
+/// Each part is one dispatch; a layer of one format that fits is one part, as before.
+pub fn upload_parts(
+    gpu: &Gpu,
+    name: &str,
+    tensors: &[&QTensor],
+    max_bytes: u64,
+) -> Result<Vec<Part>> {
+    let mut parts = Vec::new();
+    let mut row0 = 0;
+    for run in tensors.chunk_by(|a, b| a.format == b.format) {
+        let t = QTensor::stack(run);
+        let row_bytes = (row_words(t.format, t.cols) * 4) as u64;
+        // An even number of rows: the q/k/v layer's outputs are pairs of rows (RoPE).
+        let per_part = ((max_bytes / row_bytes) as usize & !1).max(2);
+        let file_row = t.format.bytes_for(t.cols);
+        for first in (0..t.rows).step_by(per_part) {
+            let rows = per_part.min(t.rows - first);
+            let bytes = &t.bytes[first * file_row..(first + rows) * file_row];
+            let label = format!("{name} rows {}..{}", row0 + first, row0 + first + rows);
+            parts.push(Part {
+                buffer: gpu.storage_init(&label, &pack(t.format, rows, t.cols, bytes))?,
+                format: t.format,
+                row0: row0 + first,
+                rows,
+            });
+        }
+        row0 += t.rows;
+    }
+    Ok(parts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
