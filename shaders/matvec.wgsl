@@ -52,7 +52,7 @@ fn dots(t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> 
         live[o] = c < p.n;
         base[o] = vec2u(col_row(c), col_row(c + 1u)) * row_len;
     }
-    if (FORMAT == 0u) {
+    if (FLOAT) {
         for (var k = lane * 4u; k < p.k; k += LANES * 4u) {
             let xv = x4(t, k, stats);
             for (var o = 0u; o < OUTS; o++) {
@@ -68,9 +68,9 @@ fn dots(t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> 
                     }
                 } else {
                     for (var j = 0u; k + j < p.k; j++) {
-                        wv[j] = bitcast<f32>(w[base[o].x + k + j]);
+                        wv[j] = weight_at(base[o].x, k + j);
                         if (two) {
-                            wv2[j] = bitcast<f32>(w[base[o].y + k + j]);
+                            wv2[j] = weight_at(base[o].y, k + j);
                         }
                     }
                 }

@@ -18,6 +18,8 @@
 //   8   Q4_K     4  0  32   bytes 0–7 sc, 8–15 m      (d·sc, −dmin·m)
 //   9   Q5_K     4  1  32   as Q4_K                   (d·sc, −dmin·m)
 //   10  Q6_K     4  2  16   byte j = s (signed)       (d·s, −32·d·s)
+//   11  f16     16  0   -  -                          pairs in a word (a row of odd K padded)
+//   12  bf16    16  0   -  -                          as f16
 
 @group(0) @binding(3) var<storage, read> w: array<u32>;  // [N rows] in FORMAT
 
@@ -25,10 +27,11 @@ override FORMAT: u32 = 0u;
 
 // The format's shape, constants once FORMAT is set: low and high bits per weight, and
 // weights per sub-block (one (scale, offset); 1 for f32).
-override K_QUANT: bool = FORMAT >= 6u;
-override LO_BITS: u32 = select(select(4u, 2u, FORMAT == 6u || FORMAT == 7u), select(8u, 32u, FORMAT == 0u), FORMAT <= 1u);
+override FLOAT: bool = FORMAT == 0u || FORMAT >= 11u;
+override K_QUANT: bool = FORMAT >= 6u && FORMAT <= 10u;
+override LO_BITS: u32 = select(select(select(4u, 2u, FORMAT == 6u || FORMAT == 7u), select(8u, 32u, FORMAT == 0u), FORMAT <= 1u), 16u, FORMAT >= 11u);
 override HI_BITS: u32 = select(select(0u, 1u, FORMAT == 4u || FORMAT == 5u || FORMAT == 7u || FORMAT == 9u), 2u, FORMAT == 10u);
-override SUB_LEN: u32 = select(select(32u, 16u, FORMAT == 6u || FORMAT == 7u || FORMAT == 10u), 1u, FORMAT == 0u);
+override SUB_LEN: u32 = select(select(32u, 16u, FORMAT == 6u || FORMAT == 7u || FORMAT == 10u), 1u, FLOAT);
 
 fn is_k_quant() -> bool {
     return K_QUANT;
@@ -47,6 +50,9 @@ fn sub_len() -> u32 {
 fn row_words(k_len: u32) -> u32 {
     if (FORMAT == 0u) {
         return k_len;
+    }
+    if (FLOAT) {
+        return (k_len + 1u) / 2u;
     }
     var n_meta = k_len / 32u;
     if (is_k_quant()) {
@@ -76,7 +82,7 @@ fn signed_byte(v: u32) -> f32 {
 
 // (scale, offset) of sub-block b of the row at word `base` of k_len weights.
 fn block_scale(base: u32, k_len: u32, b: u32) -> vec2f {
-    if (FORMAT == 0u) {
+    if (FLOAT) {
         return vec2f(1.0, 0.0);
     }
     let at_meta = base + k_len / 32u * (lo_bits() + hi_bits());
@@ -147,16 +153,36 @@ fn ints8(base: u32, k_len: u32, k: u32) -> Ints8 {
     return Ints8(vec4f(a), vec4f(b));
 }
 
-// f32 weights k .. k + 3 of the row at word `base`.
+// The two 16-bit floats of a word (f16, exactly, or bf16).
+fn floats16(word: u32) -> vec2f {
+    if (FORMAT == 12u) {
+        return vec2f(bitcast<f32>(word << 16u), bitcast<f32>(word & 0xffff0000u));
+    }
+    return halves(word);
+}
+
+// Float weights (FLOAT formats) k .. k + 3 of the row at word `base` (k a multiple of 4).
 fn weight4_at(base: u32, k: u32) -> vec4f {
+    if (FORMAT != 0u) {
+        let i = base + k / 2u;
+        return vec4f(floats16(w[i]), floats16(w[i + 1u]));
+    }
     let i = base + k;
     return vec4f(bitcast<f32>(w[i]), bitcast<f32>(w[i + 1u]), bitcast<f32>(w[i + 2u]), bitcast<f32>(w[i + 3u]));
+}
+
+// Float weight k of the row at word `base`.
+fn weight_at(base: u32, k: u32) -> f32 {
+    if (FORMAT != 0u) {
+        return floats16(w[base + k / 2u])[k % 2u];
+    }
+    return bitcast<f32>(w[base + k]);
 }
 
 // Weights k .. k + 3 of row `row` (k a multiple of 4, k + 3 < k_len).
 fn weight4(row: u32, k: u32, k_len: u32) -> vec4f {
     let base = row * row_words(k_len);
-    if (FORMAT == 0u) {
+    if (FLOAT) {
         return weight4_at(base, k);
     }
     let q = ints8(base, k_len, k & ~7u);
@@ -166,8 +192,8 @@ fn weight4(row: u32, k: u32, k_len: u32) -> vec4f {
 
 // Weight k of row `row`.
 fn weight(row: u32, k: u32, k_len: u32) -> f32 {
-    if (FORMAT == 0u) {
-        return bitcast<f32>(w[row * k_len + k]);
+    if (FLOAT) {
+        return weight_at(row * row_words(k_len), k);
     }
     return weight4(row, k & ~3u, k_len)[k & 3u];
 }

@@ -288,6 +288,21 @@ fn scale_offsets(format: Format) -> (usize, Option<usize>) {
     }
 }
 
+/// `values` stored in a float format (rounded to it).
+fn float_bytes(format: Format, values: &[f32]) -> Vec<u8> {
+    match format {
+        Format::F16 => values
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect(),
+        Format::BF16 => values
+            .iter()
+            .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+            .collect(),
+        _ => bytemuck::cast_slice(values).to_vec(),
+    }
+}
+
 /// Every quantized format.
 const QUANTIZED: [Format; 10] = [
     Format::Q8_0,
@@ -375,10 +390,14 @@ fn dequantization_matches_the_gguf_package() {
 fn quantized_embedding_matches_cpu_rows() {
     let Some(gpu) = gpu() else { return };
     let mut rng = Rng(12);
-    for format in QUANTIZED {
+    for format in QUANTIZED.into_iter().chain([Format::F16, Format::BF16]) {
         let k = pollster::block_on(gpu::embedding::kernel(gpu, format)).unwrap();
         let (v, c, t) = (41usize, 512usize, 5usize);
-        let blocks = random_blocks(&mut rng, format, v, c);
+        let blocks = if format.block_len() == 1 {
+            float_bytes(format, &rng.data(v * c, 1.0))
+        } else {
+            random_blocks(&mut rng, format, v, c)
+        };
         let table = dequantize(format, &blocks);
         let tokens: Vec<u32> = (0..t).map(|_| (rng.next_u64() % v as u64) as u32).collect();
         let want: Vec<f32> = tokens
@@ -574,8 +593,8 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
     let random = |rng: &mut Rng, format: Format, rows: usize| {
         if rows == 0 {
             Vec::new()
-        } else if format == Format::F32 {
-            bytemuck::cast_slice(&rng.data(rows * k, 0.5)).to_vec()
+        } else if matches!(format, Format::F32 | Format::F16 | Format::BF16) {
+            float_bytes(format, &rng.data(rows * k, 0.5))
         } else {
             random_blocks(rng, format, rows, k)
         }
@@ -725,17 +744,19 @@ fn linear_matches_cpu_on_odd_shapes() {
             (130, 64, 200, true),
             (2, 3, 1, false),
         ] {
-            let c = LinearCase {
-                format: Format::F32,
-                input: Input::Raw,
-                ep: Epilogue::Store,
-                t,
-                k,
-                n,
-                bias,
-                parts: None,
-            };
-            check_linear(gpu, &mut lin, &c, &mut rng);
+            for format in [Format::F32, Format::F16, Format::BF16] {
+                let c = LinearCase {
+                    format,
+                    input: Input::Raw,
+                    ep: Epilogue::Store,
+                    t,
+                    k,
+                    n,
+                    bias,
+                    parts: None,
+                };
+                check_linear(gpu, &mut lin, &c, &mut rng);
+            }
         }
     }
 }

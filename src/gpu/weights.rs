@@ -23,8 +23,8 @@
 //!     (d·sc_j, −dmin·m_j); Q2_K: the file's 16 bytes (sc | m << 4), sub-blocks of 16:
 //!     (d·sc_j, −dmin·m_j); Q3_K: 16 signed scales (the 6-bit value − 32), (d·s_j, −4·d·s_j);
 //!     Q6_K: its 16 signed scales, (d·s_j, −32·d·s_j).
-//! - f32 rows are the plain K floats (LO 32, no meta). F16 and BF16 are widened to f32 at
-//!   load for now.
+//! - f32 rows are the plain K floats (LO 32, no meta); f16 and bf16 rows their K 16-bit
+//!   floats in pairs (weight 2i in the low half of word i), padded to whole words.
 //!
 //! A row is self-contained, so a matrix can be split by rows across bindings. The shaders
 //! read this layout through `shaders/quant.wgsl`; the CPU reference keeps reading the file's
@@ -52,7 +52,9 @@ pub struct Layout {
 /// The layout of `format` on the GPU.
 pub fn layout(format: Format) -> Layout {
     let (shader_id, lo_bits, hi_bits, meta_words) = match format {
-        Format::F32 | Format::F16 | Format::BF16 => (0, 32, 0, 0),
+        Format::F32 => (0, 32, 0, 0),
+        Format::F16 => (11, 16, 0, 0),
+        Format::BF16 => (12, 16, 0, 0),
         Format::Q8_0 => (1, 8, 0, 1),
         Format::Q4_0 => (2, 4, 0, 1),
         Format::Q4_1 => (3, 4, 0, 1),
@@ -82,6 +84,9 @@ impl Format {
 /// Words of one row of `cols` weights (cols a multiple of the block length).
 pub fn row_words(format: Format, cols: usize) -> usize {
     let l = layout(format);
+    if l.lo_bits == 16 {
+        return cols.div_ceil(2); // a row of odd length padded to whole words
+    }
     cols * (l.lo_bits + l.hi_bits) / 32 + cols / format.block_len() * l.meta_words
 }
 
@@ -149,9 +154,17 @@ pub fn pack(format: Format, rows: usize, cols: usize, bytes: &[u8]) -> Vec<u32> 
     let l = layout(format);
     let mut out = Vec::with_capacity(rows * row_words(format, cols));
     if l.lo_bits == 32 {
-        // Floats: widened to f32 (the CPU's dequantization is exact for these).
-        let values = crate::model::quant::dequantize(format, &bytes[..rows * row_bytes]);
-        out.extend(values.iter().map(|v| v.to_bits()));
+        out.extend(bytes[..rows * row_bytes].chunks_exact(4).map(bytes_word));
+        return out;
+    }
+    if l.lo_bits == 16 {
+        // Pairs of 16-bit floats as they are, each row padded to whole words.
+        for row in bytes.chunks_exact(row_bytes).take(rows) {
+            out.extend(row.chunks(4).map(|b| {
+                let hi = if b.len() == 4 { [b[2], b[3]] } else { [0, 0] };
+                u32::from_le_bytes([b[0], b[1], hi[0], hi[1]])
+            }));
+        }
         return out;
     }
     let (mut ints, mut metas) = (Vec::with_capacity(cols), Vec::new());

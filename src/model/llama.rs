@@ -263,17 +263,12 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
             });
         }
         let bytes = g.data(t);
-        Ok(match t.format {
-            // 16-bit floats are widened once here: the kernels read f32 or quantized blocks.
-            Format::F16 | Format::BF16 => {
-                QTensor::from_f32(rows, cols, &dequantize(t.format, bytes))
-            }
-            f => QTensor {
-                format: f,
-                rows,
-                cols,
-                bytes: bytes.to_vec(),
-            },
+        // Kept as stored (16-bit floats too): the kernels read every format.
+        Ok(QTensor {
+            format: t.format,
+            rows,
+            cols,
+            bytes: bytes.to_vec(),
         })
     };
     let vector =
