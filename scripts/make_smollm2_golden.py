@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Writes tests/data/smollm2_golden.json: what an independent implementation computes for the
-real SmolLM2-135M-Instruct Q4_1 GGUF file, for Lantern's tests to compare against.
+real SmolLM2-135M-Instruct Q4_1 GGUF file, for Lantern's tests to compare against; given a
+type (Q4_K_M, Q6_K, F16, …), the same for models/SmolLM2-135M-Instruct.<TYPE>.gguf (made by
+scripts/make-quantized.sh) into tests/data/smollm2_<type>.json.
 
     pip install numpy==2.4.6 gguf==0.19.0 tokenizers==0.22.1 jinja2
-    ./scripts/fetch-model.sh && python3 scripts/make_smollm2_golden.py
+    ./scripts/fetch-model.sh && python3 scripts/make_smollm2_golden.py [TYPE]
 
 Independent of Lantern's code at every step:
 - weights: read and dequantized by the `gguf` package (llama.cpp's own Python reader);
@@ -15,6 +17,7 @@ Independent of Lantern's code at every step:
 """
 import json
 import os
+import sys
 
 import jinja2
 import numpy as np
@@ -22,8 +25,9 @@ from gguf import GGUFReader, quants
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODEL = os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
-OUT = os.path.join(ROOT, "tests", "data", "smollm2_golden.json")
+TYPE = sys.argv[1] if len(sys.argv) > 1 else None
+MODEL = os.path.join(ROOT, "models", f"SmolLM2-135M-Instruct.{TYPE or 'Q4_1'}.gguf")
+OUT = os.path.join(ROOT, "tests", "data", f"smollm2_{TYPE.lower()}.json" if TYPE else "smollm2_golden.json")
 SYSTEM = "You are a helpful assistant. Answer briefly and accurately."  # Lantern's default
 TOP = 40
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up what the tests need and runs all of them: formatting, lints (native and wasm32),
-# `cargo test` (kernels, golden models, tokenizer, CLI) on whatever GPU wgpu finds (Mesa's
+# `cargo test` (kernels, golden models and quantized files, tokenizer, CLI) on whatever GPU wgpu finds (Mesa's
 # lavapipe on a machine without one), the page's release build, and the browser tests in
 # headless Chromium on WebGPU (SwiftShader).
 # REQUIRE_GPU=1 makes a missing GPU adapter a failure instead of a skip, REQUIRE_MODEL=1 a
@@ -10,8 +10,12 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 # The browser tests' browser (Chromium ships SwiftShader, its WebGPU without a GPU).
 apt_install chromium chromium-driver
-# The default model (SmolLM2-135M-Instruct), for its golden tests.
+# The default model (SmolLM2-135M-Instruct), for its golden tests, and the same model in the
+# GGUF types users download (Q4_K_M, Q5_K_M, Q6_K, Q8_0, F16), made by llama.cpp's
+# llama-quantize (built once into ~/.cache/lantern: ~15 min on 2 cores the first time).
 ./scripts/fetch-model.sh
+apt_install g++ make
+./scripts/make-quantized.sh
 
 step() { echo; echo "== $*"; }
 step "cargo fmt --check";          cargo fmt --check

@@ -34,6 +34,9 @@ struct Case {
     rendered: String,
     prompt_ids: Vec<u32>,
     greedy_ids: Vec<u32>,
+    /// The gap between the reference's two best logits at each greedy step.
+    #[serde(default)]
+    greedy_margins: Vec<f32>,
     logits: Vec<TopLogits>,
 }
 
@@ -212,8 +215,39 @@ fn generate_continues_with_paris_and_chat_answers_paris() {
     let (Some(_), Some(_)) = (model(), gpu()) else {
         return;
     };
+    answers_paris(&model_path(), true);
+}
+
+/// The same with the quantized files: Q4_K_M (the type users download most) continues with
+/// " Paris"; its chat answer is not checked, because the reference itself answers "Le Grand
+/// Garou is the capital of France." on this Q4_K_M (quantized again from the Q4_1 file, the
+/// only weights here): tests/data/smollm2_q4_k_m.json. Q8_0's chat answers Paris.
+#[test]
+fn quantized_files_continue_with_paris() {
+    let Some(_) = gpu() else { return };
+    for (ty, chat) in [("Q4_K_M", false), ("Q8_0", true)] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("models/SmolLM2-135M-Instruct.{ty}.gguf"));
+        if !path.exists() {
+            assert!(
+                std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
+                "REQUIRE_MODEL=1 but {} is missing: run scripts/make-quantized.sh",
+                path.display()
+            );
+            eprintln!(
+                "SKIPPED: {} (run scripts/make-quantized.sh)",
+                path.display()
+            );
+            continue;
+        }
+        answers_paris(&path, chat);
+    }
+}
+
+/// `lantern generate` continues "The capital of France is" with " Paris", and (when `chat`)
+/// `lantern chat` answers "What is the capital of France?" with Paris, on the model at `path`.
+fn answers_paris(path: &std::path::Path, chat: bool) {
     let lantern = env!("CARGO_BIN_EXE_lantern");
-    let path = model_path();
     let out = std::process::Command::new(lantern)
         .args([
             "generate",
@@ -237,6 +271,9 @@ fn generate_continues_with_paris_and_chat_answers_paris() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.starts_with(" Paris"), "generate said {text:?}");
+    if !chat {
+        return;
+    }
 
     let mut child = std::process::Command::new(lantern)
         .args([
@@ -270,4 +307,97 @@ fn generate_continues_with_paris_and_chat_answers_paris() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("Paris"), "chat said {text:?}");
+}
+
+/// The GGUF types users download, made from the default file by llama.cpp's own quantizer
+/// (scripts/make-quantized.sh), each with golden data from the same independent
+/// implementation (scripts/make_smollm2_golden.py TYPE).
+const QUANTIZED: [&str; 5] = ["Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"];
+
+/// Gaps between the two best logits smaller than this are near-ties: past one, an exact-f32
+/// implementation may rightly pick the other token.
+const NEAR_TIE: f32 = 0.05;
+
+/// Each quantized file: its prompts fed through the GPU in passes, the logits the golden
+/// lists within tolerance, the greedy choice equal to the reference's up to the first
+/// near-tie (the reference's tokens are fed on, so later positions are compared too).
+#[test]
+fn quantized_files_match_golden() {
+    let Some(gpu) = gpu() else { return };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for ty in QUANTIZED {
+        let path = dir.join(format!("models/SmolLM2-135M-Instruct.{ty}.gguf"));
+        if !path.exists() {
+            assert!(
+                std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
+                "REQUIRE_MODEL=1 but {} is missing: run scripts/make-quantized.sh",
+                path.display()
+            );
+            eprintln!(
+                "SKIPPED: {} (run scripts/make-quantized.sh)",
+                path.display()
+            );
+            continue;
+        }
+        let golden_path = dir.join(format!("tests/data/smollm2_{}.json", ty.to_lowercase()));
+        let golden: Golden =
+            serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
+        let m = LoadedModel::from_path(&path).unwrap();
+        let mut model = pollster::block_on(GpuModel::new(
+            gpu,
+            &m.weights,
+            ModelOptions {
+                context: Some(256),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+        for case in &golden.cases {
+            let mut seq = case.prompt_ids.clone();
+            seq.extend_from_slice(&case.greedy_ids);
+            let logits_at = |p: usize| case.logits.iter().find(|l| l.position == p);
+            let n_prompt = case.prompt_ids.len();
+            let tie = case
+                .greedy_margins
+                .iter()
+                .position(|&g| g < NEAR_TIE)
+                .unwrap_or(case.greedy_ids.len());
+            model.reset();
+            let mid = n_prompt / 2;
+            let mut ranges = vec![0..1, 1..mid + 1, mid + 1..n_prompt];
+            ranges.extend((n_prompt..seq.len()).map(|i| i..i + 1));
+            for range in ranges.into_iter().filter(|r| !r.is_empty()) {
+                let end = range.end - 1;
+                let next =
+                    pollster::block_on(model.prefill(gpu, &seq[range], GREEDY, 0.0)).unwrap();
+                // The greedy step this pass predicts, once past the prompt.
+                let step = (end + 1).checked_sub(n_prompt);
+                if step.is_some_and(|step| step < tie) {
+                    assert_eq!(
+                        next,
+                        seq[end + 1],
+                        "{ty} {:?}: greedy token {step:?}",
+                        case.text
+                    );
+                }
+                if let Some(want) = logits_at(end) {
+                    let got = pollster::block_on(model.read_logits(gpu)).unwrap();
+                    let what = format!("{ty} {:?} @{end}", case.text);
+                    if want.top_logits[0] - want.top_logits[1] >= NEAR_TIE {
+                        check_logits(&what, &got, want);
+                    } else {
+                        // A near-tie: the logits within tolerance, either of the two may win.
+                        let got_top: Vec<f32> =
+                            want.top_ids.iter().map(|&i| got[i as usize]).collect();
+                        assert_close(&what, &got_top, &want.top_logits, 0.02, 0.002);
+                    }
+                }
+            }
+            eprintln!(
+                "{ty} {:?}: {} greedy tokens equal before the first near-tie",
+                case.text,
+                tie.min(case.greedy_ids.len())
+            );
+        }
+    }
 }
