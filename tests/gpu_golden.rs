@@ -38,7 +38,7 @@ fn gpu_prefill_logits_match_golden() {
         let m = LoadedModel::from_path(&fixture(name)).unwrap();
         // A chunk of 7 tokens: prompts take several passes, as long prompts do; with it,
         // every matrix split by rows into parts of at most 4 KiB (one dispatch each), as
-        // matrices larger than one storage binding are (Llama; GPT-2 ignores the limit).
+        // matrices larger than one storage binding are (Llama: all; GPT-2: wte and lm_head).
         for (chunk, max_part_bytes) in [(128, None), (7, Some(4096))] {
             let mut model = pollster::block_on(GpuModel::new(
                 gpu,

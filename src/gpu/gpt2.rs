@@ -4,11 +4,12 @@
 //! sampler) is in model.rs.
 
 use super::matmul::{Epilogue, Input, Linear, LinearBind, LinearIo, Params};
-use super::model::Io;
+use super::model::{Io, ModelOptions};
 use super::roofline::DecodeCost;
-use super::{Gpu, Kernel, attention, embedding};
+use super::{Gpu, Kernel, attention, embedding, weights};
 use crate::error::Result;
 use crate::model::Gpt2Weights;
+use crate::model::llama::QTensor;
 use crate::model::quant::Format;
 
 struct Kernels {
@@ -29,13 +30,14 @@ struct BlockBinds {
 pub struct Gpt2Body {
     k: Kernels,
     blocks: Vec<BlockBinds>,
-    embed: wgpu::BindGroup,
-    /// What [`Gpt2Body::head`] binds: ln_f (weight then bias) and the unembedding.
+    /// One per part of wte.
+    embed: Vec<wgpu::BindGroup>,
+    /// What [`Gpt2Body::head`] binds: ln_f (weight then bias) and the unembedding (in parts:
+    /// GPT-2's 50,257 × 768 f32 wte is 154 MB, more than a 128 MiB binding).
     ln_f: wgpu::Buffer,
-    p_head: wgpu::Buffer,
-    lm_head: wgpu::Buffer,
+    p_head: Params,
+    lm_head: Vec<weights::Part>,
     step: wgpu::Buffer,
-    vocab: u32,
     /// [chunk, C] the residual stream
     pub x: wgpu::Buffer,
     n_embd: u32,
@@ -57,8 +59,13 @@ impl Gpt2Body {
         ctx: usize,
         chunk: usize,
         capture: &attention::Capture,
-        kv: attention::KvCache,
+        opts: &ModelOptions,
     ) -> Result<Self> {
+        let kv = opts.kv_cache;
+        let max_part = opts
+            .max_part_bytes
+            .unwrap_or(u64::MAX)
+            .min(gpu.max_binding());
         let cfg = &w.config;
         let (c, f, v) = (cfg.n_embd, cfg.n_inner, cfg.vocab_size);
         let mut linear = Linear::new(gpu)?.with_kv_cache(kv);
@@ -90,11 +97,15 @@ impl Gpt2Body {
 
         let (wte, wpe, lm_head) = gpu
             .uploading("wte, wpe and lm_head", || {
-                let wte = gpu.storage_init("wte", &w.wte)?;
+                let table = |name: &str, values: &[f32]| {
+                    let t = QTensor::from_f32(v, c, values);
+                    weights::upload_parts(gpu, name, &[&t], max_part)
+                };
+                let wte = table("wte", &w.wte)?;
                 let wpe = gpu.storage_init("wpe", &w.wpe)?;
                 let lm_head = match &w.lm_head {
-                    Some(head) => gpu.storage_init("lm_head", head)?,
-                    None => wte.clone(), // tied: the same buffer
+                    Some(head) => table("lm_head", head)?,
+                    None => wte.clone(), // tied: the same buffers
                 };
                 Ok((wte, wpe, lm_head))
             })
@@ -123,10 +134,10 @@ impl Gpt2Body {
             ..with_bias(c, f)
         });
         let p_mlp_proj = params(with_bias(f, c));
-        let p_head = params(Params {
+        let p_head = Params {
             eps,
             ..Params::new(c, v)
-        });
+        };
         let (probs_stride, probs_rows) = capture.stride_and_rows();
         let attn_params = gpu.uniform(
             "attention params",
@@ -238,10 +249,15 @@ impl Gpt2Body {
             });
         }
 
-        let embed_params = gpu.uniform("embedding params", &embedding::Params::new(c, v, true));
-        let embed = k
-            .embedding
-            .bind(gpu, &[&embed_params, step, &io.tokens, &wte, &wpe, &x]);
+        let embed = wte
+            .iter()
+            .map(|part| {
+                let p = embedding::Params::new(c, v, true).part(part.row0, part.rows);
+                let params = gpu.uniform("embedding params", &p);
+                k.embedding
+                    .bind(gpu, &[&params, step, &io.tokens, &part.buffer, &wpe, &x])
+            })
+            .collect();
         let ln_f = gpu.storage_init("ln_f", &norm_params(&w.ln_f))?;
         // f32 weights: per block c_attn, c_proj, c_fc, c_proj and their biases, two norms;
         // then lm_head and an embedding row (wte + wpe).
@@ -261,7 +277,6 @@ impl Gpt2Body {
             p_head,
             lm_head,
             step: step.clone(),
-            vocab: v as u32,
             x,
             n_embd: c as u32,
             n_head: cfg.n_head as u32,
@@ -275,7 +290,9 @@ impl Gpt2Body {
     }
 
     pub fn encode_embedding(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
-        embedding::dispatch(gpu, &self.k.embedding, pass, &self.embed, t, self.n_embd);
+        for bind in &self.embed {
+            embedding::dispatch(gpu, &self.k.embedding, pass, bind, t, self.n_embd);
+        }
     }
 
     /// Block `i` over `t` tokens: the residual stream `x` in and out.
@@ -298,17 +315,17 @@ impl Gpt2Body {
 
     /// ln_f and lm_head from rows of `x` [rows, C] to `logits` [rows, V].
     pub fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, logits: &wgpu::Buffer) -> LinearBind {
-        self.k.linear.bind(
+        self.k.linear.bind_parts(
             gpu,
-            Format::F32,
+            &self.lm_head,
             Input::LayerNorm,
             Epilogue::Store,
-            self.vocab,
+            self.p_head,
             &LinearIo {
-                params: &self.p_head,
+                params: &self.ln_f,
                 step: &self.step,
                 x,
-                w: &self.lm_head,
+                w: &self.ln_f,
                 bias: None,
                 out: logits,
                 norm: Some(&self.ln_f),

@@ -271,7 +271,7 @@ impl GpuModel {
         )?;
         let (body, kv_cache_bytes) = match weights {
             Weights::Gpt2(w) => {
-                let b = Gpt2Body::new(gpu, w, &io, context, chunk, &probs, opts.kv_cache).await?;
+                let b = Gpt2Body::new(gpu, w, &io, context, chunk, &probs, &opts).await?;
                 let kv = b.kv_cache_bytes;
                 (Body::Gpt2(b), kv)
             }

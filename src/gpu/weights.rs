@@ -215,7 +215,14 @@ pub fn upload_parts(
     let mut parts = Vec::new();
     let mut row0 = 0;
     for run in tensors.chunk_by(|a, b| a.format == b.format) {
-        let t = QTensor::stack(run);
+        let stacked;
+        let t = match run {
+            [one] => *one,
+            _ => {
+                stacked = QTensor::stack(run);
+                &stacked
+            }
+        };
         let row_bytes = (row_words(t.format, t.cols) * 4) as u64;
         // An even number of rows: the q/k/v layer's outputs are pairs of rows (RoPE).
         let per_part = ((max_bytes / row_bytes) as usize & !1).max(2);
