@@ -68,7 +68,10 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     assert.match(status, /SmolLM2-135M-Instruct\.Q4_1\.gguf · ready$/);
     assert.equal(await byId(page, 'load-progress').count(), 0, 'progress bar gone');
     assert.match(await byId(page, 'device-model-memory').textContent(), /MB/);
-    console.log(`subgroups: ${await byId(page, 'device-subgroups').textContent()}`);
+    // Chromium offers subgroups on SwiftShader; wgpu 30 cannot ask for them (gfx-rs/wgpu#10146).
+    const subgroups = await byId(page, 'device-subgroups').textContent();
+    console.log(`subgroups: ${subgroups}`);
+    assert.match(subgroups, /^(used|offered by the browser)/);
     console.log(`longest main-thread task while loading: ${await longestTask(page)} ms`);
     await screenshot(page, 'loaded');
   });

@@ -142,10 +142,17 @@ pub async fn adapter_info() -> Option<AdapterInfo> {
         .ok()
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
+    // GPUSupportedFeatures is set-like, not a Set: call its own `has`.
     let subgroups = Reflect::get(&adapter, &"features".into())
         .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Set>().ok())
-        .is_some_and(|f| f.has(&"subgroups".into()));
+        .and_then(|features| {
+            let has: js_sys::Function = Reflect::get(&features, &"has".into())
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            has.call1(&features, &"subgroups".into()).ok()?.as_bool()
+        })
+        .unwrap_or(false);
     Some(AdapterInfo {
         vendor: text("vendor"),
         architecture: text("architecture"),
