@@ -76,11 +76,13 @@ impl Gpt2Body {
             (Input::LayerNorm, Epilogue::Gelu),
             (Input::LayerNorm, Epilogue::Store),
         ];
+        // The matrices in the checkpoint's format (16-bit ones stay 16-bit).
+        let wf = w.format;
         for (norm, ep) in variants {
-            linear.prepare(gpu, Format::F32, norm, ep).await?;
+            linear.prepare(gpu, wf, norm, ep).await?;
         }
         let k = Kernels {
-            embedding: embedding::kernel(gpu, Format::F32).await?,
+            embedding: embedding::kernel(gpu, wf).await?,
             linear,
             attention: attention::kernel(gpu, cfg.head_size() as u32, kv).await?,
         };
@@ -98,7 +100,7 @@ impl Gpt2Body {
         let (wte, wpe, lm_head) = gpu
             .uploading("wte, wpe and lm_head", || {
                 let table = |name: &str, values: &[f32]| {
-                    let t = QTensor::from_f32(v, c, values);
+                    let t = QTensor::encode(wf, v, c, values);
                     weights::upload_parts(gpu, name, &[&t], max_part)
                 };
                 let wte = table("wte", &w.wte)?;
@@ -157,6 +159,10 @@ impl Gpt2Body {
         let mut blocks = Vec::with_capacity(cfg.n_layer);
         for (i, b) in w.blocks.iter().enumerate() {
             let up = |name: &str, data: &[f32]| gpu.storage_init(&format!("h.{i}.{name}"), data);
+            let matrix = |name: &str, l: &crate::model::Linear| {
+                let t = QTensor::encode(wf, l.n_out, l.n_in, &l.weight);
+                weights::upload(gpu, &format!("h.{i}.{name}"), &t)
+            };
             let [
                 ln_1,
                 c_attn_w,
@@ -172,14 +178,14 @@ impl Gpt2Body {
                 .uploading(&format!("h.{i}"), || {
                     Ok([
                         up("ln_1", &norm_params(&b.ln_1))?,
-                        up("attn.c_attn.weight", &b.attn_c_attn.weight)?,
+                        matrix("attn.c_attn.weight", &b.attn_c_attn)?,
                         up("attn.c_attn.bias", &b.attn_c_attn.bias)?,
-                        up("attn.c_proj.weight", &b.attn_c_proj.weight)?,
+                        matrix("attn.c_proj.weight", &b.attn_c_proj)?,
                         up("attn.c_proj.bias", &b.attn_c_proj.bias)?,
                         up("ln_2", &norm_params(&b.ln_2))?,
-                        up("mlp.c_fc.weight", &b.mlp_c_fc.weight)?,
+                        matrix("mlp.c_fc.weight", &b.mlp_c_fc)?,
                         up("mlp.c_fc.bias", &b.mlp_c_fc.bias)?,
-                        up("mlp.c_proj.weight", &b.mlp_c_proj.weight)?,
+                        matrix("mlp.c_proj.weight", &b.mlp_c_proj)?,
                         up("mlp.c_proj.bias", &b.mlp_c_proj.bias)?,
                     ])
                 })
@@ -203,9 +209,8 @@ impl Gpt2Body {
                 rope_table: None,
                 kv: None,
             };
-            let lin = |norm, ep, n: usize, io: &LinearIo| {
-                k.linear.bind(gpu, Format::F32, norm, ep, n as u32, io)
-            };
+            let lin =
+                |norm, ep, n: usize, io: &LinearIo| k.linear.bind(gpu, wf, norm, ep, n as u32, io);
             blocks.push(BlockBinds {
                 c_attn: lin(
                     Input::LayerNorm,
@@ -259,12 +264,14 @@ impl Gpt2Body {
             })
             .collect();
         let ln_f = gpu.storage_init("ln_f", &norm_params(&w.ln_f))?;
-        // f32 weights: per block c_attn, c_proj, c_fc, c_proj and their biases, two norms;
-        // then lm_head and an embedding row (wte + wpe).
+        // Per block c_attn, c_proj, c_fc, c_proj (in wf) and their biases and two norms (f32);
+        // then lm_head (in wf) and an embedding row (wte in wf, wpe f32).
+        let per: u64 = if wf == Format::F32 { 4 } else { 2 }; // bytes per matrix value
         let block_fma = (3 * c * c + c * c + 2 * c * f) as u64;
-        let block_floats = block_fma + (3 * c + c + f + c + 4 * c) as u64;
+        let block_f32s = (3 * c + c + f + c + 4 * c) as u64;
+        let head_bytes = per * (v * c + c) as u64 + 4 * (c + 2 * c) as u64;
         let cost = DecodeCost {
-            weight_bytes: 4 * (cfg.n_layer as u64 * block_floats + (v * c + 2 * c + 2 * c) as u64),
+            weight_bytes: cfg.n_layer as u64 * (per * block_fma + 4 * block_f32s) + head_bytes,
             weight_fma: cfg.n_layer as u64 * block_fma + (v * c) as u64,
             kv_bytes_per_pos: (cfg.n_layer * 2 * c * kv.bytes_per_value()) as u64,
             kv_fma_per_pos: (cfg.n_layer * 2 * c) as u64,

@@ -115,6 +115,27 @@ impl QTensor {
         }
     }
 
+    /// `values` stored in a float `format` (F32, F16 or BF16), rounded to it.
+    pub fn encode(format: Format, rows: usize, cols: usize, values: &[f32]) -> Self {
+        let bytes = match format {
+            Format::F16 => values
+                .iter()
+                .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                .collect(),
+            Format::BF16 => values
+                .iter()
+                .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+                .collect(),
+            _ => return Self::from_f32(rows, cols, values),
+        };
+        Self {
+            format,
+            rows,
+            cols,
+            bytes,
+        }
+    }
+
     /// All values as f32 (for the CPU reference).
     pub fn to_f32(&self) -> Vec<f32> {
         dequantize(self.format, &self.bytes)

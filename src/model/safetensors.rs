@@ -5,6 +5,7 @@
 //! them into the `[out, in]` layout of a linear layer, in this one place.
 
 use super::config::Gpt2Config;
+use super::quant::Format;
 use super::weights::{Gpt2Block, Gpt2Weights, LayerNorm, Linear};
 use crate::error::{LanternError, Result};
 use safetensors::{Dtype, SafeTensors};
@@ -27,6 +28,24 @@ pub fn load_gpt2(reader: &Reader, config: &Gpt2Config) -> Result<Gpt2Weights> {
         })
         .collect::<Result<Vec<_>>>()?;
 
+    // The matrices stay 16-bit on the GPU when all are stored so (their f32 values here are
+    // exact copies); any mix, or f32, stays f32.
+    let mut matrices = vec!["wte.weight".to_string(), "lm_head.weight".to_string()];
+    for i in 0..config.n_layer {
+        for m in ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"] {
+            matrices.push(format!("h.{i}.{m}.weight"));
+        }
+    }
+    let stored: Vec<Option<Format>> = matrices
+        .iter()
+        .filter(|m| reader.has(m))
+        .map(|m| reader.format_of(m))
+        .collect();
+    let format = match stored[..] {
+        [Some(f), ..] if stored.iter().all(|&s| s == Some(f)) => f,
+        _ => Format::F32,
+    };
+
     // `lm_head.weight` is an nn.Linear ([vocab, n_embd]); when absent it is tied to `wte`.
     let lm_head = if reader.find("lm_head.weight").is_some() {
         Some(reader.tensor("lm_head.weight", &[v, c])?)
@@ -35,6 +54,7 @@ pub fn load_gpt2(reader: &Reader, config: &Gpt2Config) -> Result<Gpt2Weights> {
     };
     Ok(Gpt2Weights {
         config: config.clone(),
+        format,
         wte: reader.tensor("wte.weight", &[v, c])?,
         wpe: reader.tensor("wpe.weight", &[config.n_positions, c])?,
         blocks,
@@ -92,6 +112,17 @@ impl Reader<'_> {
         [name.to_string(), format!("transformer.{name}")]
             .into_iter()
             .find(|n| self.st.tensor(n).is_ok())
+    }
+
+    /// How tensor `name` is stored, when it is a float format Lantern keeps on the GPU.
+    pub fn format_of(&self, name: &str) -> Option<Format> {
+        let view = self.st.tensor(&self.find(name)?).ok()?;
+        match view.dtype() {
+            Dtype::F32 => Some(Format::F32),
+            Dtype::F16 => Some(Format::F16),
+            Dtype::BF16 => Some(Format::BF16),
+            _ => None,
+        }
     }
 
     /// Tensor `name` as f32, after checking its shape is `shape`.

@@ -2,6 +2,7 @@
 //! `[out, in]` (PyTorch's nn.Linear layout) whatever the checkpoint stored.
 
 use super::config::Gpt2Config;
+use super::quant::Format;
 
 pub struct LayerNorm {
     pub weight: Vec<f32>, // [C]
@@ -28,6 +29,9 @@ pub struct Gpt2Block {
 
 pub struct Gpt2Weights {
     pub config: Gpt2Config,
+    /// How the matrices are stored (F32, F16 or BF16: the checkpoint's, when all share it);
+    /// the GPU keeps them so. Their values here are f32 copies, exact.
+    pub format: Format,
     pub wte: Vec<f32>, // [V, C] token embeddings
     pub wpe: Vec<f32>, // [P, C] position embeddings
     pub blocks: Vec<Gpt2Block>,
@@ -37,7 +41,7 @@ pub struct Gpt2Weights {
 }
 
 impl Gpt2Weights {
-    /// Bytes of all weights as the GPU holds them (f32).
+    /// Bytes of all weights as the GPU holds them (the matrices in `format`, the rest f32).
     pub fn bytes(&self) -> usize {
         let ln = |l: &LayerNorm| l.weight.len() + l.bias.len();
         let lin = |l: &Linear| l.weight.len() + l.bias.len();
@@ -54,7 +58,19 @@ impl Gpt2Weights {
             })
             .sum();
         let head = self.lm_head.as_ref().map_or(0, Vec::len);
-        4 * (self.wte.len() + self.wpe.len() + blocks + ln(&self.ln_f) + head)
+        let matrix = |n: usize| n * if self.format == Format::F32 { 4 } else { 2 };
+        let matrices: usize = self
+            .blocks
+            .iter()
+            .map(|b| {
+                [&b.attn_c_attn, &b.attn_c_proj, &b.mlp_c_fc, &b.mlp_c_proj]
+                    .iter()
+                    .map(|l| l.weight.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        4 * (self.wpe.len() + blocks - matrices + ln(&self.ln_f))
+            + matrix(self.wte.len() + head + matrices)
     }
 
     /// The unembedding matrix, [V, C].
