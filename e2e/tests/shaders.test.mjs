@@ -37,21 +37,21 @@ after(async () => {
   server?.close();
 });
 
-/** Compiles each [label, code] on a device (with subgroups when asked): the errors found. */
+/** Compiles each [label, code, constants?] on a device (with subgroups when asked): the errors found. */
 async function compile(modules, subgroups) {
   return page.evaluate(async ({ modules, subgroups }) => {
     const adapter = await navigator.gpu.requestAdapter();
     if (subgroups && !adapter.features.has('subgroups')) return ['the adapter has no subgroups'];
     const device = await adapter.requestDevice({ requiredFeatures: subgroups ? ['subgroups'] : [] });
     const errors = [];
-    for (const [label, code] of modules) {
+    for (const [label, code, constants] of modules) {
       const module = device.createShaderModule({ label, code });
       const info = await module.getCompilationInfo();
       for (const m of info.messages.filter((m) => m.type === 'error')) {
         errors.push(`${label}:${m.lineNum}:${m.linePos}: ${m.message}`);
       }
       device.pushErrorScope('validation');
-      device.createComputePipeline({ label, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      device.createComputePipeline({ label, layout: 'auto', compute: { module, entryPoint: 'main', constants } });
       const e = await device.popErrorScope();
       if (e) errors.push(`${label} (pipeline): ${e.message}`);
     }
@@ -78,4 +78,17 @@ test('Chromium compiles the kernels that reduce with subgroup reductions, and th
     [`${name} (subgroups)`, enable + file('reduce_subgroup.wgsl') + files.map(file).join('')]);
   modules.push(['subgroup_probe', enable + file('subgroup_probe.wgsl')]);
   assert.deepEqual(await compile(modules, true), []);
+});
+
+test('Chromium builds the weight readers for every format (FORMAT 0 to 12)', async () => {
+  // Tint evaluates what the FORMAT override decides at pipeline creation (a constant shift
+  // by 32, a division by zero in an unused branch would fail only there).
+  const modules = [];
+  for (const [name, files, reduces] of MODULES.filter(([, files]) => files.includes('quant.wgsl'))) {
+    const code = (reduces ? file('reduce.wgsl') : '') + files.map(file).join('');
+    for (let format = 0; format <= 12; format++) {
+      modules.push([`${name} FORMAT=${format}`, code, { FORMAT: format }]);
+    }
+  }
+  assert.deepEqual(await compile(modules, false), []);
 });

@@ -392,8 +392,11 @@ pub fn config_from_json(obj: &serde_json::Map<String, Value>, file: &str) -> Res
 pub fn load_safetensors(config: LlamaConfig, r: &Reader) -> Result<LlamaWeights> {
     let tensor = |name: &str, shape: &[usize]| r.tensor(name, shape);
     let c = &config;
+    // Matrices stored in 16 bits stay so (their f32 values are exact copies).
     let matrix = |name: &str, rows: usize, cols: usize| -> Result<QTensor> {
-        Ok(QTensor::from_f32(rows, cols, &tensor(name, &[rows, cols])?))
+        let values = tensor(name, &[rows, cols])?;
+        let format = r.format_of(name).unwrap_or(Format::F32);
+        Ok(QTensor::encode(format, rows, cols, &values))
     };
     let (q, kv, f) = (c.q_width(), c.kv_width(), c.n_ff);
     let blocks = (0..c.n_layer)
