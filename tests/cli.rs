@@ -371,3 +371,38 @@ fn lens_json_gives_the_cpu_reference_predictions() {
         assert!(!ok && err.contains("--pos 999"), "{err}");
     }
 }
+
+/// `--weights f16` keeps an f32 GPT-2's matrices in f16 on the GPU: less memory, and it
+/// still runs (its logits are not exact, so only the memory is compared here).
+#[test]
+fn f16_weights_halve_an_f32_gpt2s_matrices() {
+    if gpu().is_none() {
+        return;
+    }
+    let memory = |weights: &str| {
+        let (ok, out, err) = lantern(&[
+            "bench",
+            "--model",
+            fixture("gpt2-tiny-f32").to_str().unwrap(),
+            "--prompt-tokens",
+            "4",
+            "--gen-tokens",
+            "2",
+            "--weights",
+            weights,
+            "--json",
+        ]);
+        assert!(ok, "{err}");
+        json(&out)["gpu_memory_bytes"].as_f64().unwrap()
+    };
+    let (f32_bytes, f16_bytes) = (memory("f32"), memory("f16"));
+    assert!(f16_bytes < f32_bytes, "{f16_bytes} vs {f32_bytes}");
+    let (ok, _, err) = lantern(&[
+        "bench",
+        "--model",
+        fixture("gpt2-tiny-f32").to_str().unwrap(),
+        "--weights",
+        "f8",
+    ]);
+    assert!(!ok && err.contains("--weights takes f32 or f16"), "{err}");
+}

@@ -21,22 +21,25 @@ lantern: a small GPT on hand-written WGSL compute shaders
 USAGE:
   lantern generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T]
                    [--top-k K] [--top-p P] [--seed S] [--context N] [--kv-cache f16|f32]
-                   [--json] [--cpu]
+                   [--weights f32|f16] [--json] [--cpu]
   lantern chat     --model PATH [--system TEXT] [--max-tokens N] [--temperature T]
                    [--top-k K] [--top-p P] [--seed S] [--context N] [--kv-cache f16|f32]
+                   [--weights f32|f16]
   lantern tokenize --model PATH --text TEXT
   lantern attention --model PATH --prompt TEXT [--layer L] [--kv-cache f16|f32]
   lantern lens     --model PATH --prompt TEXT [--pos I] [--kv-cache f16|f32]
-  lantern info     --model PATH [--context N] [--kv-cache f16|f32]
+  lantern info     --model PATH [--context N] [--kv-cache f16|f32] [--weights f32|f16]
   lantern bench    --model PATH [--prompt-tokens N] [--gen-tokens M] [--context N] [--json]
                    [--temperature T] [--top-k K] [--top-p P] [--kv-cache f16|f32]
-                   [--capture] [--profile] [--roofline]
+                   [--weights f32|f16] [--capture] [--profile] [--roofline]
 
 PATH is a .gguf file (Llama architecture; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and
 Q2_K..Q6_K tensors) or a Hugging Face folder (config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt)
 of a GPT-2 or Llama model.
 
 --kv-cache f32 keeps the KV cache in f32 (default f16: half the memory and reads).
+--weights f16 rounds a GPT-2's f32 matrices to f16 on the GPU (half the memory and reads,
+not exact; default f32). 16-bit and quantized weights always stay as stored.
 --temperature 0 is greedy. Defaults: --max-tokens 64 (chat: 256), --temperature 0.8,
 --top-k 40, --top-p 0.95, --seed 0, --context 2048 (the KV cache; at most the model's),
 --prompt-tokens 32, --gen-tokens 32. --cpu runs the CPU reference instead of the GPU (slow).
@@ -148,7 +151,7 @@ impl Args {
     }
 }
 
-const SAMPLING: [&str; 7] = [
+const SAMPLING: [&str; 8] = [
     "max-tokens",
     "temperature",
     "top-k",
@@ -156,6 +159,7 @@ const SAMPLING: [&str; 7] = [
     "seed",
     "context",
     "kv-cache",
+    "weights",
 ];
 
 fn run(args: &[String]) -> Result<(), String> {
@@ -183,7 +187,11 @@ fn run(args: &[String]) -> Result<(), String> {
             &["model", "prompt", "pos", "kv-cache"],
             &[],
         )?),
-        "info" => info(&Args::parse(rest, &["model", "context", "kv-cache"], &[])?),
+        "info" => info(&Args::parse(
+            rest,
+            &["model", "context", "kv-cache", "weights"],
+            &[],
+        )?),
         "bench" => bench(&Args::parse(
             rest,
             &[
@@ -192,6 +200,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 "gen-tokens",
                 "context",
                 "kv-cache",
+                "weights",
                 "temperature",
                 "top-k",
                 "top-p",
@@ -219,6 +228,15 @@ fn open_gpu() -> Result<Gpu, String> {
 }
 
 /// `--kv-cache f16|f32` (f16 unless given).
+/// `--weights f16`: a GPT-2's f32 matrices rounded to f16 on the GPU.
+fn f16_weights(args: &Args) -> Result<bool, String> {
+    match args.value("weights").unwrap_or("f32") {
+        "f32" => Ok(false),
+        "f16" => Ok(true),
+        other => Err(format!("--weights takes f32 or f16, not `{other}`")),
+    }
+}
+
 fn kv_cache(args: &Args) -> Result<KvCache, String> {
     match args.value("kv-cache").unwrap_or("f16") {
         "f16" => Ok(KvCache::F16),
@@ -235,6 +253,7 @@ fn upload(gpu: &Gpu, m: &LoadedModel, args: &Args, capture: usize) -> Result<Gpu
         context: Some(context),
         capture,
         kv_cache: kv_cache(args)?,
+        f16_weights: f16_weights(args)?,
         ..Default::default()
     };
     let mut model =

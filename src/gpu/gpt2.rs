@@ -76,8 +76,12 @@ impl Gpt2Body {
             (Input::LayerNorm, Epilogue::Gelu),
             (Input::LayerNorm, Epilogue::Store),
         ];
-        // The matrices in the checkpoint's format (16-bit ones stay 16-bit).
-        let wf = w.format;
+        // The matrices in the checkpoint's format (16-bit ones stay 16-bit), or f32 ones
+        // rounded to f16 when asked.
+        let wf = match w.format {
+            Format::F32 if opts.f16_weights => Format::F16,
+            f => f,
+        };
         for (norm, ep) in variants {
             linear.prepare(gpu, wf, norm, ep).await?;
         }

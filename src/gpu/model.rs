@@ -31,6 +31,9 @@ pub struct ModelOptions {
     /// The most bytes one part of a matrix may hold (`None`: the adapter's largest storage
     /// binding). Matrices larger are split by rows into parts, one dispatch each.
     pub max_part_bytes: Option<u64>,
+    /// A GPT-2's f32 matrices rounded to f16 on the GPU: half the memory and the reads, not
+    /// exact (GPT-2 124M's own checkpoint is f32). 16-bit checkpoints stay 16-bit anyway.
+    pub f16_weights: bool,
 }
 
 impl Default for ModelOptions {
@@ -41,6 +44,7 @@ impl Default for ModelOptions {
             capture: 0,
             kv_cache: KvCache::default(),
             max_part_bytes: None,
+            f16_weights: false,
         }
     }
 }
