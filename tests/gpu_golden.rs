@@ -49,6 +49,7 @@ fn gpu_prefill_logits_match_golden() {
                     capture: 0,
                     kv_cache: KvCache::F32,
                     max_part_bytes,
+                    f16_weights: false,
                 },
             ))
             .unwrap();
@@ -225,6 +226,7 @@ fn captured_attention_matches_cpu() {
             capture: 40,
             kv_cache: KvCache::F32,
             max_part_bytes: None,
+            f16_weights: false,
         };
         let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
         model.set_capture(true);
@@ -306,6 +308,7 @@ fn predictions_and_logit_lens_match_cpu() {
             capture: 40,
             kv_cache: KvCache::F32,
             max_part_bytes: None,
+            f16_weights: false,
         };
         let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
         model.set_capture(true);
