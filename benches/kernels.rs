@@ -122,11 +122,10 @@ fn main() {
                 head_size: 64,
                 q_stride: 576,
                 kv_stride: 192,
-                out_stride: 576,
                 probs_stride: 2048,
                 probs_rows: 0,
                 scale: 0.125,
-                _pad: [0; 3],
+                _pad: [0; 4],
             },
         );
         let (q, kc, vc, out, probs) = (

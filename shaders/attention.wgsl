@@ -19,13 +19,13 @@ struct Params {
     head_size: u32,     // even, <= WG and <= 256
     q_stride: u32,      // floats between two queries' rows in q
     kv_stride: u32,     // values (halves) between two positions' rows in the caches
-    out_stride: u32,    // unused (partials are laid out by head_size)
     probs_stride: u32,  // floats between two rows of probs (>= probs_rows)
     probs_rows: u32,    // positions probs holds per head (0: no buffer to write)
     scale: f32,         // 1 / sqrt(head_size)
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
+    _pad3: u32,
 }
 
 struct Step {

@@ -164,11 +164,10 @@ fn attention_matches_cpu_with_probabilities() {
                     head_size: hs as u32,
                     q_stride: c as u32,
                     kv_stride: ckv as u32,
-                    out_stride: c as u32,
                     probs_stride: n_kv as u32,
                     probs_rows: n_kv as u32,
                     scale: 1.0 / (hs as f32).sqrt(),
-                    _pad: [0; 3],
+                    _pad: [0; 4],
                 },
             );
             let capture = splits == 1;

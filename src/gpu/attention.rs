@@ -14,13 +14,11 @@ pub struct Params {
     pub head_size: u32,
     pub q_stride: u32,
     pub kv_stride: u32,
-    /// Unused: the partials are laid out by head size.
-    pub out_stride: u32,
     pub probs_stride: u32,
     /// Positions the probabilities buffer holds per head; 0 when there is none.
     pub probs_rows: u32,
     pub scale: f32,
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 4],
 }
 
 /// How the KV cache stores its values.

@@ -153,11 +153,10 @@ impl Gpt2Body {
                 head_size: hs as u32,
                 q_stride: c as u32,
                 kv_stride: c as u32,
-                out_stride: c as u32,
                 probs_stride,
                 probs_rows,
                 scale: 1.0 / (hs as f32).sqrt(),
-                _pad: [0; 3],
+                _pad: [0; 4],
             },
         );
         let mut blocks = Vec::with_capacity(cfg.n_layer);

@@ -179,11 +179,10 @@ impl LlamaBody {
                 head_size: hs as u32,
                 q_stride: qw as u32,
                 kv_stride: kvw as u32,
-                out_stride: qw as u32,
                 probs_stride,
                 probs_rows,
                 scale: 1.0 / (hs as f32).sqrt(),
-                _pad: [0; 3],
+                _pad: [0; 4],
             },
         );
         let mut blocks = Vec::with_capacity(cfg.n_layer);
