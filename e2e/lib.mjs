@@ -77,9 +77,25 @@ export async function launchProfile(dir) {
   });
 }
 
+/**
+ * Saves a screenshot under e2e/screenshots/ (an artifact, not a check). Capture can fail for
+ * a moment while Chromium's GPU process restarts (after the device-loss test crashes it):
+ * it is retried, and a capture that still fails is reported, not a test failure.
+ */
 export async function screenshot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+      return;
+    } catch (e) {
+      if (attempt === 3) {
+        console.log(`screenshot ${name} not saved: ${e.message.split('\n')[0]}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 export const byId = (page, id) => page.locator(`[data-testid="${id}"]`);
