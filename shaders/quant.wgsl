@@ -33,6 +33,8 @@ override LO_BITS: u32 = select(select(select(4u, 2u, FORMAT == 6u || FORMAT == 7
 override HI_BITS: u32 = select(select(0u, 1u, FORMAT == 4u || FORMAT == 5u || FORMAT == 7u || FORMAT == 9u), 2u, FORMAT == 10u);
 override SUB_LEN: u32 = select(select(32u, 16u, FORMAT == 6u || FORMAT == 7u || FORMAT == 10u), 1u, FLOAT);
 
+// The same as functions: their results are runtime values, so a division by SUB_LEN / 8
+// (0 for the float formats) in a branch those formats never take is no pipeline error.
 fn is_k_quant() -> bool {
     return K_QUANT;
 }

@@ -289,17 +289,7 @@ fn scale_offsets(format: Format) -> (usize, Option<usize>) {
 
 /// `values` stored in a float format (rounded to it).
 fn float_bytes(format: Format, values: &[f32]) -> Vec<u8> {
-    match format {
-        Format::F16 => values
-            .iter()
-            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
-            .collect(),
-        Format::BF16 => values
-            .iter()
-            .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
-            .collect(),
-        _ => bytemuck::cast_slice(values).to_vec(),
-    }
+    QTensor::encode(format, 1, values.len(), values).bytes
 }
 
 /// Every quantized format.

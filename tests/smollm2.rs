@@ -226,20 +226,9 @@ fn generate_continues_with_paris_and_chat_answers_paris() {
 fn quantized_files_continue_with_paris() {
     let Some(_) = gpu() else { return };
     for (ty, chat) in [("Q4_K_M", false), ("Q8_0", true)] {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("models/SmolLM2-135M-Instruct.{ty}.gguf"));
-        if !path.exists() {
-            assert!(
-                std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
-                "REQUIRE_MODEL=1 but {} is missing: run scripts/make-quantized.sh",
-                path.display()
-            );
-            eprintln!(
-                "SKIPPED: {} (run scripts/make-quantized.sh)",
-                path.display()
-            );
+        let Some(path) = quantized_file(ty) else {
             continue;
-        }
+        };
         answers_paris(&path, chat);
     }
 }
@@ -314,6 +303,26 @@ fn answers_paris(path: &std::path::Path, chat: bool) {
 /// implementation (scripts/make_smollm2_golden.py TYPE).
 const QUANTIZED: [&str; 5] = ["Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"];
 
+/// models/SmolLM2-135M-Instruct.<ty>.gguf; `None` (with a printed reason) when it is missing,
+/// unless REQUIRE_MODEL=1 makes that a failure.
+fn quantized_file(ty: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("models/SmolLM2-135M-Instruct.{ty}.gguf"));
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
+        "REQUIRE_MODEL=1 but {} is missing: run scripts/make-quantized.sh",
+        path.display()
+    );
+    eprintln!(
+        "SKIPPED: {} (run scripts/make-quantized.sh)",
+        path.display()
+    );
+    None
+}
+
 /// Gaps between the two best logits smaller than this are near-ties: past one, an exact-f32
 /// implementation may rightly pick the other token.
 const NEAR_TIE: f32 = 0.05;
@@ -326,19 +335,9 @@ fn quantized_files_match_golden() {
     let Some(gpu) = gpu() else { return };
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for ty in QUANTIZED {
-        let path = dir.join(format!("models/SmolLM2-135M-Instruct.{ty}.gguf"));
-        if !path.exists() {
-            assert!(
-                std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
-                "REQUIRE_MODEL=1 but {} is missing: run scripts/make-quantized.sh",
-                path.display()
-            );
-            eprintln!(
-                "SKIPPED: {} (run scripts/make-quantized.sh)",
-                path.display()
-            );
+        let Some(path) = quantized_file(ty) else {
             continue;
-        }
+        };
         let golden_path = dir.join(format!("tests/data/smollm2_{}.json", ty.to_lowercase()));
         let golden: Golden =
             serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
