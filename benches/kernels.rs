@@ -125,7 +125,8 @@ fn main() {
                 probs_stride: 2048,
                 probs_rows: 0,
                 scale: 0.125,
-                _pad: [0; 4],
+                window: 0,
+                _pad: [0; 3],
             },
         );
         let (q, kc, vc, out, probs) = (

@@ -21,8 +21,8 @@ struct Params {
     kv_stride: u32,     // values (halves) between two positions' rows in the caches
     probs_stride: u32,  // floats between two rows of probs (>= probs_rows)
     probs_rows: u32,    // positions probs holds per head (0: no buffer to write)
-    scale: f32,         // 1 / sqrt(head_size)
-    _pad0: u32,
+    scale: f32,         // of q · k, e.g. 1 / sqrt(head_size)
+    window: u32,        // keys a query sees, itself included (sliding window); 0: all
     _pad1: u32,
     _pad2: u32,
     _pad3: u32,
@@ -83,8 +83,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     let hs = p.head_size;
     let kv_base = (h / (p.n_head / p.n_kv_head)) * hs;  // the key/value head this head reads
     let n_seen = step.pos0 + t + 1u;                      // keys 0 ..= pos0 + t
-    let per = (n_seen + step.splits - 1u) / step.splits;
-    let j_begin = min(split * per, n_seen);
+    // A sliding window sees keys first ..= pos0 + t.
+    let first = select(0u, n_seen - p.window, p.window != 0u && n_seen > p.window);
+    let per = (n_seen - first + step.splits - 1u) / step.splits;
+    let j_begin = min(first + split * per, n_seen);
     let j_end = min(j_begin + per, n_seen);
 
     for (var d = tid; d < hs; d += WG) {
@@ -140,7 +142,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         let probs_row = (h * p.probs_rows + row) * p.probs_stride;
         let inv_sum = 1.0 / sum;
         for (var j = tid; j < n_seen; j += WG) {
-            probs[probs_row + j] = exp(score(j, kv_base) - max_score) * inv_sum;
+            var pj = 0.0;  // outside the window
+            if (j >= first) {
+                pj = exp(score(j, kv_base) - max_score) * inv_sum;
+            }
+            probs[probs_row + j] = pj;
         }
         // Future keys of this pass are masked: their probability is 0.
         for (var j = n_seen + tid; j < min(step.pos0 + step.n_tokens, p.probs_stride); j += WG) {

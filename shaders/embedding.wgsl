@@ -1,4 +1,5 @@
-// Token and position embeddings: out[t, c] = wte[tokens[t], c] + wpe[pos0 + t, c].
+// Token and position embeddings: out[t, c] = wte[tokens[t], c] · scale + wpe[pos0 + t, c]
+// (scale: 1, or Gemma's √C).
 // One invocation per output value. wte (w, binding 3) is in the GPU weight layout, read
 // through quant.wgsl (put before this file); wpe is f32.
 
@@ -8,7 +9,7 @@ struct Params {
     use_wpe: u32,     // 1 for learned position embeddings (GPT-2), 0 for none
     row0: u32,        // w holds rows row0 .. row0 + rows of wte (a table in parts: one
     rows: u32,        // dispatch per part, each writing the tokens of its rows)
-    _pad0: u32,
+    scale: f32,       // of the token embeddings
     _pad1: u32,
     _pad2: u32,
 }
@@ -40,7 +41,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     if (token < p.row0 || token >= p.row0 + p.rows) {
         return;  // another part's row
     }
-    var v = weight(token - p.row0, c, p.n_embd);
+    var v = weight(token - p.row0, c, p.n_embd) * p.scale;
     if (p.use_wpe != 0u) {
         v += wpe[(step.pos0 + t) * p.n_embd + c];
     }

@@ -19,7 +19,10 @@
 //   3  GELU      out[t, r] = gelu(y[r])             tanh form, GPT-2's
 //   4  QKV       w stacks q, k and v; when p.rope = 1 the pairs (2i, 2i + 1) of each q and
 //                k head are rotated by their position's angle (RoPE); q goes to out
-//                ([T, q_width]), k and v to row pos0 + t of the KV cache (f16 or f32)
+//                ([T, q_width]), k and v to row pos0 + t of the KV cache (f16 or f32).
+//                p.rope = 2 (models that norm each head first): q and k go to out as they
+//                are ([T, q_width + kv_width]; qk_norm.wgsl norms, rotates and stores them)
+//   5  GEGLU     out[t, o] = gelu(y[o]) · y[F + o]  as SWIGLU, Gemma's
 
 struct Params {
     k: u32,          // K: input width
@@ -29,7 +32,7 @@ struct Params {
     q_width: u32,    // QKV: values of q (n_head · head_size); k and v follow, kv_width each
     kv_width: u32,
     head_size: u32,  // QKV, and INPUT = 3 (where K = n_head · head_size)
-    rope: u32,       // QKV: 1 to rotate q and k
+    rope: u32,       // QKV: 1 to rotate q and k, 2 to leave them raw in out
     row0: u32,       // w holds rows row0 .. row0 + N of the layer (a layer in parts: formats, bindings)
     out_n: u32,      // the layer's rows (out's row stride)
     _pad0: u32,
@@ -69,16 +72,17 @@ const RESIDUAL: u32 = 1u;
 const SWIGLU: u32 = 2u;
 const GELU: u32 = 3u;
 const QKV: u32 = 4u;
+const GEGLU: u32 = 5u;
 
-// Whether an output reads two rows of w: SWIGLU's gate and up, QKV's RoPE pairs.
+// Whether an output reads two rows of w: SWIGLU's and GEGLU's gate and up, QKV's RoPE pairs.
 fn paired() -> bool {
-    return EPILOGUE == SWIGLU || EPILOGUE == QKV;
+    return EPILOGUE == SWIGLU || EPILOGUE == GEGLU || EPILOGUE == QKV;
 }
 
-// The row of w behind column c of the product. SWIGLU interleaves gate and up (gate o at
-// column 2o, up o at 2o + 1), so that an output's two rows sit side by side.
+// The row of w behind column c of the product. SWIGLU and GEGLU interleave gate and up
+// (gate o at column 2o, up o at 2o + 1), so that an output's two rows sit side by side.
 fn col_row(c: u32) -> u32 {
-    if (EPILOGUE == SWIGLU) {
+    if (EPILOGUE == SWIGLU || EPILOGUE == GEGLU) {
         return select(c / 2u, p.n / 2u + c / 2u, (c & 1u) != 0u);
     }
     return c;
@@ -213,6 +217,11 @@ fn store_qkv(t: u32, r: u32, y_in: vec2f) {
     var y = y_in;
     let pos = step.pos0 + t;
     let qk = p.q_width + p.kv_width;
+    if (p.rope == 2u && r < qk) {
+        out[t * qk + r] = y.x;
+        out[t * qk + r + 1u] = y.y;
+        return;
+    }
     if (p.rope != 0u && r < qk) {
         let cs = table[pos * (p.head_size / 2u) + (r % p.head_size) / 2u];
         y = vec2f(y.x * cs.x - y.y * cs.y, y.x * cs.y + y.y * cs.x);
@@ -242,6 +251,9 @@ fn epilogue(t: u32, c: u32, dots: vec2f) {
         }
         case SWIGLU: {
             out[t * (p.out_n / 2u) + (p.row0 + c) / 2u] = silu(y.x) * y.y;
+        }
+        case GEGLU: {
+            out[t * (p.out_n / 2u) + (p.row0 + c) / 2u] = gelu(y.x) * y.y;
         }
         case GELU: {
             out[at] = gelu(y.x);

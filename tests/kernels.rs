@@ -84,6 +84,19 @@ fn f16_pairs(v: &[f32]) -> Vec<u32> {
         .collect()
 }
 
+/// `n` values of a KV cache (f16 pairs or f32).
+fn read_cache(gpu: &Gpu, b: &wgpu::Buffer, n: usize, f16: bool) -> Vec<f32> {
+    if !f16 {
+        return read(gpu, b, n);
+    }
+    let pairs = pollster::block_on(gpu.read_u32(b, n / 2)).unwrap();
+    pairs
+        .iter()
+        .flat_map(|&w| [w as u16, (w >> 16) as u16])
+        .map(|h| half::f16::from_bits(h).to_f32())
+        .collect()
+}
+
 /// The attention output [T, n_head · hs] from the kernel's partials [T, n_head, S, 2 + hs]:
 /// the combine linear.wgsl does, written out.
 fn combine(partials: &[f32], t: usize, nh: usize, hs: usize, splits: usize) -> Vec<f32> {
@@ -106,17 +119,22 @@ fn attention_matches_cpu_with_probabilities() {
         eprintln!("reductions: {}", gpu.describe());
         let mut rng = Rng(4);
         // (heads, kv heads, head size, new tokens, cached positions before them, key splits,
-        // f16 cache)
-        for (nh, nkv, hs, t, pos0, splits, f16) in [
-            (3usize, 3usize, 16usize, 5usize, 0usize, 1usize, true),
-            (4, 4, 64, 1, 70, 1, true),
-            (4, 4, 64, 1, 70, 3, true),
-            (2, 2, 24, 9, 3, 1, false),
-            (6, 2, 32, 3, 130, 1, true),
-            (6, 2, 32, 1, 130, 7, true),
-            (6, 2, 32, 1, 130, 7, false),
-            (1, 1, 100, 2, 0, 1, false),
-            (9, 3, 64, 1, 4, 16, true),
+        // f16 cache, sliding window)
+        for (nh, nkv, hs, t, pos0, splits, f16, window) in [
+            (3usize, 3usize, 16usize, 5usize, 0usize, 1usize, true, 0usize),
+            (4, 4, 64, 1, 70, 1, true, 0),
+            (4, 4, 64, 1, 70, 3, true, 0),
+            (2, 2, 24, 9, 3, 1, false, 0),
+            (6, 2, 32, 3, 130, 1, true, 0),
+            (6, 2, 32, 1, 130, 7, true, 0),
+            (6, 2, 32, 1, 130, 7, false, 0),
+            (1, 1, 100, 2, 0, 1, false, 0),
+            (9, 3, 64, 1, 4, 16, true, 0),
+            // Gemma's shapes: one key head of 256, a window shorter and longer than the keys.
+            (4, 1, 256, 5, 40, 1, false, 17),
+            (4, 1, 256, 1, 90, 3, true, 33),
+            (4, 1, 256, 3, 2, 1, true, 512),
+            (2, 2, 16, 7, 0, 1, false, 1),
         ] {
             let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
             let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv)).unwrap();
@@ -144,6 +162,13 @@ fn attention_matches_cpu_with_probabilities() {
             };
             let mut want = vec![0.0; t * c];
             let mut want_p = vec![0.0; nh * t * n_kv];
+            // A scale other than 1/√hs where a window is tried (Gemma's is set by the file).
+            let scale = if window > 0 { 0.3 } else { 1.0 / (hs as f32).sqrt() };
+            let heads = cpu::Heads {
+                scale,
+                window,
+                ..cpu::Heads::new(nh, nh, hs)
+            };
             cpu::attention_forward(
                 &mut want,
                 Some(&mut want_p),
@@ -151,9 +176,7 @@ fn attention_matches_cpu_with_probabilities() {
                 &expand(&cached(&kc)),
                 &expand(&cached(&vc)),
                 pos0,
-                nh,
-                nh,
-                hs,
+                heads,
             );
 
             let params = gpu.uniform(
@@ -166,8 +189,9 @@ fn attention_matches_cpu_with_probabilities() {
                     kv_stride: ckv as u32,
                     probs_stride: n_kv as u32,
                     probs_rows: n_kv as u32,
-                    scale: 1.0 / (hs as f32).sqrt(),
-                    _pad: [0; 4],
+                    scale,
+                    window: window as u32,
+                    _pad: [0; 3],
                 },
             );
             let capture = splits == 1;
@@ -193,8 +217,9 @@ fn attention_matches_cpu_with_probabilities() {
             run(gpu, |pass| {
                 gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32, splits as u32)
             });
-            let what =
-                format!("attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits}");
+            let what = format!(
+                "attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits} window={window}"
+            );
             let got = combine(&read(gpu, &out, n_partials), t, nh, hs, splits);
             assert_close(&what, &got, &want, 1e-5, 1e-4);
             let all_p = read(gpu, &probs, nh * n_kv * n_kv);
@@ -529,17 +554,22 @@ fn linear_reference(
             cpu::gelu_forward(&mut out, &y);
             (out, vec![], vec![])
         }
-        Epilogue::SwiGlu => {
+        Epilogue::SwiGlu | Epilogue::GeGlu => {
             let f = n / 2;
             let mut out = vec![0.0; t * f];
-            cpu::swiglu_forward(&mut out, &rows(&y, 0, f), &rows(&y, f, f));
+            let (gate, up) = (rows(&y, 0, f), rows(&y, f, f));
+            match c.ep {
+                Epilogue::SwiGlu => cpu::swiglu_forward(&mut out, &gate, &up),
+                _ => cpu::geglu_forward(&mut out, &gate, &up),
+            }
             (out, vec![], vec![])
         }
         Epilogue::Qkv => {
             let (qw, kvw, hs) = qkv;
             let (mut q, mut kk) = (rows(&y, 0, qw), rows(&y, qw, kvw));
-            cpu::rope_forward(&mut q, pos0, qw / hs, hs, 10000.0, true);
-            cpu::rope_forward(&mut kk, pos0, kvw / hs, hs, 10000.0, true);
+            let table = cpu::rope_table(pos0 + t, hs, 10000.0, &[]);
+            cpu::rope_forward(&mut q, &table, pos0, qw / hs, hs, true);
+            cpu::rope_forward(&mut kk, &table, pos0, kvw / hs, hs, true);
             (q, kk, rows(&y, qw + kvw, kvw))
         }
     }
@@ -599,7 +629,7 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
     let kvw = n / 4;
     let qkv = (n - 2 * kvw, kvw, hs);
     let out_len = match c.ep {
-        Epilogue::SwiGlu => t * n / 2,
+        Epilogue::SwiGlu | Epilogue::GeGlu => t * n / 2,
         Epilogue::Qkv => t * qkv.0,
         _ => t * n,
     };
@@ -607,7 +637,7 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
     let (want, want_k, want_v) = linear_reference(c, &x, &norm, &w, &bias, &out0, qkv, pos0);
 
     let ctx = pos0 + t + 2;
-    let table: Vec<f32> = cpu::rope_table(ctx, hs, 10000.0)
+    let table: Vec<f32> = cpu::rope_table(ctx, hs, 10000.0, &[])
         .into_iter()
         .flatten()
         .collect();
@@ -797,6 +827,7 @@ fn fused_norms_and_epilogues_match_cpu() {
             (Input::RmsNorm, Epilogue::Qkv, false),
             (Input::LayerNorm, Epilogue::Qkv, true),
             (Input::RmsNorm, Epilogue::SwiGlu, false),
+            (Input::RmsNorm, Epilogue::GeGlu, true),
             (Input::LayerNorm, Epilogue::Gelu, true),
             (Input::Raw, Epilogue::Residual, true),
             (Input::RmsNorm, Epilogue::Store, false),
@@ -930,6 +961,114 @@ fn layers_in_parts_match_cpu() {
                 };
                 check_linear(gpu, &mut lin, &c, &mut rng);
             }
+        }
+    }
+}
+
+/// Each head of q and k RMS-normed and rotated (Qwen 3, Gemma 3), q in place and k into
+/// the cache, against the CPU's norm and RoPE; with planted outliers, odd head counts.
+#[test]
+fn qk_norm_matches_cpu() {
+    for gpu in gpus() {
+        eprintln!("reductions: {}", gpu.describe());
+        let mut rng = Rng(41);
+        // (heads, kv heads, head size, tokens, pos0, f16 cache)
+        for (nh, nkv, hs, t, pos0, f16) in [
+            (4usize, 1usize, 256usize, 3usize, 5usize, false),
+            (4, 1, 256, 1, 77, true),
+            (3, 3, 6, 5, 0, false),
+            (16, 8, 128, 2, 9, true),
+        ] {
+            let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
+            let k = pollster::block_on(gpu::qk_norm::kernel(gpu, hs as u32, kv)).unwrap();
+            let (qw, kvw, ctx) = (nh * hs, nkv * hs, pos0 + t);
+            let mut qk = rng.data(t * (qw + kvw), 2.0);
+            qk[3] = 40.0; // outliers
+            let last = qk.len() - 2;
+            qk[last] = -25.0;
+            let g = rng.data(2 * hs, 1.0);
+            let eps = 1e-6;
+            let rows = |v: &[f32], off: usize, w: usize| -> Vec<f32> {
+                v.chunks(qw + kvw).flat_map(|r| r[off..off + w].to_vec()).collect()
+            };
+            let table = cpu::rope_table(ctx, hs, 10000.0, &[1.0, 2.5]);
+            let norm_rope = |x: Vec<f32>, g: &[f32], heads: usize| {
+                let mut y = vec![0.0; x.len()];
+                cpu::rmsnorm_forward(&mut y, &x, g, eps, hs);
+                cpu::rope_forward(&mut y, &table, pos0, heads, hs, true);
+                y
+            };
+            let want_q = norm_rope(rows(&qk, 0, qw), &g[..hs], nh);
+            let want_k = norm_rope(rows(&qk, qw, kvw), &g[hs..], nkv);
+
+            let params = gpu.uniform(
+                "p",
+                &gpu::qk_norm::Params {
+                    n_head: nh as u32,
+                    n_kv_head: nkv as u32,
+                    head_size: hs as u32,
+                    eps,
+                },
+            );
+            let st = gpu.uniform(
+                "step",
+                &Step {
+                    n_tokens: t as u32,
+                    pos0: pos0 as u32,
+                    ..Step::default()
+                },
+            );
+            let qk_b = buf(gpu, &qk);
+            let flat: Vec<f32> = table.iter().flatten().copied().collect();
+            let (gb, tb) = (buf(gpu, &g), buf(gpu, &flat));
+            let cache = gpu
+                .storage("k", (ctx * kvw * kv.bytes_per_value()) as u64)
+                .unwrap();
+            let bg = k.bind(gpu, &[&params, &st, &qk_b, &gb, &tb, &cache]);
+            run(gpu, |pass| {
+                gpu::qk_norm::dispatch(gpu, &k, pass, &bg, (nh + nkv) as u32, t as u32)
+            });
+            let what = format!("qk_norm nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0}");
+            let got = read(gpu, &qk_b, qk.len());
+            assert_close(&format!("{what} q"), &rows(&got, 0, qw), &want_q, 1e-5, 1e-4);
+            // k untouched in qk; normed and rotated in the cache's rows pos0...
+            assert_eq!(rows(&got, qw, kvw), rows(&qk, qw, kvw), "{what}: k left in place");
+            let got_k = read_cache(gpu, &cache, ctx * kvw, f16);
+            // An f16 cache: plus half an f16 ulp (2^-11 of the value) for the rounding.
+            let rtol = if f16 { 1e-4 + 2f32.powi(-11) } else { 1e-4 };
+            assert_close(&format!("{what} k"), &got_k[pos0 * kvw..], &want_k, 1e-5, rtol);
+        }
+    }
+}
+
+/// x += rms_norm(y) · g (Gemma's norms after attention and the MLP), odd widths, outliers.
+#[test]
+fn post_norm_matches_cpu() {
+    for gpu in gpus() {
+        let mut rng = Rng(43);
+        let k = pollster::block_on(gpu::post_norm::kernel(gpu)).unwrap();
+        for (t, c) in [(1usize, 640usize), (5, 77), (3, 1000)] {
+            let x = rng.data(t * c, 1.0);
+            let mut y = rng.data(t * c, 3.0);
+            y[c / 2] = 300.0;
+            let g = rng.data(c, 1.0);
+            let eps = 1e-6;
+            let mut want = vec![0.0; t * c];
+            cpu::rmsnorm_forward(&mut want, &y, &g, eps, c);
+            cpu::residual_forward(&mut want, &x);
+            let params = gpu.uniform(
+                "p",
+                &gpu::post_norm::Params {
+                    n_embd: c as u32,
+                    eps,
+                    _pad: [0; 2],
+                },
+            );
+            let (xb, yb, gb) = (buf(gpu, &x), buf(gpu, &y), buf(gpu, &g));
+            let bg = k.bind(gpu, &[&params, &yb, &gb, &xb]);
+            run(gpu, |pass| gpu::post_norm::dispatch(gpu, &k, pass, &bg, t as u32));
+            let got = read(gpu, &xb, t * c);
+            assert_close(&format!("post_norm t={t} c={c}"), &got, &want, 1e-5, 1e-5);
         }
     }
 }

@@ -43,9 +43,7 @@ pub fn gpt2_forward(w: &Gpt2Weights, tokens: &[u32], mut trace: Option<&mut Trac
             &k,
             &vv,
             0,
-            cfg.n_head,
-            cfg.n_head,
-            cfg.head_size(),
+            Heads::new(cfg.n_head, cfg.n_head, cfg.head_size()),
         );
         if let (Some(tr), Some(p)) = (trace.as_deref_mut(), probs) {
             tr.attention.push(p);

@@ -18,7 +18,9 @@ pub struct Params {
     /// Positions the probabilities buffer holds per head; 0 when there is none.
     pub probs_rows: u32,
     pub scale: f32,
-    pub _pad: [u32; 4],
+    /// Keys a query sees, itself included (a sliding window); 0: all.
+    pub window: u32,
+    pub _pad: [u32; 3],
 }
 
 /// How the KV cache stores its values.

@@ -21,7 +21,9 @@ pub struct Params {
     /// A table in parts: this part's rows `row0 .. row0 + rows`.
     pub row0: u32,
     pub rows: u32,
-    pub _pad: [u32; 3],
+    /// The token embeddings are multiplied by this (Gemma: √C).
+    pub scale: f32,
+    pub _pad: [u32; 2],
 }
 
 impl Params {
@@ -33,7 +35,8 @@ impl Params {
             use_wpe: use_wpe as u32,
             row0: 0,
             rows: vocab_size as u32,
-            _pad: [0; 3],
+            scale: 1.0,
+            _pad: [0; 2],
         }
     }
 

@@ -156,7 +156,8 @@ impl Gpt2Body {
                 probs_stride,
                 probs_rows,
                 scale: 1.0 / (hs as f32).sqrt(),
-                _pad: [0; 4],
+                window: 0,
+                _pad: [0; 3],
             },
         );
         let mut blocks = Vec::with_capacity(cfg.n_layer);

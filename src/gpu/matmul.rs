@@ -94,6 +94,15 @@ pub enum Epilogue {
     Gelu = 3,
     /// w stacks q, k and v: q (rotated) to `out`, k (rotated) and v to the KV cache.
     Qkv = 4,
+    /// out = gelu(gate) · up (tanh GELU), w stacking gate and up (N = 2F): Gemma's GeGLU.
+    GeGlu = 5,
+}
+
+impl Epilogue {
+    /// Whether an output reads two rows of w (gate and up, a RoPE pair).
+    pub fn paired(self) -> bool {
+        matches!(self, Epilogue::SwiGlu | Epilogue::GeGlu | Epilogue::Qkv)
+    }
 }
 
 /// What a linear layer binds; the slots it does not use get placeholders.
@@ -347,7 +356,7 @@ impl Linear {
             k_cache,
             v_cache,
         ];
-        let paired = matches!(ep, Epilogue::SwiGlu | Epilogue::Qkv);
+        let paired = ep.paired();
         LinearBind {
             parts: vec![PartBind {
                 bind: gpu.bind_group("linear", &self.layout, &buffers),

@@ -1,6 +1,10 @@
-//! Llama-family models (SmolLM2, Llama, TinyLlama…): config and weights, from a GGUF file or a
-//! Hugging Face folder. Weights keep GGUF's names (`attn_q`, `ffn_gate`, …); the Hugging Face
-//! names (`self_attn.q_proj`, `mlp.gate_proj`, …) are mapped to them on load.
+//! Llama-family models: config and weights, from a GGUF file or a Hugging Face folder. One
+//! decoder body serves the architectures that differ from Llama by a few parts, each an
+//! optional field: Llama 3 (RoPE frequency factors), Qwen 2 (q/k/v biases), Qwen 3 (per-head
+//! q/k RMS norms), Gemma 3 (those norms, norms after attention and the MLP, GeGLU, embeddings
+//! scaled by √n_embd, sliding-window attention on local layers with their own RoPE base).
+//! Weights keep GGUF's names (`attn_q`, `ffn_gate`, …); the Hugging Face names
+//! (`self_attn.q_proj`, `mlp.gate_proj`, …) are mapped to them on load.
 
 use super::gguf::Gguf;
 use super::quant::{Format, dequantize};
@@ -17,9 +21,50 @@ pub enum RopeLayout {
     Halves,
 }
 
-/// Example values are SmolLM2-135M's.
+/// The architectures this body runs, by their GGUF names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    Llama,
+    Qwen2,
+    Qwen3,
+    Gemma3,
+}
+
+impl Arch {
+    /// Every architecture Lantern runs from GGUF, as `general.architecture` names them.
+    pub const SUPPORTED: &str = "llama, qwen2, qwen3, gemma3";
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "llama" => Self::Llama,
+            "qwen2" => Self::Qwen2,
+            "qwen3" => Self::Qwen3,
+            "gemma3" => Self::Gemma3,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Llama => "llama",
+            Self::Qwen2 => "qwen2",
+            Self::Qwen3 => "qwen3",
+            Self::Gemma3 => "gemma3",
+        }
+    }
+}
+
+/// The MLP's gate: SwiGLU (Llama, Qwen) or GeGLU with the tanh GELU (Gemma).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Silu,
+    GeluTanh,
+}
+
+/// Example values are SmolLM2-135M's (Gemma 3 270M's where only Gemma has them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
+    pub arch: Arch,
     /// e.g. 49152
     pub vocab_size: usize,
     /// Longest context the model was trained for, e.g. 8192.
@@ -41,6 +86,20 @@ pub struct LlamaConfig {
     /// e.g. 100000
     pub rope_theta: f32,
     pub rope_layout: RopeLayout,
+    /// RoPE frequency i is divided by factor i (Llama 3's `rope_freqs.weight`); empty: none.
+    pub rope_freq_factors: Vec<f32>,
+    /// q · k is multiplied by this, e.g. 1/√64 = 0.125 (Gemma 3: 1/√256).
+    pub attention_scale: f32,
+    /// Token embeddings are multiplied by this: 1, or √n_embd for Gemma (25.3).
+    pub embedding_scale: f32,
+    pub activation: Activation,
+    /// Keys a local layer's query sees, itself included, e.g. 512; 0: no local layers.
+    pub sliding_window: usize,
+    /// Which layers are local (sliding window, RoPE base `rope_theta_local`): Gemma 3's five
+    /// of every six.
+    pub local_layers: Vec<bool>,
+    /// e.g. 10000
+    pub rope_theta_local: f32,
 }
 
 impl LlamaConfig {
@@ -50,6 +109,51 @@ impl LlamaConfig {
 
     pub fn kv_width(&self) -> usize {
         self.n_kv_head * self.head_size
+    }
+
+    /// Layer `i`'s sliding window (0: it sees every key) and RoPE base.
+    pub fn layer_attention(&self, i: usize) -> (usize, f32) {
+        if self.local_layers.get(i).copied().unwrap_or(false) {
+            (self.sliding_window, self.rope_theta_local)
+        } else {
+            (0, self.rope_theta)
+        }
+    }
+
+    /// A plain Llama config (no optional parts) of these shapes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn llama(
+        vocab_size: usize,
+        context_length: usize,
+        n_embd: usize,
+        n_layer: usize,
+        n_head: usize,
+        n_kv_head: usize,
+        n_ff: usize,
+        rope_layout: RopeLayout,
+    ) -> Self {
+        let head_size = n_embd / n_head.max(1);
+        Self {
+            arch: Arch::Llama,
+            vocab_size,
+            context_length,
+            n_embd,
+            n_layer,
+            n_head,
+            n_kv_head,
+            head_size,
+            n_ff,
+            rms_norm_eps: 1e-5,
+            rope_theta: 10000.0,
+            rope_layout,
+            rope_freq_factors: Vec::new(),
+            attention_scale: 1.0 / (head_size as f32).sqrt(),
+            embedding_scale: 1.0,
+            activation: Activation::Silu,
+            sliding_window: 0,
+            local_layers: vec![false; n_layer],
+            rope_theta_local: 10000.0,
+        }
     }
 
     /// Number of parameters, counting a tied output matrix once.
@@ -170,16 +274,45 @@ impl QTensor {
 }
 
 /// One block: `blk.{i}.*` in GGUF, `model.layers.{i}.*` in Hugging Face files.
+/// The `Option`s are the parts only some architectures have.
 pub struct LlamaBlock {
-    pub attn_norm: Vec<f32>,  // [C]          input_layernorm
-    pub attn_q: QTensor,      // [H·hs, C]    self_attn.q_proj
-    pub attn_k: QTensor,      // [KV·hs, C]   self_attn.k_proj
-    pub attn_v: QTensor,      // [KV·hs, C]   self_attn.v_proj
-    pub attn_output: QTensor, // [C, H·hs]    self_attn.o_proj
-    pub ffn_norm: Vec<f32>,   // [C]          post_attention_layernorm
-    pub ffn_gate: QTensor,    // [F, C]       mlp.gate_proj
-    pub ffn_up: QTensor,      // [F, C]       mlp.up_proj
-    pub ffn_down: QTensor,    // [C, F]       mlp.down_proj
+    pub attn_norm: Vec<f32>,                   // [C]       input_layernorm
+    pub attn_q: QTensor,                       // [H·hs, C]  self_attn.q_proj
+    pub attn_k: QTensor,                       // [KV·hs, C] self_attn.k_proj
+    pub attn_v: QTensor,                       // [KV·hs, C] self_attn.v_proj
+    pub attn_q_bias: Option<Vec<f32>>,         // [H·hs]     Qwen 2
+    pub attn_k_bias: Option<Vec<f32>>,         // [KV·hs]    Qwen 2
+    pub attn_v_bias: Option<Vec<f32>>,         // [KV·hs]    Qwen 2
+    pub attn_q_norm: Option<Vec<f32>>,         // [hs]       Qwen 3, Gemma 3: each head RMS-normed
+    pub attn_k_norm: Option<Vec<f32>>,         // [hs]
+    pub attn_output: QTensor,                  // [C, H·hs]  self_attn.o_proj
+    pub post_attention_norm: Option<Vec<f32>>, // [C]       Gemma 3: on attention's output
+    pub ffn_norm: Vec<f32>,                    // [C]       post_attention_layernorm
+    pub ffn_gate: QTensor,                     // [F, C]    mlp.gate_proj
+    pub ffn_up: QTensor,                       // [F, C]    mlp.up_proj
+    pub ffn_down: QTensor,                     // [C, F]    mlp.down_proj
+    pub post_ffw_norm: Option<Vec<f32>>,       // [C]       Gemma 3: on the MLP's output
+}
+
+impl LlamaBlock {
+    /// The optional vectors (biases, extra norms) this block has, for iteration.
+    pub fn optional_vectors(&self) -> impl Iterator<Item = &Vec<f32>> {
+        [
+            &self.attn_q_bias,
+            &self.attn_k_bias,
+            &self.attn_v_bias,
+            &self.attn_q_norm,
+            &self.attn_k_norm,
+            &self.post_attention_norm,
+            &self.post_ffw_norm,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    fn optional_floats(&self) -> usize {
+        self.optional_vectors().map(Vec::len).sum()
+    }
 }
 
 pub struct LlamaWeights {
@@ -203,7 +336,7 @@ impl LlamaWeights {
             .blocks
             .iter()
             .map(|b| {
-                4 * (b.attn_norm.len() + b.ffn_norm.len())
+                4 * (b.attn_norm.len() + b.ffn_norm.len() + b.optional_floats())
                     + q(&b.attn_q)
                     + q(&b.attn_k)
                     + q(&b.attn_v)
@@ -222,46 +355,108 @@ impl LlamaWeights {
 
 // ---- GGUF ----
 
-/// Reads the config and weights of a GGUF file whose `general.architecture` is "llama".
+/// Reads the config and weights of a GGUF file of one of [`Arch::SUPPORTED`]. Every
+/// hyperparameter comes from the file's metadata (`{arch}.…`); a missing one is an error
+/// naming its key, and so is one that contradicts another.
 pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
     let file = g.file().to_string();
-    let arch = g.str("general.architecture")?;
-    if arch != "llama" {
-        return Err(LanternError::UnsupportedArchitecture {
-            file,
-            arch: arch.to_string(),
-            supported: "GGUF files of architecture \"llama\" (SmolLM2, Llama, TinyLlama…)".into(),
-        });
+    let name = g.str("general.architecture")?;
+    let arch = Arch::from_name(name).ok_or_else(|| LanternError::UnsupportedArchitecture {
+        file: file.clone(),
+        arch: name.to_string(),
+        supported: format!("GGUF files of architecture {}, or gpt2", Arch::SUPPORTED),
+    })?;
+    let key = |k: &str| format!("{name}.{k}");
+    let int = |k: &str| -> Result<usize> { Ok(g.u64(&key(k))? as usize) };
+    let int_or = |k: &str, default: usize| -> Result<usize> {
+        match g.get(&key(k)) {
+            Some(_) => int(k),
+            None => Ok(default),
+        }
+    };
+    let float_or = |k: &str, default: f64| -> Result<f32> {
+        match g.get(&key(k)) {
+            Some(_) => Ok(g.f64(&key(k))? as f32),
+            None => Ok(default as f32),
+        }
+    };
+    let bad = |k: &str, reason: String| LanternError::Config {
+        file: file.clone(),
+        reason: format!("{}: {reason}", key(k)),
+    };
+    let n_embd = int("embedding_length")?;
+    let n_head = int("attention.head_count")?;
+    let n_layer = int("block_count")?;
+    if n_head == 0 || (g.get(&key("attention.key_length")).is_none() && n_embd % n_head != 0) {
+        return Err(bad(
+            "attention.head_count",
+            format!("{n_head} heads do not divide the width {n_embd}"),
+        ));
     }
-    let n_embd = g.u64("llama.embedding_length")? as usize;
-    let n_head = g.u64("llama.attention.head_count")? as usize;
-    let head_size = match g.get("llama.rope.dimension_count") {
-        Some(_) => g.u64("llama.rope.dimension_count")? as usize,
-        None => n_embd / n_head.max(1),
+    let head_size = int_or("attention.key_length", n_embd / n_head)?;
+    if int_or("attention.value_length", head_size)? != head_size {
+        return Err(bad(
+            "attention.value_length",
+            "differs from attention.key_length; Lantern needs them equal".into(),
+        ));
+    }
+    let context_length = int("context_length")?;
+    let sliding_window = match arch {
+        Arch::Gemma3 => int_or("attention.sliding_window", 0)?,
+        _ => 0,
     };
+    if sliding_window > context_length {
+        return Err(bad(
+            "attention.sliding_window",
+            format!("{sliding_window} is larger than the context ({context_length})"),
+        ));
+    }
+    // Gemma 3: five local layers, then a global one (llama.cpp's default pattern of 6, or
+    // the file's `sliding_window_pattern`).
+    let pattern = int_or("attention.sliding_window_pattern", 6)?;
+    let local_layers = (0..n_layer)
+        .map(|i| sliding_window > 0 && pattern > 0 && i % pattern < pattern - 1)
+        .collect();
     let tokens = g.strings("tokenizer.ggml.tokens")?.len();
+    let gemma = arch == Arch::Gemma3;
     let config = LlamaConfig {
-        vocab_size: g
-            .get("llama.vocab_size")
-            .and_then(|v| v.as_u64())
-            .map_or(tokens, |v| v as usize),
-        context_length: g.u64("llama.context_length")? as usize,
+        arch,
+        vocab_size: int_or("vocab_size", tokens)?,
+        context_length,
         n_embd,
-        n_layer: g.u64("llama.block_count")? as usize,
+        n_layer,
         n_head,
-        n_kv_head: match g.get("llama.attention.head_count_kv") {
-            Some(_) => g.u64("llama.attention.head_count_kv")? as usize,
-            None => n_head,
-        },
+        n_kv_head: int_or("attention.head_count_kv", n_head)?,
         head_size,
-        n_ff: g.u64("llama.feed_forward_length")? as usize,
-        rms_norm_eps: g.f64("llama.attention.layer_norm_rms_epsilon")? as f32,
-        rope_theta: g
-            .get("llama.rope.freq_base")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(10000.0) as f32,
-        rope_layout: RopeLayout::Adjacent,
+        n_ff: int("feed_forward_length")?,
+        rms_norm_eps: g.f64(&key("attention.layer_norm_rms_epsilon"))? as f32,
+        rope_theta: float_or("rope.freq_base", 10000.0)?,
+        // llama.cpp's converter permutes Llama's q and k rows for adjacent pairs; Qwen's and
+        // Gemma's keep Hugging Face's halves (llama.cpp's NEOX RoPE).
+        rope_layout: match arch {
+            Arch::Llama => RopeLayout::Adjacent,
+            _ => RopeLayout::Halves,
+        },
+        rope_freq_factors: Vec::new(),
+        // Gemma 3 (but 27B, which Lantern's limits keep out anyway): 1/√head_size, as
+        // llama.cpp sets it; it is not in the file.
+        attention_scale: 1.0 / (head_size as f32).sqrt(),
+        embedding_scale: if gemma { (n_embd as f32).sqrt() } else { 1.0 },
+        activation: if gemma {
+            Activation::GeluTanh
+        } else {
+            Activation::Silu
+        },
+        sliding_window,
+        local_layers,
+        rope_theta_local: float_or("rope.freq_base_swa", 10000.0)?,
     };
+    if head_size != int_or("rope.dimension_count", head_size)? {
+        return Err(bad(
+            "rope.dimension_count",
+            format!("differs from the head size {head_size}; Lantern rotates whole heads"),
+        ));
+    }
     config.check(&file)?;
     let c = &config;
     let matrix = |name: &str, rows: usize, cols: usize| -> Result<QTensor> {
@@ -294,20 +489,34 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
     };
     let vector =
         |name: &str, len: usize| -> Result<Vec<f32>> { Ok(matrix(name, 1, len)?.to_f32()) };
+    // A vector the architecture has: required, named in the error when missing.
+    let part = |has: bool, name: &str, len: usize| -> Result<Option<Vec<f32>>> {
+        has.then(|| vector(name, len)).transpose()
+    };
     let (q, kv, f) = (c.q_width(), c.kv_width(), c.n_ff);
+    let qk_norm = matches!(arch, Arch::Qwen3 | Arch::Gemma3);
+    let bias = arch == Arch::Qwen2;
     let blocks = (0..c.n_layer)
         .map(|i| {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
+            let b = |s: &str| format!("blk.{i}.{s}.bias");
             Ok(LlamaBlock {
                 attn_norm: vector(&n("attn_norm"), c.n_embd)?,
                 attn_q: matrix(&n("attn_q"), q, c.n_embd)?,
                 attn_k: matrix(&n("attn_k"), kv, c.n_embd)?,
                 attn_v: matrix(&n("attn_v"), kv, c.n_embd)?,
+                attn_q_bias: part(bias, &b("attn_q"), q)?,
+                attn_k_bias: part(bias, &b("attn_k"), kv)?,
+                attn_v_bias: part(bias, &b("attn_v"), kv)?,
+                attn_q_norm: part(qk_norm, &n("attn_q_norm"), c.head_size)?,
+                attn_k_norm: part(qk_norm, &n("attn_k_norm"), c.head_size)?,
                 attn_output: matrix(&n("attn_output"), c.n_embd, q)?,
+                post_attention_norm: part(gemma, &n("post_attention_norm"), c.n_embd)?,
                 ffn_norm: vector(&n("ffn_norm"), c.n_embd)?,
                 ffn_gate: matrix(&n("ffn_gate"), f, c.n_embd)?,
                 ffn_up: matrix(&n("ffn_up"), f, c.n_embd)?,
                 ffn_down: matrix(&n("ffn_down"), c.n_embd, f)?,
+                post_ffw_norm: part(gemma, &n("post_ffw_norm"), c.n_embd)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -315,10 +524,27 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
         Some(_) => Some(matrix("output.weight", c.vocab_size, c.n_embd)?),
         None => None,
     };
+    let mut config = config.clone();
+    // Llama 3: the frequency factors the converter computed from its rope scaling.
+    if g.tensor("rope_freqs.weight").is_some() {
+        config.rope_freq_factors = vector("rope_freqs.weight", head_size / 2)?;
+    }
+    let token_embd = match g.tensor("token_embd.weight") {
+        Some(t) if t.dims.len() == 2 && t.dims[1] as usize != config.vocab_size => {
+            return Err(bad(
+                "vocab_size",
+                format!(
+                    "{} tokens, but token_embd.weight has {} rows",
+                    config.vocab_size, t.dims[1]
+                ),
+            ));
+        }
+        _ => matrix("token_embd.weight", config.vocab_size, config.n_embd)?,
+    };
     Ok(LlamaWeights {
-        token_embd: matrix("token_embd.weight", c.vocab_size, c.n_embd)?,
+        token_embd,
         blocks,
-        output_norm: vector("output_norm.weight", c.n_embd)?,
+        output_norm: vector("output_norm.weight", config.n_embd)?,
         output,
         config,
     })
@@ -363,29 +589,70 @@ pub fn config_from_json(obj: &serde_json::Map<String, Value>, file: &str) -> Res
     }
     let n_embd = int("hidden_size")?;
     let n_head = int("num_attention_heads")?;
-    let config = LlamaConfig {
-        vocab_size: int("vocab_size")?,
-        context_length: int("max_position_embeddings")?,
+    let mut config = LlamaConfig::llama(
+        int("vocab_size")?,
+        int("max_position_embeddings")?,
         n_embd,
-        n_layer: int("num_hidden_layers")?,
+        int("num_hidden_layers")?,
         n_head,
-        n_kv_head: if obj.contains_key("num_key_value_heads") {
+        if obj.contains_key("num_key_value_heads") {
             int("num_key_value_heads")?
         } else {
             n_head
         },
-        head_size: if obj.get("head_dim").is_some_and(|v| !v.is_null()) {
-            int("head_dim")?
-        } else {
-            n_embd / n_head
-        },
-        n_ff: int("intermediate_size")?,
-        rms_norm_eps: float("rms_norm_eps", 1e-6)?,
-        rope_theta: float("rope_theta", 10000.0)?,
-        rope_layout: RopeLayout::Halves,
-    };
+        int("intermediate_size")?,
+        RopeLayout::Halves,
+    );
+    if obj.get("head_dim").is_some_and(|v| !v.is_null()) {
+        config.head_size = int("head_dim")?;
+        config.attention_scale = 1.0 / (config.head_size as f32).sqrt();
+    }
+    config.rms_norm_eps = float("rms_norm_eps", 1e-6)?;
+    config.rope_theta = float("rope_theta", 10000.0)?;
+    if let Some(scaling) = obj.get("rope_scaling").filter(|v| !v.is_null()) {
+        config.rope_freq_factors = llama3_freq_factors(scaling, &config)
+            .map_err(|reason| err(format!("field `rope_scaling`: {reason}")))?;
+    }
     config.check(file)?;
     Ok(config)
+}
+
+/// Llama 3's RoPE scaling (`rope_type` "llama3") as a factor per frequency, the way
+/// llama.cpp's converter writes `rope_freqs.weight`: long wavelengths slowed by `factor`,
+/// short ones kept, a smooth blend between.
+fn llama3_freq_factors(v: &Value, c: &LlamaConfig) -> std::result::Result<Vec<f32>, String> {
+    let kind = v.get("rope_type").or(v.get("type")).and_then(Value::as_str);
+    if kind != Some("llama3") {
+        return Err(format!("{kind:?} is not supported (only \"llama3\")"));
+    }
+    let num = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_f64)
+            .filter(|x| *x > 0.0)
+            .ok_or_else(|| format!("`{k}` must be a positive number"))
+    };
+    let (factor, low, high) = (
+        num("factor")?,
+        num("low_freq_factor")?,
+        num("high_freq_factor")?,
+    );
+    let original = num("original_max_position_embeddings")?;
+    let (low_wavelen, high_wavelen) = (original / low, original / high);
+    let hs = c.head_size as f64;
+    Ok((0..c.head_size / 2)
+        .map(|i| {
+            let freq = (c.rope_theta as f64).powf(-2.0 * i as f64 / hs);
+            let wavelen = 2.0 * std::f64::consts::PI / freq;
+            if wavelen < high_wavelen {
+                1.0
+            } else if wavelen > low_wavelen {
+                factor as f32
+            } else {
+                let smooth = (original / wavelen - low) / (high - low);
+                (1.0 / ((1.0 - smooth) / factor + smooth)) as f32
+            }
+        })
+        .collect())
 }
 
 /// Reads Llama weights from Hugging Face safetensors (names `model.layers.{i}.…`).
@@ -407,11 +674,18 @@ pub fn load_safetensors(config: LlamaConfig, r: &Reader) -> Result<LlamaWeights>
                 attn_q: matrix(&n("self_attn.q_proj"), q, c.n_embd)?,
                 attn_k: matrix(&n("self_attn.k_proj"), kv, c.n_embd)?,
                 attn_v: matrix(&n("self_attn.v_proj"), kv, c.n_embd)?,
+                attn_q_bias: None,
+                attn_k_bias: None,
+                attn_v_bias: None,
+                attn_q_norm: None,
+                attn_k_norm: None,
                 attn_output: matrix(&n("self_attn.o_proj"), c.n_embd, q)?,
+                post_attention_norm: None,
                 ffn_norm: tensor(&n("post_attention_layernorm"), &[c.n_embd])?,
                 ffn_gate: matrix(&n("mlp.gate_proj"), f, c.n_embd)?,
                 ffn_up: matrix(&n("mlp.up_proj"), f, c.n_embd)?,
                 ffn_down: matrix(&n("mlp.down_proj"), c.n_embd, f)?,
+                post_ffw_norm: None,
             })
         })
         .collect::<Result<Vec<_>>>()?;
