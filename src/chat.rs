@@ -56,13 +56,7 @@ impl Chat {
         context: usize,
         room: usize,
     ) -> Result<(Vec<u32>, usize)> {
-        let template = m
-            .chat_template
-            .as_ref()
-            .ok_or_else(|| LanternError::Tokenizer {
-                file: "chat template".into(),
-                reason: "this model has no chat template; use `generate` instead".into(),
-            })?;
+        let template = m.chat_format();
         self.messages.push(Message::new("user", user));
         loop {
             let ids = m.tokenizer.encode(&template.render(&self.messages, true)?);

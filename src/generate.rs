@@ -112,6 +112,14 @@ pub struct Generation<'a> {
     /// see [`GpuModel::prediction`]), one per `generated_ids` entry.
     pub predictions: Vec<Option<TopK>>,
     text: TextStream,
+    /// Texts that end the generation (a chat format's turn markers), not shown.
+    stop_texts: Vec<String>,
+    /// Text decoded but not shown yet: it may be the start of a stop text.
+    pending: String,
+    /// The text shown so far.
+    shown: String,
+    /// Whether a stop text ended the generation.
+    cut: bool,
     pub stop: Option<StopReason>,
 }
 
@@ -156,8 +164,18 @@ impl<'a> Generation<'a> {
             generated_ids: Vec::new(),
             predictions: Vec::new(),
             text: TextStream::default(),
+            stop_texts: Vec::new(),
+            pending: String::new(),
+            shown: String::new(),
+            cut: false,
             stop: None,
         })
+    }
+
+    /// Ends the generation where its text reaches one of `texts` (which is not shown).
+    pub fn stop_at_texts(mut self, texts: &[String]) -> Self {
+        self.stop_texts = texts.iter().filter(|t| !t.is_empty()).cloned().collect();
+        self
     }
 
     /// The next token id, or `None` once generation has stopped.
@@ -201,21 +219,60 @@ impl<'a> Generation<'a> {
             match self.next_token().await? {
                 Some(id) => {
                     let piece = self.text.push(self.tokenizer.token_bytes(id));
-                    if !piece.is_empty() {
-                        return Ok(Some(piece));
+                    self.pending.push_str(&piece);
+                    if let Some(out) = self.release(false) {
+                        return Ok(Some(out));
                     }
                 }
                 None => {
                     let rest = self.text.finish();
-                    return Ok((!rest.is_empty()).then_some(rest));
+                    self.pending.push_str(&rest);
+                    return Ok(self.release(true));
                 }
             }
         }
     }
 
-    /// All generated text so far.
+    /// The pending text that can be shown: up to a stop text, if one appeared (which ends
+    /// the generation); else all of it at the end, or all but a tail that may begin a stop
+    /// text.
+    fn release(&mut self, end: bool) -> Option<String> {
+        let found = self
+            .stop_texts
+            .iter()
+            .filter_map(|s| self.pending.find(s.as_str()))
+            .min();
+        let keep = match found {
+            Some(at) => {
+                self.pending.truncate(at);
+                self.stop = Some(StopReason::EndOfText);
+                self.cut = true;
+                0
+            }
+            None if end => 0,
+            None => self.pending.len() - self.longest_stop_prefix_at(),
+        };
+        let out: String = self.pending.drain(..self.pending.len() - keep).collect();
+        self.shown.push_str(&out);
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// Where in `pending` the longest tail that begins some stop text starts (its length
+    /// if none does).
+    fn longest_stop_prefix_at(&self) -> usize {
+        let p = &self.pending;
+        p.char_indices()
+            .map(|(i, _)| i)
+            .find(|&i| self.stop_texts.iter().any(|s| s.starts_with(&p[i..])))
+            .unwrap_or(p.len())
+    }
+
+    /// All generated text so far (up to a stop text, when one ended it).
     pub fn text(&self) -> String {
-        self.tokenizer.decode(&self.generated_ids)
+        match self.cut {
+            true => self.shown.clone(),
+            false => self.tokenizer.decode(&self.generated_ids),
+        }
     }
 
     /// The prompt's ids, then the generated ones.

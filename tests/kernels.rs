@@ -121,7 +121,9 @@ fn attention_matches_cpu_with_probabilities() {
         // (heads, kv heads, head size, new tokens, cached positions before them, key splits,
         // f16 cache, sliding window)
         for (nh, nkv, hs, t, pos0, splits, f16, window) in [
-            (3usize, 3usize, 16usize, 5usize, 0usize, 1usize, true, 0usize),
+            (
+                3usize, 3usize, 16usize, 5usize, 0usize, 1usize, true, 0usize,
+            ),
             (4, 4, 64, 1, 70, 1, true, 0),
             (4, 4, 64, 1, 70, 3, true, 0),
             (2, 2, 24, 9, 3, 1, false, 0),
@@ -163,7 +165,11 @@ fn attention_matches_cpu_with_probabilities() {
             let mut want = vec![0.0; t * c];
             let mut want_p = vec![0.0; nh * t * n_kv];
             // A scale other than 1/√hs where a window is tried (Gemma's is set by the file).
-            let scale = if window > 0 { 0.3 } else { 1.0 / (hs as f32).sqrt() };
+            let scale = if window > 0 {
+                0.3
+            } else {
+                1.0 / (hs as f32).sqrt()
+            };
             let heads = cpu::Heads {
                 scale,
                 window,
@@ -989,7 +995,9 @@ fn qk_norm_matches_cpu() {
             let g = rng.data(2 * hs, 1.0);
             let eps = 1e-6;
             let rows = |v: &[f32], off: usize, w: usize| -> Vec<f32> {
-                v.chunks(qw + kvw).flat_map(|r| r[off..off + w].to_vec()).collect()
+                v.chunks(qw + kvw)
+                    .flat_map(|r| r[off..off + w].to_vec())
+                    .collect()
             };
             let table = cpu::rope_table(ctx, hs, 10000.0, &[1.0, 2.5]);
             let norm_rope = |x: Vec<f32>, g: &[f32], heads: usize| {
@@ -1030,13 +1038,29 @@ fn qk_norm_matches_cpu() {
             });
             let what = format!("qk_norm nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0}");
             let got = read(gpu, &qk_b, qk.len());
-            assert_close(&format!("{what} q"), &rows(&got, 0, qw), &want_q, 1e-5, 1e-4);
+            assert_close(
+                &format!("{what} q"),
+                &rows(&got, 0, qw),
+                &want_q,
+                1e-5,
+                1e-4,
+            );
             // k untouched in qk; normed and rotated in the cache's rows pos0...
-            assert_eq!(rows(&got, qw, kvw), rows(&qk, qw, kvw), "{what}: k left in place");
+            assert_eq!(
+                rows(&got, qw, kvw),
+                rows(&qk, qw, kvw),
+                "{what}: k left in place"
+            );
             let got_k = read_cache(gpu, &cache, ctx * kvw, f16);
             // An f16 cache: plus half an f16 ulp (2^-11 of the value) for the rounding.
             let rtol = if f16 { 1e-4 + 2f32.powi(-11) } else { 1e-4 };
-            assert_close(&format!("{what} k"), &got_k[pos0 * kvw..], &want_k, 1e-5, rtol);
+            assert_close(
+                &format!("{what} k"),
+                &got_k[pos0 * kvw..],
+                &want_k,
+                1e-5,
+                rtol,
+            );
         }
     }
 }
@@ -1066,7 +1090,9 @@ fn post_norm_matches_cpu() {
             );
             let (xb, yb, gb) = (buf(gpu, &x), buf(gpu, &y), buf(gpu, &g));
             let bg = k.bind(gpu, &[&params, &yb, &gb, &xb]);
-            run(gpu, |pass| gpu::post_norm::dispatch(gpu, &k, pass, &bg, t as u32));
+            run(gpu, |pass| {
+                gpu::post_norm::dispatch(gpu, &k, pass, &bg, t as u32)
+            });
             let got = read(gpu, &xb, t * c);
             assert_close(&format!("post_norm t={t} c={c}"), &got, &want, 1e-5, 1e-5);
         }

@@ -5,53 +5,13 @@
 //! (CI) makes that a failure.
 
 mod common;
-use common::*;
+use common::gpu;
+use common::real::*;
 use lantern::chat::{Chat, DEFAULT_SYSTEM_PROMPT};
-use lantern::cpu::SampleParams;
 use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::model::LoadedModel;
-use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-
-const GREEDY: SampleParams = SampleParams {
-    temperature: 0.0,
-    top_k: 0,
-    top_p: 1.0,
-};
-
-#[derive(Deserialize)]
-struct Golden {
-    system_prompt: String,
-    cases: Vec<Case>,
-    tokenizer: Vec<TokenCase>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    kind: String,
-    text: String,
-    rendered: String,
-    prompt_ids: Vec<u32>,
-    greedy_ids: Vec<u32>,
-    /// The gap between the reference's two best logits at each greedy step.
-    #[serde(default)]
-    greedy_margins: Vec<f32>,
-    logits: Vec<TopLogits>,
-}
-
-#[derive(Deserialize)]
-struct TopLogits {
-    position: usize,
-    top_ids: Vec<u32>,
-    top_logits: Vec<f32>,
-}
-
-#[derive(Deserialize)]
-struct TokenCase {
-    text: String,
-    ids: Vec<u32>,
-}
 
 fn model_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -83,19 +43,7 @@ fn model() -> Option<&'static LoadedModel> {
 }
 
 fn golden() -> Golden {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/smollm2_golden.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// The logits the golden file lists (the top 40 of the reference) within tolerance, and
-/// the same arg max.
-fn check_logits(what: &str, got: &[f32], want: &TopLogits) {
-    let got_top: Vec<f32> = want.top_ids.iter().map(|&i| got[i as usize]).collect();
-    assert_close(what, &got_top, &want.top_logits, 0.02, 0.002);
-    let argmax = (0..got.len())
-        .max_by(|&a, &b| got[a].total_cmp(&got[b]))
-        .unwrap();
-    assert_eq!(argmax as u32, want.top_ids[0], "{what}: arg max");
+    load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/smollm2_golden.json"))
 }
 
 #[test]
@@ -323,10 +271,6 @@ fn quantized_file(ty: &str) -> Option<PathBuf> {
     None
 }
 
-/// Gaps between the two best logits smaller than this are near-ties: past one, an exact-f32
-/// implementation may rightly pick the other token.
-const NEAR_TIE: f32 = 0.05;
-
 /// Each quantized file: its prompts fed through the GPU in passes, the logits the golden
 /// lists within tolerance, the greedy choice equal to the reference's up to the first
 /// near-tie (the reference's tokens are fed on, so later positions are compared too).
@@ -339,8 +283,7 @@ fn quantized_files_match_golden() {
             continue;
         };
         let golden_path = dir.join(format!("tests/data/smollm2_{}.json", ty.to_lowercase()));
-        let golden: Golden =
-            serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
+        let golden = load(&golden_path);
         let m = LoadedModel::from_path(&path).unwrap();
         let mut model = pollster::block_on(GpuModel::new(
             gpu,
@@ -352,51 +295,9 @@ fn quantized_files_match_golden() {
         ))
         .unwrap();
         for case in &golden.cases {
-            let mut seq = case.prompt_ids.clone();
-            seq.extend_from_slice(&case.greedy_ids);
-            let logits_at = |p: usize| case.logits.iter().find(|l| l.position == p);
-            let n_prompt = case.prompt_ids.len();
-            let tie = case
-                .greedy_margins
-                .iter()
-                .position(|&g| g < NEAR_TIE)
-                .unwrap_or(case.greedy_ids.len());
-            model.reset();
-            let mid = n_prompt / 2;
-            let mut ranges = vec![0..1, 1..mid + 1, mid + 1..n_prompt];
-            ranges.extend((n_prompt..seq.len()).map(|i| i..i + 1));
-            for range in ranges.into_iter().filter(|r| !r.is_empty()) {
-                let end = range.end - 1;
-                let next =
-                    pollster::block_on(model.prefill(gpu, &seq[range], GREEDY, 0.0)).unwrap();
-                // The greedy step this pass predicts, once past the prompt.
-                let step = (end + 1).checked_sub(n_prompt);
-                if step.is_some_and(|step| step < tie) {
-                    assert_eq!(
-                        next,
-                        seq[end + 1],
-                        "{ty} {:?}: greedy token {step:?}",
-                        case.text
-                    );
-                }
-                if let Some(want) = logits_at(end) {
-                    let got = pollster::block_on(model.read_logits(gpu)).unwrap();
-                    let what = format!("{ty} {:?} @{end}", case.text);
-                    if want.top_logits[0] - want.top_logits[1] >= NEAR_TIE {
-                        check_logits(&what, &got, want);
-                    } else {
-                        // A near-tie: the logits within tolerance, either of the two may win.
-                        let got_top: Vec<f32> =
-                            want.top_ids.iter().map(|&i| got[i as usize]).collect();
-                        assert_close(&what, &got_top, &want.top_logits, 0.02, 0.002);
-                    }
-                }
-            }
-            eprintln!(
-                "{ty} {:?}: {} greedy tokens equal before the first near-tie",
-                case.text,
-                tie.min(case.greedy_ids.len())
-            );
+            let what = format!("{ty} {:?}", case.text);
+            let compared = check_case_on_gpu(gpu, &mut model, &what, case);
+            eprintln!("{what}: {compared} greedy tokens equal before the first near-tie");
         }
     }
 }

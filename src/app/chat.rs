@@ -57,6 +57,7 @@ pub fn ChatPanel() -> impl IntoView {
             let room = state.settings.get_untracked().max_tokens.min(CONTEXT / 2);
             let out = stream(
                 state,
+                true,
                 |e| {
                     chat.borrow_mut()
                         .prompt_for(&e.loaded, &text, e.model.context, room)

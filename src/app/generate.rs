@@ -16,9 +16,11 @@ pub struct Outcome {
 
 /// Runs one generation on the loaded model. `prompt` builds the prompt's ids (and how many
 /// the KV cache already holds); `on_piece` gets each new piece of text and all ids so far.
-/// Stops at the end of text, the token limit, or when the user presses Stop.
+/// Stops at the end of text (for a `chat` answer, also where the chat format's turn ends),
+/// the token limit, or when the user presses Stop.
 pub async fn stream(
     state: AppState,
+    chat: bool,
     prompt: impl FnOnce(&mut Engine) -> crate::Result<(Vec<u32>, usize)>,
     mut on_piece: impl FnMut(&str, &[u32]),
 ) -> Result<Outcome, String> {
@@ -26,7 +28,7 @@ pub async fn stream(
     // it back whatever happens.
     let cell = state.engine();
     let mut engine = cell.borrow_mut().take().ok_or("no model is loaded")?;
-    let out = run(state, &mut engine, prompt, &mut on_piece).await;
+    let out = run(state, &mut engine, chat, prompt, &mut on_piece).await;
     *cell.borrow_mut() = Some(engine);
     out
 }
@@ -34,6 +36,7 @@ pub async fn stream(
 async fn run(
     state: AppState,
     e: &mut Engine,
+    chat: bool,
     prompt: impl FnOnce(&mut Engine) -> crate::Result<(Vec<u32>, usize)>,
     on_piece: &mut impl FnMut(&str, &[u32]),
 ) -> Result<Outcome, String> {
@@ -50,6 +53,9 @@ async fn run(
         opts,
     )
     .map_err(|e| e.to_string())?;
+    if chat {
+        g = g.stop_at_texts(&e.loaded.chat_format().stop_texts);
+    }
     state.speed.set(format!("reading {fresh} prompt tokens…"));
     let start = web::now_ms();
     let mut first: Option<f64> = None;
@@ -126,6 +132,7 @@ pub fn GeneratePanel() -> impl IntoView {
         spawn_generation(state, async move {
             stream(
                 state,
+                false,
                 |e| Ok((e.loaded.encode_prompt(&text), 0)),
                 |piece, all| {
                     output.update(|o| o.push_str(piece));

@@ -323,8 +323,12 @@ fn generate(args: &Args) -> Result<(), String> {
 fn chat(args: &Args) -> Result<(), String> {
     let opts = args.options(256)?;
     let (_, m) = load(args)?;
-    if m.chat_template.is_none() {
-        return Err("this model has no chat template; use `lantern generate`".into());
+    if m.is_base_model() {
+        eprintln!(
+            "note: this is a base model (no chat template in the file): it chats in a plain \
+             \"User: … / Assistant: …\" format and may answer poorly; `lantern generate` \
+             continues text"
+        );
     }
     let gpu = open_gpu()?;
     let mut model = upload(&gpu, &m, args, 0)?;
@@ -390,7 +394,8 @@ fn chat(args: &Args) -> Result<(), String> {
             cached,
             turn,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .stop_at_texts(&m.chat_format().stop_texts);
         let mut out = std::io::stdout().lock();
         for piece in generation.by_ref() {
             let piece = piece.map_err(|e| e.to_string())?;
@@ -559,7 +564,8 @@ fn info(args: &Args) -> Result<(), String> {
         Weights::Llama(w) => {
             let c = &w.config;
             say!(
-                "config:       vocab_size {}, context_length {}, n_embd {}, n_layer {}, n_head {}, n_kv_head {} (head size {}), n_ff {}, rms_norm_eps {}, rope_theta {}, rope layout {:?}",
+                "config:       architecture {}, vocab_size {}, context_length {}, n_embd {}, n_layer {}, n_head {}, n_kv_head {} (head size {}), n_ff {}, rms_norm_eps {}, rope_theta {}, rope layout {:?}",
+                c.arch.name(),
                 c.vocab_size,
                 c.context_length,
                 c.n_embd,
@@ -572,6 +578,16 @@ fn info(args: &Args) -> Result<(), String> {
                 c.rope_theta,
                 c.rope_layout
             );
+            if c.sliding_window > 0 {
+                say!(
+                    "attention:    sliding window {} on {} of {} layers (RoPE base {}), scale {}",
+                    c.sliding_window,
+                    c.local_layers.iter().filter(|&&l| l).count(),
+                    c.n_layer,
+                    c.rope_theta_local,
+                    c.attention_scale
+                );
+            }
             say!(
                 "parameters:   {} ({})",
                 c.parameter_count(w.output.is_none()),
@@ -607,13 +623,14 @@ fn info(args: &Args) -> Result<(), String> {
         *dtypes.entry(dtype.clone()).or_default() += 1;
     }
     say!(
-        "tokenizer:    {} tokens; stops at ids {:?}; chat template: {}",
+        "tokenizer:    {}, {} tokens; stops at ids {:?}; chat template: {}",
+        m.tokenizer.describe(),
         m.tokenizer.vocab_size(),
         m.stop_ids,
-        if m.chat_template.is_some() {
-            "yes"
+        if m.is_base_model() {
+            "none (a base model: chat uses Lantern's plain User/Assistant format)"
         } else {
-            "no"
+            "the file's"
         }
     );
     say!(

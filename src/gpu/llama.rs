@@ -117,8 +117,14 @@ impl QkvParts {
         };
         let bias = b.attn_q_bias.as_ref().map(|qb| {
             let zeros = |n: usize| vec![0.0; n];
-            let kb = b.attn_k_bias.clone().unwrap_or_else(|| zeros(b.attn_k.rows));
-            let vb = b.attn_v_bias.clone().unwrap_or_else(|| zeros(b.attn_v.rows));
+            let kb = b
+                .attn_k_bias
+                .clone()
+                .unwrap_or_else(|| zeros(b.attn_k.rows));
+            let vb = b
+                .attn_v_bias
+                .clone()
+                .unwrap_or_else(|| zeros(b.attn_v.rows));
             [reorder(qb), reorder(&kb), vb].concat()
         });
         let qk_norm = match (&b.attn_q_norm, &b.attn_k_norm) {
@@ -378,10 +384,9 @@ impl LlamaBody {
                     },
                 ),
                 qk_norm: match (&k.qk_norm, &qk_norm_w) {
-                    (Some(kernel), Some(g)) => Some(kernel.bind(
-                        gpu,
-                        &[&p_qk_norm, step, &q, g, table, &k_cache],
-                    )),
+                    (Some(kernel), Some(g)) => {
+                        Some(kernel.bind(gpu, &[&p_qk_norm, step, &q, g, table, &k_cache]))
+                    }
                     _ => None,
                 },
                 attn: k.attention.bind(

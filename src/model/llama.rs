@@ -44,6 +44,16 @@ impl Arch {
         })
     }
 
+    /// As people write it: "Gemma 3".
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Llama => "Llama",
+            Self::Qwen2 => "Qwen 2",
+            Self::Qwen3 => "Qwen 3",
+            Self::Gemma3 => "Gemma 3",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Llama => "llama",

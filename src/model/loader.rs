@@ -74,7 +74,7 @@ impl Weights {
     pub fn architecture(&self) -> &'static str {
         match self {
             Weights::Gpt2(_) => "GPT-2",
-            Weights::Llama(_) => "Llama",
+            Weights::Llama(w) => w.config.arch.title(),
         }
     }
 }
@@ -87,11 +87,20 @@ pub struct LoadedModel {
     pub stop_ids: Vec<u32>,
     /// Put before a plain prompt (GGUF's `tokenizer.ggml.add_bos_token`).
     pub bos: Option<u32>,
+    /// The file's own chat template; `None` for a base model, which chats through
+    /// [`ChatTemplate::fallback`].
     pub chat_template: Option<ChatTemplate>,
+    fallback_template: ChatTemplate,
 }
 
 /// Texts of tokens that end a text or a turn in common models.
-const END_TOKENS: [&str; 4] = ["<|endoftext|>", "<|im_end|>", "<|eot_id|>", "</s>"];
+const END_TOKENS: [&str; 5] = [
+    "<|endoftext|>",
+    "<|im_end|>",
+    "<|eot_id|>",
+    "</s>",
+    "<end_of_turn>",
+];
 
 fn stop_ids(tokenizer: &Tokenizer, eos: Option<u32>) -> Vec<u32> {
     let mut ids: Vec<u32> = END_TOKENS
@@ -200,6 +209,7 @@ impl LoadedModel {
             weights,
             tokenizer,
             chat_template,
+            fallback_template: ChatTemplate::fallback(""),
         })
     }
 
@@ -226,13 +236,27 @@ impl LoadedModel {
             Some(src) => Some(ChatTemplate::new(src, &text(bos), &text(eos))?),
             None => None,
         };
+        let bos = if add_bos { bos } else { None };
         Ok(Self {
             stop_ids: stop_ids(&tokenizer, eos),
-            bos: if add_bos { bos } else { None },
+            fallback_template: ChatTemplate::fallback(&text(bos)),
+            bos,
             weights: Weights::Llama(weights),
             tokenizer,
             chat_template,
         })
+    }
+
+    /// The chat format: the file's template, or for a base model the plain fallback.
+    pub fn chat_format(&self) -> &ChatTemplate {
+        self.chat_template
+            .as_ref()
+            .unwrap_or(&self.fallback_template)
+    }
+
+    /// A model without a chat template of its own (made to continue text, not to chat).
+    pub fn is_base_model(&self) -> bool {
+        self.chat_template.is_none()
     }
 
     /// The ids of a plain (non-chat) prompt, with BOS first when the model wants it.

@@ -7,6 +7,7 @@ pub mod llama;
 mod loader;
 pub mod quant;
 mod safetensors;
+mod spm;
 mod tokenizer;
 mod weights;
 

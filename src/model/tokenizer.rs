@@ -1,10 +1,13 @@
-//! Byte-level BPE, the tokenizer of GPT-2.
+//! Tokenizers: byte-level BPE (GPT-2, SmolLM, Llama 3, Qwen) and SentencePiece-style BPE
+//! over scored pieces (Gemma; see spm.rs).
 //!
-//! Text is split into words by GPT-2's pre-tokenizer rule (see [`split_gpt2`]), each word's
-//! UTF-8 bytes become one token per byte, and adjacent pairs are merged in the order of the
-//! merges list until no listed pair is left. Special tokens such as `<|endoftext|>` are cut
-//! out of the text first and map straight to their ids.
+//! Byte-level BPE: text is split into words by a pre-tokenizer rule (GPT-2's: see
+//! [`split_gpt2`]), each word's UTF-8 bytes become one token per byte, and adjacent pairs are
+//! merged in the order of the merges list until no listed pair is left. For both kinds,
+//! special tokens such as `<|endoftext|>` are cut out of the text first and map straight to
+//! their ids.
 
+use super::spm::Spm;
 use crate::error::{LanternError, Result};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -21,6 +24,13 @@ pub enum PreTokenizer {
 }
 
 impl PreTokenizer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gpt2 => "GPT-2",
+            Self::DigitsThenGpt2 => "SmolLM (digits apart)",
+        }
+    }
+
     /// From a GGUF file's `tokenizer.ggml.pre`.
     pub fn from_gguf_name(name: &str) -> Option<Self> {
         match name {
@@ -53,14 +63,25 @@ impl PreTokenizer {
     }
 }
 
-pub struct Tokenizer {
+/// Byte-level BPE's tables.
+struct Bpe {
     pre: PreTokenizer,
-    /// Bytes of each token id (empty for ids the vocabulary skips).
-    token_bytes: Vec<Vec<u8>>,
     /// Id of each single byte.
     byte_ids: [u32; 256],
     /// (left, right) → (rank, merged id).
     merges: HashMap<(u32, u32), (u32, u32)>,
+}
+
+/// How text between special tokens becomes ids.
+enum Model {
+    Bpe(Bpe),
+    Spm(Spm),
+}
+
+pub struct Tokenizer {
+    model: Model,
+    /// Bytes of each token id (empty for ids the vocabulary skips).
+    token_bytes: Vec<Vec<u8>>,
     /// Special tokens, longest first, so that one that prefixes another cannot shadow it.
     special: Vec<(String, u32)>,
     /// BPE results per word: text repeats words a lot.
@@ -165,17 +186,11 @@ impl Tokenizer {
             reason,
         };
         let model = g.str("tokenizer.ggml.model")?;
-        if model != "gpt2" {
+        if model != "gpt2" && model != "llama" {
             return Err(err(format!(
-                "tokenizer.ggml.model is \"{model}\"; Lantern reads byte-level BPE (\"gpt2\")"
+                "tokenizer.ggml.model is \"{model}\"; Lantern reads byte-level BPE (\"gpt2\") and SentencePiece-style BPE (\"llama\")"
             )));
         }
-        let pre_name = g
-            .get("tokenizer.ggml.pre")
-            .and_then(|v| v.as_str())
-            .unwrap_or("default");
-        let pre = PreTokenizer::from_gguf_name(pre_name)
-            .ok_or_else(|| err(format!("pre-tokenizer \"{pre_name}\" (tokenizer.ggml.pre) is not supported; Lantern knows GPT-2's and SmolLM's")))?;
         let tokens = g.strings("tokenizer.ggml.tokens")?;
         let types: Vec<u64> = match g
             .get("tokenizer.ggml.token_type")
@@ -184,6 +199,15 @@ impl Tokenizer {
             Some(a) => a.iter().map(|t| t.as_u64().unwrap_or(1)).collect(),
             None => vec![1; tokens.len()],
         };
+        if model == "llama" {
+            return Self::from_gguf_spm(g, &tokens, &types);
+        }
+        let pre_name = g
+            .get("tokenizer.ggml.pre")
+            .and_then(|v| v.as_str())
+            .unwrap_or("default");
+        let pre = PreTokenizer::from_gguf_name(pre_name)
+            .ok_or_else(|| err(format!("pre-tokenizer \"{pre_name}\" (tokenizer.ggml.pre) is not supported; Lantern knows GPT-2's and SmolLM's")))?;
         let mut vocab = HashMap::with_capacity(tokens.len());
         let mut special = Vec::new();
         for (id, t) in tokens.iter().enumerate() {
@@ -271,13 +295,70 @@ impl Tokenizer {
         }
         special.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         Ok(Self {
-            pre,
+            model: Model::Bpe(Bpe {
+                pre,
+                byte_ids,
+                merges: merge_map,
+            }),
             token_bytes,
-            byte_ids,
-            merges: merge_map,
             special,
             cache: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A SentencePiece-style vocabulary from GGUF (`tokenizer.ggml.model = "llama"`):
+    /// pieces with scores; control (3) and user-defined (4) tokens are matched whole.
+    fn from_gguf_spm(g: &super::gguf::Gguf, tokens: &[&str], types: &[u64]) -> Result<Self> {
+        let scores: Vec<f32> = match g.get("tokenizer.ggml.scores").and_then(|v| v.as_array()) {
+            Some(a) if a.len() == tokens.len() => {
+                a.iter().map(|s| s.as_f64().unwrap_or(0.0) as f32).collect()
+            }
+            _ => {
+                return Err(LanternError::Tokenizer {
+                    file: g.file().to_string(),
+                    reason: format!(
+                        "tokenizer.ggml.scores must hold one score per token ({})",
+                        tokens.len()
+                    ),
+                });
+            }
+        };
+        let flag = |k: &str| {
+            g.get(k)
+                .is_some_and(|v| *v == super::gguf::Value::Bool(true))
+        };
+        let unknown = g
+            .get("tokenizer.ggml.unknown_token_id")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0) as u32;
+        let mut special: Vec<(String, u32)> = tokens
+            .iter()
+            .enumerate()
+            .filter(|(id, _)| matches!(types.get(*id), Some(3) | Some(4)))
+            .map(|(id, t)| (t.to_string(), id as u32))
+            .collect();
+        special.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
+        let token_bytes = tokens.iter().map(|t| Spm::piece_bytes(t)).collect();
+        Ok(Self {
+            model: Model::Spm(Spm::new(
+                tokens,
+                scores,
+                flag("tokenizer.ggml.add_space_prefix"),
+                unknown,
+            )),
+            token_bytes,
+            special,
+            cache: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// What the tokenizer is, for the page and `lantern info`: "BPE (byte-level, gpt2
+    /// pre-tokenizer)", "SentencePiece BPE (scored pieces)".
+    pub fn describe(&self) -> String {
+        match &self.model {
+            Model::Bpe(b) => format!("byte-level BPE, {} pre-tokenizer", b.pre.name()),
+            Model::Spm(_) => "SentencePiece-style BPE (scored pieces, byte fallback)".into(),
+        }
     }
 
     /// Number of token ids (one past the largest).
@@ -306,12 +387,12 @@ impl Tokenizer {
                 .min_by_key(|&(at, len, _)| (at, std::cmp::Reverse(len)));
             match next {
                 Some((at, len, id)) => {
-                    self.encode_ordinary_into(&rest[..at], &mut ids);
+                    self.encode_fragment(&rest[..at], &mut ids);
                     ids.push(id);
                     rest = &rest[at + len..];
                 }
                 None => {
-                    self.encode_ordinary_into(rest, &mut ids);
+                    self.encode_fragment(rest, &mut ids);
                     break;
                 }
             }
@@ -322,17 +403,22 @@ impl Tokenizer {
     /// Encodes text, reading special tokens as plain text.
     pub fn encode_ordinary(&self, text: &str) -> Vec<u32> {
         let mut ids = Vec::new();
-        self.encode_ordinary_into(text, &mut ids);
+        self.encode_fragment(text, &mut ids);
         ids
     }
 
-    fn encode_ordinary_into(&self, text: &str, ids: &mut Vec<u32>) {
-        for word in self.pre.split(text) {
+    /// Text without special tokens.
+    fn encode_fragment(&self, text: &str, ids: &mut Vec<u32>) {
+        let bpe = match &self.model {
+            Model::Bpe(bpe) => bpe,
+            Model::Spm(spm) => return spm.encode(text, ids),
+        };
+        for word in bpe.pre.split(text) {
             if let Some(cached) = self.cache.lock().expect("tokenizer cache").get(word) {
                 ids.extend_from_slice(cached);
                 continue;
             }
-            let word_ids = self.bpe(word.as_bytes());
+            let word_ids = bpe.merge(word.as_bytes());
             ids.extend_from_slice(&word_ids);
             let mut cache = self.cache.lock().expect("tokenizer cache");
             if cache.len() > 100_000 {
@@ -341,9 +427,11 @@ impl Tokenizer {
             cache.insert(word.to_string(), word_ids);
         }
     }
+}
 
+impl Bpe {
     /// Merges the bytes of one word, always the pair of lowest rank first.
-    fn bpe(&self, bytes: &[u8]) -> Vec<u32> {
+    fn merge(&self, bytes: &[u8]) -> Vec<u32> {
         let mut parts: Vec<u32> = bytes.iter().map(|&b| self.byte_ids[b as usize]).collect();
         loop {
             let best = parts
@@ -361,7 +449,9 @@ impl Tokenizer {
         }
         parts
     }
+}
 
+impl Tokenizer {
     /// The bytes of the tokens, concatenated (not necessarily valid UTF-8 on its own).
     pub fn decode_bytes(&self, ids: &[u32]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -2,6 +2,8 @@
 //! files, the GPU (or a printed reason to skip).
 #![allow(dead_code)]
 
+pub mod real;
+
 use lantern::gpu::Gpu;
 use serde::Deserialize;
 use std::path::PathBuf;
