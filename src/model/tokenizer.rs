@@ -21,6 +21,11 @@ pub enum PreTokenizer {
     /// Every number character alone, then GPT-2's pattern on the text between (SmolLM,
     /// StarCoder: llama.cpp's "smollm" pre-tokenizer, Hugging Face's Digits + ByteLevel).
     DigitsThenGpt2,
+    /// Llama 3's pattern ([`split_llama3`]): numbers in groups of up to three; and a word
+    /// that is a token as a whole is not merged (`ignore_merges`).
+    Llama3,
+    /// Qwen 2's: Llama 3's with every digit alone.
+    Qwen2,
 }
 
 impl PreTokenizer {
@@ -28,6 +33,8 @@ impl PreTokenizer {
         match self {
             Self::Gpt2 => "GPT-2",
             Self::DigitsThenGpt2 => "SmolLM (digits apart)",
+            Self::Llama3 => "Llama 3",
+            Self::Qwen2 => "Qwen 2",
         }
     }
 
@@ -38,6 +45,8 @@ impl PreTokenizer {
             | "viking" => Some(Self::Gpt2),
             "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone"
             | "minerva-7b" => Some(Self::DigitsThenGpt2),
+            "llama-bpe" | "llama3" | "llama-v3" | "falcon3" | "pixtral" => Some(Self::Llama3),
+            "qwen2" | "deepseek-r1-qwen" | "megrez" => Some(Self::Qwen2),
             _ => None,
         }
     }
@@ -59,6 +68,8 @@ impl PreTokenizer {
                 words.extend(split_gpt2(&text[start..]));
                 words
             }
+            Self::Llama3 => split_llama3(text, 3),
+            Self::Qwen2 => split_llama3(text, 1),
         }
     }
 }
@@ -66,6 +77,9 @@ impl PreTokenizer {
 /// Byte-level BPE's tables.
 struct Bpe {
     pre: PreTokenizer,
+    /// A word that is a token as a whole becomes that token, unmerged (Llama 3's
+    /// `ignore_merges`: the merges would reach other tokens for some words).
+    whole_words: Option<HashMap<Vec<u8>, u32>>,
     /// Id of each single byte.
     byte_ids: [u32; 256],
     /// (left, right) → (rank, merged id).
@@ -73,9 +87,10 @@ struct Bpe {
 }
 
 /// How text between special tokens becomes ids.
+/// (Boxed: their tables of 256 byte ids make them large.)
 enum Model {
-    Bpe(Bpe),
-    Spm(Spm),
+    Bpe(Box<Bpe>),
+    Spm(Box<Spm>),
 }
 
 pub struct Tokenizer {
@@ -207,7 +222,7 @@ impl Tokenizer {
             .and_then(|v| v.as_str())
             .unwrap_or("default");
         let pre = PreTokenizer::from_gguf_name(pre_name)
-            .ok_or_else(|| err(format!("pre-tokenizer \"{pre_name}\" (tokenizer.ggml.pre) is not supported; Lantern knows GPT-2's and SmolLM's")))?;
+            .ok_or_else(|| err(format!("pre-tokenizer \"{pre_name}\" (tokenizer.ggml.pre) is not supported; Lantern knows GPT-2's, SmolLM's, Llama 3's (llama-bpe) and Qwen 2's")))?;
         let mut vocab = HashMap::with_capacity(tokens.len());
         let mut special = Vec::new();
         for (id, t) in tokens.iter().enumerate() {
@@ -294,12 +309,20 @@ impl Tokenizer {
             merge_map.insert((id(a)?, id(b)?), (rank as u32, id(&merged)?));
         }
         special.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
+        let whole_words = (pre == PreTokenizer::Llama3).then(|| {
+            let mut words = HashMap::with_capacity(token_bytes.len());
+            for (id, bytes) in token_bytes.iter().enumerate().rev() {
+                words.insert(bytes.clone(), id as u32);
+            }
+            words
+        });
         Ok(Self {
-            model: Model::Bpe(Bpe {
+            model: Model::Bpe(Box::new(Bpe {
                 pre,
+                whole_words,
                 byte_ids,
                 merges: merge_map,
-            }),
+            })),
             token_bytes,
             special,
             cache: std::sync::Mutex::new(HashMap::new()),
@@ -323,9 +346,10 @@ impl Tokenizer {
                 });
             }
         };
-        let flag = |k: &str| {
-            g.get(k)
-                .is_some_and(|v| *v == super::gguf::Value::Bool(true))
+        // Absent, llama.cpp's default for these vocabularies: a space prefix (Llama 2).
+        let space_prefix = match g.get("tokenizer.ggml.add_space_prefix") {
+            Some(v) => *v == super::gguf::Value::Bool(true),
+            None => true,
         };
         let unknown = g
             .get("tokenizer.ggml.unknown_token_id")
@@ -340,12 +364,7 @@ impl Tokenizer {
         special.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         let token_bytes = tokens.iter().map(|t| Spm::piece_bytes(t)).collect();
         Ok(Self {
-            model: Model::Spm(Spm::new(
-                tokens,
-                scores,
-                flag("tokenizer.ggml.add_space_prefix"),
-                unknown,
-            )),
+            model: Model::Spm(Box::new(Spm::new(tokens, scores, space_prefix, unknown))),
             token_bytes,
             special,
             cache: std::sync::Mutex::new(HashMap::new()),
@@ -432,6 +451,9 @@ impl Tokenizer {
 impl Bpe {
     /// Merges the bytes of one word, always the pair of lowest rank first.
     fn merge(&self, bytes: &[u8]) -> Vec<u32> {
+        if let Some(&id) = self.whole_words.as_ref().and_then(|w| w.get(bytes)) {
+            return vec![id];
+        }
         let mut parts: Vec<u32> = bytes.iter().map(|&b| self.byte_ids[b as usize]).collect();
         loop {
             let best = parts
@@ -597,6 +619,63 @@ pub fn split_gpt2(text: &str) -> Vec<&str> {
                         e
                     }
                 }
+            }
+        };
+        words.push(&text[offset(i)..offset(end)]);
+        i = end;
+    }
+    words
+}
+
+/// Splits text into words with Llama 3's pattern (llama.cpp's "llama-bpe"), or with
+/// `max_digits` = 1 Qwen 2's ("qwen2"), written out by hand:
+/// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+///  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+pub fn split_llama3(text: &str, max_digits: usize) -> Vec<&str> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let offset = |i: usize| chars.get(i).map_or(text.len(), |&(o, _)| o);
+    let run = |mut i: usize, pred: &dyn Fn(char) -> bool| {
+        while at(i).is_some_and(pred) {
+            i += 1;
+        }
+        i
+    };
+    let newline = |c: char| c == '\r' || c == '\n';
+    let is_other = |c: char| !c.is_whitespace() && !is_letter(c) && !is_number(c);
+
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i].1;
+        // Contractions in any case ('S, 'Re): all ASCII, so characters are bytes.
+        let head: String = chars[i..(i + 3).min(chars.len())]
+            .iter()
+            .map(|&(_, c)| c.to_ascii_lowercase())
+            .collect();
+        let contraction = contraction_len(&head);
+        let next_is_letter = at(i + 1).is_some_and(is_letter);
+        let end = if c == '\'' && contraction > 0 {
+            i + contraction
+        } else if is_letter(c) {
+            run(i, &is_letter)
+        } else if !newline(c) && !is_number(c) && next_is_letter {
+            // One character that is no letter, digit or line break, then letters.
+            run(i + 1, &is_letter)
+        } else if is_number(c) {
+            let e = run(i, &is_number);
+            e.min(i + max_digits)
+        } else if is_other(c) || (c == ' ' && at(i + 1).is_some_and(is_other)) {
+            let j = if c == ' ' { i + 1 } else { i };
+            run(run(j, &is_other), &newline)
+        } else {
+            // Whitespace: through its last line break if it has one; else all but the last
+            // character (which prefixes the next word), unless it ends the text or is one.
+            let e = run(i, &|c: char| c.is_whitespace());
+            match (i..e).rev().find(|&k| at(k).is_some_and(newline)) {
+                Some(k) => k + 1,
+                None if e < chars.len() && e - i > 1 => e - 1,
+                None => e,
             }
         };
         words.push(&text[offset(i)..offset(end)]);

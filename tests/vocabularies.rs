@@ -1,0 +1,109 @@
+//! The tokenizers of real vocabularies (the vocab-only GGUF files llama.cpp ships for its
+//! own tokenizer tests: Llama 3 "llama-bpe", Qwen 2 "qwen2", Llama 2's SentencePiece
+//! "llama-spm", GPT-2; placed in models/vocab/ by scripts/fetch-vocabs.sh) against two
+//! independent tokenizers: the ids Hugging Face's tokenizer gave for llama.cpp's test texts
+//! (the `.out` beside each `.inp`), and llama.cpp's own tokenizer on Lantern's committed
+//! corpus (tests/data/vocab_golden.json, by scripts/make_vocab_golden.py). Without the files
+//! these tests print SKIPPED, unless REQUIRE_MODEL=1 (CI) makes that a failure.
+
+use lantern::model::Tokenizer;
+use lantern::model::gguf::Gguf;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+const NAMES: [&str; 4] = ["llama-bpe", "qwen2", "llama-spm", "gpt-2"];
+
+fn path(name: &str, ext: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("models/vocab/ggml-vocab-{name}.{ext}"))
+}
+
+/// The tokenizer of vocabulary `name`; `None` (with a printed reason) when it is missing,
+/// unless REQUIRE_MODEL=1.
+fn tokenizer(name: &str) -> Option<Tokenizer> {
+    let p = path(name, "gguf");
+    if !p.exists() {
+        assert!(
+            std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
+            "REQUIRE_MODEL=1 but {} is missing: run scripts/fetch-vocabs.sh",
+            p.display()
+        );
+        eprintln!("SKIPPED: {} (run scripts/fetch-vocabs.sh)", p.display());
+        return None;
+    }
+    let bytes = std::fs::read(&p).unwrap();
+    let g = Gguf::parse(&bytes, &p.display().to_string()).unwrap();
+    Some(Tokenizer::from_gguf(&g).unwrap_or_else(|e| panic!("{name}: {e}")))
+}
+
+/// Fails with every mismatch listed (text, ours, theirs), not only the first.
+fn check(name: &str, who: &str, t: &Tokenizer, cases: &[(String, Vec<u32>)]) {
+    let bad: Vec<String> = cases
+        .iter()
+        .filter(|(text, ids)| t.encode(text) != *ids)
+        .map(|(text, ids)| format!("{text:?}: ours {:?}, {who} {ids:?}", t.encode(text)))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{name}: {} of {} texts differ from {who}:\n{}",
+        bad.len(),
+        cases.len(),
+        bad.join("\n")
+    );
+    eprintln!("{name}: {} texts equal to {who}", cases.len());
+}
+
+#[test]
+fn real_vocabularies_match_hugging_face_on_llama_cpp_test_texts() {
+    for name in NAMES {
+        let Some(t) = tokenizer(name) else { continue };
+        let inp = std::fs::read_to_string(path(name, "gguf.inp")).unwrap();
+        let out = std::fs::read_to_string(path(name, "gguf.out")).unwrap();
+        let texts = inp.split("\n__ggml_vocab_test__\n");
+        let cases: Vec<(String, Vec<u32>)> = texts
+            .zip(out.lines())
+            .map(|(text, ids)| {
+                let ids = ids.split_whitespace().map(|i| i.parse().unwrap()).collect();
+                (text.to_string(), ids)
+            })
+            .collect();
+        assert!(cases.len() > 30, "{name}: {} cases", cases.len());
+        check(name, "Hugging Face", &t, &cases);
+    }
+}
+
+#[derive(Deserialize)]
+struct VocabGolden {
+    vocabularies: HashMap<String, Vec<Case>>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    text: String,
+    ids: Vec<u32>,
+}
+
+#[test]
+fn real_vocabularies_match_llama_cpp_on_the_corpus() {
+    let golden: VocabGolden = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/vocab_golden.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for name in NAMES {
+        let Some(t) = tokenizer(name) else { continue };
+        let cases: Vec<(String, Vec<u32>)> = golden.vocabularies[name]
+            .iter()
+            .map(|c| (c.text.clone(), c.ids.clone()))
+            .collect();
+        check(name, "llama.cpp", &t, &cases);
+        // Byte-level BPE gives every text back.
+        if name != "llama-spm" {
+            for (text, ids) in &cases {
+                assert_eq!(t.decode(ids), *text, "{name}: decode");
+            }
+        }
+    }
+}
