@@ -4,7 +4,7 @@
 
 use crate::error::{LanternError, Result};
 use crate::model::LoadedModel;
-use crate::model::chat::Message;
+use crate::model::chat::{ChatTemplate, Message};
 
 /// The system prompt Lantern gives when the user sets none. SmolLM2's template would
 /// otherwise insert its own ("You are a helpful AI assistant named SmolLM, trained by
@@ -59,7 +59,7 @@ impl Chat {
         let template = m.chat_format();
         self.messages.push(Message::new("user", user));
         loop {
-            let ids = m.tokenizer.encode(&template.render(&self.messages, true)?);
+            let ids = m.tokenizer.encode(&render(template, &self.messages)?);
             if ids.len() + room <= context {
                 let cached = self
                     .cached
@@ -90,5 +90,22 @@ impl Chat {
     pub fn answered(&mut self, answer: &str, cached: Vec<u32>) {
         self.messages.push(Message::new("assistant", answer));
         self.cached = cached;
+    }
+}
+
+/// The prompt text of `messages`. A template that refuses a system message (Gemma's: "System
+/// role not supported") gets the system prompt at the start of the first user message.
+fn render(template: &ChatTemplate, messages: &[Message]) -> Result<String> {
+    let err = match template.render(messages, true) {
+        Ok(text) => return Ok(text),
+        Err(e) => e,
+    };
+    match messages {
+        [system, user, rest @ ..] if system.role == "system" && user.role == "user" => {
+            let merged = Message::new("user", &format!("{}\n\n{}", system.content, user.content));
+            let folded = [&[merged][..], rest].concat();
+            template.render(&folded, true).map_err(|_| err)
+        }
+        _ => Err(err),
     }
 }

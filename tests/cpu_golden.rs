@@ -15,7 +15,7 @@ fn cpu_logits_and_greedy_tokens_match_golden() {
         let v = golden.vocab_size;
         for case in &golden.cases {
             assert_eq!(
-                model.tokenizer.encode(&case.prompt),
+                model.encode_prompt(&case.prompt),
                 case.prompt_ids,
                 "{name}: prompt ids"
             );

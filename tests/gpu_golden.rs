@@ -125,7 +125,7 @@ fn gpu_greedy_generation_matches_golden() {
         let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
         model.set_capture(capture > 0);
         for case in &golden(name).cases {
-            let ids = m.tokenizer.encode(&case.prompt);
+            let ids = m.encode_prompt(&case.prompt);
             assert_eq!(ids, case.prompt_ids, "{name}: prompt ids");
             let opts = GenerateOptions {
                 max_tokens: 12,

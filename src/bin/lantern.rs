@@ -519,6 +519,23 @@ fn lens(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// The file that holds a model's weights, and whether it is GGUF: `path` itself, or in a
+/// folder its model.gguf (without a config.json) or model.safetensors.
+fn model_file(path: &std::path::Path) -> (PathBuf, bool) {
+    if path.extension().is_some_and(|e| e == "gguf") {
+        return (path.to_path_buf(), true);
+    }
+    let dir = if path.is_file() {
+        path.parent().unwrap_or(path)
+    } else {
+        path
+    };
+    if !dir.join("config.json").exists() && dir.join("model.gguf").exists() {
+        return (dir.join("model.gguf"), true);
+    }
+    (dir.join("model.safetensors"), false)
+}
+
 fn info(args: &Args) -> Result<(), String> {
     let (path, m) = load(args)?;
     say!("model:        {}", path.display());
@@ -548,18 +565,6 @@ fn info(args: &Args) -> Result<(), String> {
                     "lm_head tied to wte"
                 }
             );
-            let dir = if path.is_file() {
-                path.parent().unwrap_or(&path).to_path_buf()
-            } else {
-                path.clone()
-            };
-            let file =
-                std::fs::File::open(dir.join("model.safetensors")).map_err(|e| e.to_string())?;
-            // SAFETY: a read-only map, read while the file is open.
-            let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
-            for t in list_tensors(&bytes, "model.safetensors").map_err(|e| e.to_string())? {
-                tensors.push((t.name, t.dtype, format!("{:?}", t.shape)));
-            }
         }
         Weights::Llama(w) => {
             let c = &w.config;
@@ -597,26 +602,31 @@ fn info(args: &Args) -> Result<(), String> {
                     "separate output matrix"
                 }
             );
-            if path.extension().is_some_and(|e| e == "gguf") {
-                let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
-                // SAFETY: a read-only map, read while the file is open.
-                let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
-                let g =
-                    Gguf::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
-                say!(
-                    "gguf:         version {}, {} metadata keys, {} bytes",
-                    g.version,
-                    g.metadata.len(),
-                    bytes.len()
-                );
-                for t in &g.tensors {
-                    tensors.push((
-                        t.name.clone(),
-                        format!("{:?}", t.format),
-                        format!("{:?}", t.dims),
-                    ));
-                }
-            }
+        }
+    }
+    // The tensors as the file stores them.
+    let (file, is_gguf) = model_file(&path);
+    let handle = std::fs::File::open(&file).map_err(|e| e.to_string())?;
+    // SAFETY: a read-only map, read while the file is open.
+    let bytes = unsafe { memmap2::Mmap::map(&handle) }.map_err(|e| e.to_string())?;
+    if is_gguf {
+        let g = Gguf::parse(&bytes, &file.display().to_string()).map_err(|e| e.to_string())?;
+        say!(
+            "gguf:         version {}, {} metadata keys, {} bytes",
+            g.version,
+            g.metadata.len(),
+            bytes.len()
+        );
+        for t in &g.tensors {
+            tensors.push((
+                t.name.clone(),
+                format!("{:?}", t.format),
+                format!("{:?}", t.dims),
+            ));
+        }
+    } else {
+        for t in list_tensors(&bytes, "model.safetensors").map_err(|e| e.to_string())? {
+            tensors.push((t.name, t.dtype, format!("{:?}", t.shape)));
         }
     }
     for (_, dtype, _) in &tensors {

@@ -50,6 +50,8 @@ pub struct ChatTemplate {
     source: String,
     bos_token: String,
     eos_token: String,
+    /// What `strftime_now` reads as now (seconds since 1970, UTC); `None`: the clock.
+    pub now: Option<i64>,
     /// Texts that end an answer besides the stop tokens (the fallback's turn markers).
     pub stop_texts: Vec<String>,
 }
@@ -62,6 +64,7 @@ impl ChatTemplate {
             source: source.to_string(),
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
+            now: None,
             stop_texts: Vec::new(),
         };
         let env = t.environment();
@@ -83,6 +86,11 @@ impl ChatTemplate {
     fn environment(&self) -> minijinja::Environment<'static> {
         let mut env = minijinja::Environment::new();
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        // Python's datetime.now().strftime, which Llama 3's templates call for "Today Date".
+        let now = self.now;
+        env.add_function("strftime_now", move |format: String| {
+            strftime(&format, now.unwrap_or_else(unix_now))
+        });
         env.add_function(
             "raise_exception",
             |msg: String| -> std::result::Result<String, minijinja::Error> {
@@ -113,6 +121,103 @@ impl ChatTemplate {
     }
 }
 
+/// Seconds since 1970-01-01 UTC.
+fn unix_now() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    return (js_sys::Date::now() / 1000.0) as i64;
+    #[cfg(not(target_arch = "wasm32"))]
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The civil date (year, month 1–12, day 1–31) of day `days` since 1970-01-01 (Howard
+/// Hinnant's civil_from_days).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + (month <= 2) as i64, month, day)
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `format` with the strftime fields templates use (%d %m %Y %y %b %B %a %A %H %M %S %j %%)
+/// filled in for `secs` since 1970 (UTC); other fields stay as written.
+fn strftime(format: &str, secs: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = [
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+    ];
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil(days);
+    let day_of_year = days - days_from_civil(y, 1, 1) + 1;
+    let month = MONTHS[m as usize - 1];
+    let weekday = DAYS[days.rem_euclid(7) as usize];
+    let mut out = String::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('d') => out += &format!("{d:02}"),
+            Some('m') => out += &format!("{m:02}"),
+            Some('Y') => out += &y.to_string(),
+            Some('y') => out += &format!("{:02}", y.rem_euclid(100)),
+            Some('b') => out += &month[..3],
+            Some('B') => out += month,
+            Some('a') => out += &weekday[..3],
+            Some('A') => out += weekday,
+            Some('H') => out += &format!("{:02}", rest / 3600),
+            Some('M') => out += &format!("{:02}", rest / 60 % 60),
+            Some('S') => out += &format!("{:02}", rest % 60),
+            Some('j') => out += &format!("{day_of_year:03}"),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +236,18 @@ mod tests {
             "<bos>Be brief.\n\nUser: Capital of France?\nAssistant: Paris.\n\nUser: And of Italy?\nAssistant:"
         );
         assert_eq!(t.stop_texts, ["\nUser:", "\nAssistant:"]);
+    }
+
+    #[test]
+    fn strftime_formats_dates_as_python_does() {
+        // 2026-12-02 13:04:05 UTC, a Wednesday; 2024-02-29 (a leap day), a Thursday.
+        let t = 1_796_216_645;
+        assert_eq!(strftime("%d %b %Y", t), "02 Dec 2026");
+        assert_eq!(
+            strftime("%A %B %-d %H:%M:%S %j %y %%", t),
+            "Wednesday December %-d 13:04:05 336 26 %"
+        );
+        assert_eq!(strftime("%a %Y-%m-%d", 1_709_164_800), "Thu 2024-02-29");
+        assert_eq!(strftime("%Y-%m-%d", 0), "1970-01-01");
     }
 }

@@ -3,6 +3,7 @@
 //! checked against the bytes left before anything is allocated, so a malformed or truncated
 //! file is an error, never a panic or a huge allocation.
 
+use super::llama::QTensor;
 use super::quant::Format;
 use crate::error::{LanternError, Result};
 use std::collections::BTreeMap;
@@ -271,6 +272,42 @@ impl<'a> Gguf<'a> {
     /// The bytes of a tensor, in its stored format.
     pub fn data(&self, t: &TensorInfo) -> &'a [u8] {
         &self.bytes[t.start..t.start + t.len]
+    }
+
+    /// The matrix `name` of `rows` × `cols` (a linear layer's [out, in]), kept in its stored
+    /// format; an error names a missing tensor or a shape that differs.
+    pub fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<QTensor> {
+        let t = self
+            .tensor(name)
+            .ok_or_else(|| LanternError::MissingTensor {
+                file: self.file().to_string(),
+                tensor: name.to_string(),
+            })?;
+        // GGUF lists dimensions fastest first: [cols, rows], or [cols] for a vector.
+        let expected: Vec<u64> = if rows == 1 {
+            vec![cols as u64]
+        } else {
+            vec![cols as u64, rows as u64]
+        };
+        if t.dims != expected {
+            return Err(LanternError::ShapeMismatch {
+                file: self.file().to_string(),
+                tensor: name.to_string(),
+                got: t.dims.iter().map(|&d| d as usize).collect(),
+                expected: expected.iter().map(|&d| d as usize).collect(),
+            });
+        }
+        Ok(QTensor {
+            format: t.format,
+            rows,
+            cols,
+            bytes: self.data(t).to_vec(),
+        })
+    }
+
+    /// The vector `name` of `len` values, as f32.
+    pub fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>> {
+        Ok(self.matrix(name, 1, len)?.to_f32())
     }
 }
 

@@ -469,36 +469,8 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
     }
     config.check(&file)?;
     let c = &config;
-    let matrix = |name: &str, rows: usize, cols: usize| -> Result<QTensor> {
-        let t = g.tensor(name).ok_or_else(|| LanternError::MissingTensor {
-            file: file.clone(),
-            tensor: name.to_string(),
-        })?;
-        // GGUF lists dimensions fastest first: [cols, rows], or [cols] for a vector.
-        let expected: Vec<u64> = if rows == 1 {
-            vec![cols as u64]
-        } else {
-            vec![cols as u64, rows as u64]
-        };
-        if t.dims != expected {
-            return Err(LanternError::ShapeMismatch {
-                file: file.clone(),
-                tensor: name.to_string(),
-                got: t.dims.iter().map(|&d| d as usize).collect(),
-                expected: expected.iter().map(|&d| d as usize).collect(),
-            });
-        }
-        let bytes = g.data(t);
-        // Kept as stored (16-bit floats too): the kernels read every format.
-        Ok(QTensor {
-            format: t.format,
-            rows,
-            cols,
-            bytes: bytes.to_vec(),
-        })
-    };
-    let vector =
-        |name: &str, len: usize| -> Result<Vec<f32>> { Ok(matrix(name, 1, len)?.to_f32()) };
+    let matrix = |name: &str, rows: usize, cols: usize| g.matrix(name, rows, cols);
+    let vector = |name: &str, len: usize| g.vector(name, len);
     // A vector the architecture has: required, named in the error when missing.
     let part = |has: bool, name: &str, len: usize| -> Result<Option<Vec<f32>>> {
         has.then(|| vector(name, len)).transpose()

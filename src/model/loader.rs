@@ -217,9 +217,12 @@ impl LoadedModel {
     /// in errors.
     pub fn from_gguf(bytes: &[u8], file: &str) -> Result<Self> {
         let g = Gguf::parse(bytes, file)?;
-        let weights = llama::load_gguf(&g)?;
+        let weights = match g.str("general.architecture")? {
+            "gpt2" => Weights::Gpt2(super::gpt2_gguf::load(&g)?),
+            _ => Weights::Llama(llama::load_gguf(&g)?),
+        };
         let tokenizer = Tokenizer::from_gguf(&g)?;
-        check_vocab(&tokenizer, weights.config.vocab_size)?;
+        check_vocab(&tokenizer, weights.vocab_size())?;
         let id = |key: &str| g.get(key).and_then(|v| v.as_u64()).map(|v| v as u32);
         let (bos, eos) = (
             id("tokenizer.ggml.bos_token_id"),
@@ -243,7 +246,7 @@ impl LoadedModel {
             stop_ids: stop_ids(&tokenizer, eos),
             fallback_template: ChatTemplate::fallback(&text(bos)),
             bos,
-            weights: Weights::Llama(weights),
+            weights,
             tokenizer,
             chat_template,
         })
@@ -291,6 +294,11 @@ impl LoadedModel {
         } else {
             path
         };
+        // A folder holding one model.gguf (and no Hugging Face config).
+        let gguf = dir.join("model.gguf");
+        if !dir.join("config.json").exists() && gguf.exists() {
+            return Self::from_gguf(&map_file(&gguf)?, &gguf.display().to_string());
+        }
         let read = |name: &str| -> Result<Option<String>> {
             let p = dir.join(name);
             match std::fs::read_to_string(&p) {

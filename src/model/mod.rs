@@ -3,6 +3,7 @@
 pub mod chat;
 mod config;
 pub mod gguf;
+mod gpt2_gguf;
 pub mod llama;
 mod loader;
 pub mod quant;

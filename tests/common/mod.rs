@@ -15,11 +15,19 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-pub const FIXTURES: [&str; 4] = [
+/// Small random models, each with golden outputs of an independent implementation: Hugging
+/// Face checkpoints (numpy: scripts/make_gpt2_fixtures.py, make_llama_fixture.py) and GGUF
+/// files of the architectures users bring (llama.cpp: scripts/make_gguf_fixtures.py).
+pub const FIXTURES: [&str; 9] = [
     "gpt2-tiny-f32",
     "gpt2-odd-f16",
     "gpt2-wide-bf16",
     "llama-tiny-f16",
+    "qwen2-tiny",
+    "qwen3-tiny",
+    "llama3-tiny",
+    "gemma3-tiny",
+    "gpt2-gguf",
 ];
 
 #[derive(Deserialize)]
