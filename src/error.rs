@@ -16,7 +16,7 @@ pub enum LanternError {
     Checkpoint { file: String, reason: String },
 
     #[error(
-        "{file}: tensor `{tensor}` is missing (the loader expects the Hugging Face GPT-2 names)"
+        "{file}: tensor `{tensor}` is missing: the file is incomplete, or not laid out as its architecture's checkpoints are"
     )]
     MissingTensor { file: String, tensor: String },
 

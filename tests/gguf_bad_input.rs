@@ -98,6 +98,7 @@ fn error_of(bytes: &[u8]) -> String {
                     LanternError::Checkpoint { .. }
                         | LanternError::UnsupportedArchitecture { .. }
                         | LanternError::MissingTensor { .. }
+                        | LanternError::Config { .. }
                 ),
                 "{e:?}"
             );
@@ -119,7 +120,60 @@ fn unsupported_architecture() {
         .bytes();
     assert_mentions(
         &error_of(&bytes),
-        &["bad.gguf", "unsupported architecture `falcon`", "llama"],
+        &[
+            "bad.gguf",
+            "unsupported architecture `falcon`",
+            "llama, qwen2, qwen3, gemma3, or gpt2",
+        ],
+    );
+}
+
+/// Metadata that contradicts itself is refused with the key that is wrong.
+#[test]
+fn contradictory_metadata_names_the_key() {
+    let tokens = ["a", "b", "c"];
+    // Two heads do not divide a width of 33 (no key_length to say otherwise).
+    let bytes = llama_metadata()
+        .u32("llama.embedding_length", 33)
+        .strs("tokenizer.ggml.tokens", &tokens)
+        .bytes();
+    assert_mentions(
+        &error_of(&bytes),
+        &[
+            "llama.attention.head_count",
+            "2 heads do not divide the width 33",
+        ],
+    );
+    // Gemma 3: a window larger than the context.
+    let gemma = Writer::default()
+        .str("general.architecture", "gemma3")
+        .u32("gemma3.context_length", 64)
+        .u32("gemma3.embedding_length", 32)
+        .u32("gemma3.block_count", 1)
+        .u32("gemma3.feed_forward_length", 64)
+        .u32("gemma3.attention.head_count", 2)
+        .f32("gemma3.attention.layer_norm_rms_epsilon", 1e-6)
+        .u32("gemma3.attention.sliding_window", 512)
+        .strs("tokenizer.ggml.tokens", &tokens);
+    assert_mentions(
+        &error_of(&gemma.bytes()),
+        &[
+            "gemma3.attention.sliding_window",
+            "512 is larger than the context (64)",
+        ],
+    );
+    // A vocabulary size that disagrees with the embedding's rows.
+    let bytes = llama_metadata()
+        .u32("llama.vocab_size", 5)
+        .strs("tokenizer.ggml.tokens", &tokens)
+        .tensor("token_embd.weight", &[32, 3], 0, &[0; 32 * 3 * 4])
+        .bytes();
+    assert_mentions(
+        &error_of(&bytes),
+        &[
+            "llama.vocab_size",
+            "5 tokens, but token_embd.weight has 3 rows",
+        ],
     );
 }
 

@@ -468,6 +468,18 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
         ));
     }
     config.check(&file)?;
+    if let Some(t) = g.tensor("token_embd.weight")
+        && t.dims.len() == 2
+        && t.dims[1] as usize != config.vocab_size
+    {
+        return Err(bad(
+            "vocab_size",
+            format!(
+                "{} tokens, but token_embd.weight has {} rows",
+                config.vocab_size, t.dims[1]
+            ),
+        ));
+    }
     let c = &config;
     let matrix = |name: &str, rows: usize, cols: usize| g.matrix(name, rows, cols);
     let vector = |name: &str, len: usize| g.vector(name, len);
@@ -511,20 +523,9 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
     if g.tensor("rope_freqs.weight").is_some() {
         config.rope_freq_factors = vector("rope_freqs.weight", head_size / 2)?;
     }
-    let token_embd = match g.tensor("token_embd.weight") {
-        Some(t) if t.dims.len() == 2 && t.dims[1] as usize != config.vocab_size => {
-            return Err(bad(
-                "vocab_size",
-                format!(
-                    "{} tokens, but token_embd.weight has {} rows",
-                    config.vocab_size, t.dims[1]
-                ),
-            ));
-        }
-        _ => matrix("token_embd.weight", config.vocab_size, config.n_embd)?,
-    };
+
     Ok(LlamaWeights {
-        token_embd,
+        token_embd: matrix("token_embd.weight", config.vocab_size, config.n_embd)?,
         blocks,
         output_norm: vector("output_norm.weight", config.n_embd)?,
         output,
