@@ -389,6 +389,79 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     await byId(page, 'viz-open').click();
   });
 
+  test('GGUF files of other architectures load by URL: Gemma 3 shows its sliding window, a GPT-2 GGUF is a base model', async () => {
+    // tests/fixtures/gemma3-tiny: a random Gemma 3 (window 5 on two of three layers), golden
+    // ids from llama.cpp (scripts/make_gguf_fixtures.py).
+    const fixture = (name) => JSON.parse(readFileSync(join(ROOT, `tests/fixtures/${name}/golden.json`)));
+    const { prompt, greedy_ids: expected } = fixture('gemma3-tiny').cases[0];
+    await byId(page, 'model-url-input').fill(`${server.url}fixtures/gemma3-tiny/model.gguf`);
+    await byId(page, 'model-url-load').click();
+    await waitReady(page, /model\.gguf · ready$/);
+    assert.equal(await byId(page, 'model-architecture').textContent(), 'Gemma 3');
+    assert.match(await byId(page, 'model-tokenizer').textContent(), /byte-level BPE, GPT-2 pre-tokenizer/);
+    assert.equal(await byId(page, 'model-chat').textContent(), 'its own chat template');
+    assert.equal(await byId(page, 'base-model-note').count(), 0);
+    await byId(page, 'mode-generate').click();
+    await setInput(page, 'temperature-input', 0);
+    await setInput(page, 'max-tokens-input', expected.length);
+    await byId(page, 'prompt-input').fill(prompt);
+    await byId(page, 'generate-button').click();
+    await waitIdle(page, 'output');
+    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    assert.deepEqual(ids, expected);
+    // Layer 0 is local: each query sees only its last 5 keys, in the page as natively.
+    const dir = join(ROOT, 'tests/fixtures/gemma3-tiny');
+    const native = await promisify(execFile)(LANTERN, ['attention', '--model', dir, '--prompt', prompt],
+      { timeout: SLOW }).then(({ stdout }) => JSON.parse(stdout));
+    await byId(page, 'viz-open').click();
+    await byId(page, 'viz-layer-select').selectOption('0');
+    await page.waitForFunction(() => {
+      const el = document.querySelector('[data-testid="viz-heatmap"]');
+      return el?.dataset.layer === '0' && el?.dataset.head === '0';
+    }, null, { timeout: 60_000 });
+    const heat = byId(page, 'viz-heatmap');
+    const n = Number(await heat.getAttribute('data-n'));
+    const values = (await heat.getAttribute('data-values')).split(',').map(Number);
+    const want = native.layers[0].heads[0];
+    let worst = 0;
+    let outside = 0;
+    for (let i = 0; i < want.length; i++) {
+      for (let j = 0; j <= i; j++) {
+        worst = Math.max(worst, Math.abs(values[i * n + j] - want[i][j]));
+        if (i - j >= 5) outside = Math.max(outside, values[i * n + j]);
+      }
+    }
+    console.log(`Gemma 3 fixture layer 0 head 0: worst |page - native| = ${worst}, largest outside the window ${outside}`);
+    assert.ok(worst < 2e-3);
+    assert.equal(outside, 0);
+    assert.ok(values[(want.length - 1) * n + want.length - 1] > 0);
+    await screenshot(page, 'gemma3-sliding-window');
+    await byId(page, 'viz-open').click();
+    // A GPT-2 in GGUF without a chat template: the page says it is a base model.
+    await byId(page, 'model-url-input').fill(`${server.url}fixtures/gpt2-gguf/model.gguf`);
+    await byId(page, 'model-url-load').click();
+    await waitReady(page, /model\.gguf · ready$/);
+    assert.equal(await byId(page, 'model-architecture').textContent(), 'GPT-2');
+    assert.equal(await byId(page, 'model-info').getAttribute('data-base'), 'true');
+    await byId(page, 'mode-chat').click();
+    assert.match(await byId(page, 'base-model-note').textContent(), /base model/);
+    await byId(page, 'mode-generate').click();
+    assert.equal(await byId(page, 'error').count(), 0);
+  });
+
+  test('the loader suggests real models with their size and whether they fit', async () => {
+    const items = byId(page, 'suggested-models').locator('li');
+    assert.equal(await items.count(), 5);
+    const text = await byId(page, 'suggested-models').textContent();
+    for (const name of ['SmolLM2 360M Instruct', 'Qwen2.5 0.5B Instruct', 'Gemma 3 270M', 'Gemma 3 1B', 'Llama 3.2 1B Instruct']) {
+      assert.ok(text.includes(name), name);
+    }
+    const first = byId(page, 'suggested-0');
+    assert.match(await first.getAttribute('data-url'), /^https:\/\/huggingface\.co\/.*Q4_K_M\.gguf$/);
+    assert.match(await byId(page, 'suggested-0-fit').textContent(), /^(fits|may not fit)/);
+    console.log(`suggestions (budget ${await byId(page, 'suggested-models').getAttribute('data-budget')} bytes): ${text}`);
+  });
+
   test('a lost GPU device is reported; the model reloads and the chat on screen stays', async () => {
     const chatBefore = await byId(page, 'chat-log').textContent();
     assert.match(chatBefore, /Paris/);

@@ -104,6 +104,12 @@ pub fn ChatPanel() -> impl IntoView {
                         </div>
                     }/>
             </div>
+            <Show when=move || state.device.get().is_some_and(|d| d.base_model)>
+                <p class="muted" data-testid="base-model-note">
+                    "This is a base model: it was trained to continue text, not to chat. Chat \
+                     talks to it as \"User: … / Assistant: …\" lines; Generate suits it better."
+                </p>
+            </Show>
             <form class="row" on:submit=move |ev| { ev.prevent_default(); send(); }>
                 <textarea data-testid="chat-input" rows="2"
                     placeholder="Ask something (Enter sends, Shift+Enter for a new line)"

@@ -72,9 +72,14 @@ pub async fn describe(e: &Engine) -> DeviceInfo {
             ("shader-f16", has(wgpu::Features::SHADER_F16)),
             ("subgroups", subgroups),
         ],
+        max_buffer: l.max_buffer_size,
+        max_binding: l.max_storage_buffer_binding_size,
         model_bytes: e.model.gpu_bytes,
         kv_cache_bytes: e.model.kv_cache_bytes,
         context: e.model.context,
+        architecture: e.loaded.weights.architecture().to_string(),
+        tokenizer: e.loaded.tokenizer.describe(),
+        base_model: e.loaded.is_base_model(),
     }
 }
 

@@ -2,9 +2,10 @@
 //! Cancel), and the ways to load another model: files (picked or dropped), a URL or a
 //! Hugging Face model id.
 
-use super::AppState;
 use super::device::megabytes;
-use super::engine::{DEFAULT_MODEL_URL, Source};
+use super::engine::{CAPTURE, CONTEXT, DEFAULT_MODEL_URL, Source};
+use super::{AppState, web};
+use crate::catalog::{Fit, SUGGESTED, budget, fit};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -61,7 +62,68 @@ pub fn ModelPanel() -> impl IntoView {
                 on:click=move |_| state.load(Source::Url(DEFAULT_MODEL_URL.into()))>
                 "Load the default model (SmolLM2-135M-Instruct)"
             </button>
+            <LoadedModelInfo/>
+            <Suggestions/>
         </details>
+    }
+}
+
+/// What the loaded model is: its architecture, its tokenizer, and whether it chats.
+#[component]
+fn LoadedModelInfo() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    move || {
+        state.device.get().map(|d| {
+            let chat = if d.base_model {
+                "a base model (no chat template): it continues text; Chat talks to it in a plain \
+                 \"User: … / Assistant: …\" format, and it may answer poorly"
+            } else {
+                "its own chat template"
+            };
+            view! {
+                <dl class="model-info" data-testid="model-info" data-base=d.base_model.to_string()>
+                    <dt>"Architecture"</dt><dd data-testid="model-architecture">{d.architecture}</dd>
+                    <dt>"Tokenizer"</dt><dd data-testid="model-tokenizer">{d.tokenizer}</dd>
+                    <dt>"Chat"</dt><dd data-testid="model-chat">{chat}</dd>
+                </dl>
+            }
+        })
+    }
+}
+
+/// Real models to load by their Hugging Face id (Q4_K_M GGUF), each with its download and
+/// the GPU memory it needs here, and whether that fits before anything is downloaded.
+#[component]
+fn Suggestions() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let idle = move || !state.loading.get() && !state.busy.get();
+    let budget = budget(web::device_memory_gb());
+    let (context, capture) = (CONTEXT as u64, CAPTURE as u64);
+    view! {
+        <p class="muted">"Or one of these (downloaded from Hugging Face, kept in this browser):"</p>
+        <ul class="suggested" data-testid="suggested-models" data-budget=budget.to_string()>
+            {SUGGESTED.iter().enumerate().map(|(i, s)| {
+                let needs = s.gpu_bytes(context, capture);
+                let fits = fit(needs, budget) == Fit::Fits;
+                let verdict = if fits {
+                    format!("fits (≈ {} of GPU memory)", megabytes(needs))
+                } else {
+                    format!("may not fit: needs ≈ {} of GPU memory, this device ≈ {}",
+                        megabytes(needs), megabytes(budget))
+                };
+                let (url, shown_url) = (s.url(), s.url());
+                view! {
+                    <li data-testid=format!("suggested-{i}") data-fits=fits.to_string()
+                        data-url=shown_url>
+                        <button class="link" disabled=move || !idle()
+                            on:click=move |_| state.load(Source::Url(url.clone()))>{s.name}</button>
+                        <span class="muted">{format!(" {}/{} · {} · {} download · ",
+                            s.repo, s.file, s.architecture, megabytes(s.download_bytes))}</span>
+                        <span class:warn=!fits data-testid=format!("suggested-{i}-fit")>{verdict}</span>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
     }
 }
 

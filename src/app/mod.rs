@@ -36,9 +36,16 @@ pub struct DeviceInfo {
     pub kind: String,
     pub limits: Vec<(&'static str, String)>,
     pub features: Vec<(&'static str, String)>,
+    /// The largest buffer and binding the device allows, in bytes.
+    pub max_buffer: u64,
+    pub max_binding: u64,
     pub model_bytes: u64,
     pub kv_cache_bytes: u64,
     pub context: usize,
+    /// What the loaded model is: "Gemma 3", its tokenizer, whether it is a base model.
+    pub architecture: String,
+    pub tokenizer: String,
+    pub base_model: bool,
 }
 
 /// Sampling settings, as the inputs hold them.

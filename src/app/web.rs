@@ -112,6 +112,14 @@ pub fn has_webgpu() -> bool {
     Reflect::get(&window().navigator(), &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined())
 }
 
+/// The machine's memory in GB as the browser reports it (`navigator.deviceMemory`:
+/// Chromium only, rounded and capped at 8), `None` where it does not.
+pub fn device_memory_gb() -> Option<f64> {
+    Reflect::get(&window().navigator(), &"deviceMemory".into())
+        .ok()
+        .and_then(|v| v.as_f64())
+}
+
 /// What the browser says of its default adapter, beyond what wgpu passes on.
 pub struct AdapterInfo {
     pub vendor: String,
