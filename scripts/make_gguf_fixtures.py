@@ -6,7 +6,7 @@ tests/fixtures/<name>/model.gguf, and golden outputs from llama.cpp (an independ
 implementation: scripts/llama_golden.cpp, its tokenizer, its logits at every position with an
 f32 KV cache, its greedy tokens) into tests/fixtures/<name>/golden.json, in the format of the
 other fixtures, so the same tests run on them. Weights are f32, so that llama.cpp computes in
-f32 too. GPT-2's logits come from the numpy GPT-2 of make_gpt2_fixtures.py instead (llama.cpp's
+f32 too; the GPT-2's are Q8_0 (a quantized GPT-2 from GGUF). GPT-2's logits come from the numpy GPT-2 of make_gpt2_fixtures.py instead (llama.cpp's
 CPU GELU reads an f16 table: 0.5 % off), checked against llama.cpp's greedy tokens. Each model carries a real chat template (from llama.cpp's models/templates), and
 chat.json holds what Python's jinja2 renders from it, for the template test.
 
@@ -20,7 +20,7 @@ import subprocess
 
 import jinja2
 import numpy as np
-from gguf import GGUFWriter
+from gguf import GGMLQuantizationType, GGUFWriter, quants
 
 import make_gpt2_fixtures
 from make_gpt2_fixtures import EOT, NEW_TOKENS, MIN_MARGIN, cut_vocabulary
@@ -42,8 +42,9 @@ FIXTURES = [
     dict(name="gemma3-tiny", arch="gemma3", seed=14, merges=300, c=64, heads=2, kv=1, hs=32, layers=3, ff=96,
          ctx=128, theta=1e6, window=5, pattern=3, pre="gpt-2", template="google-gemma-2-2b-it.jinja",
          specials=["<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>"], eos="<eos>", bos="<bos>"),
-    dict(name="gpt2-gguf", arch="gpt2", seed=15, merges=300, c=48, heads=3, layers=2, ff=192, ctx=64,
-         pre="gpt-2", template=None, specials=[], eos=EOT, bos=None),
+    # Its matrices and embedding in Q8_0, as a quantized GPT-2 GGUF holds them.
+    dict(name="gpt2-gguf", arch="gpt2", seed=15, merges=300, c=64, heads=4, layers=2, ff=192, ctx=64,
+         pre="gpt-2", template=None, specials=[], eos=EOT, bos=None, quant="Q8_0"),
 ]
 
 PROMPTS = [
@@ -170,7 +171,14 @@ def write(s, path, tokens, types, merges, template):
     rng = np.random.default_rng(s["seed"])
     t = tensors(s, len(tokens), rng)
     for name, arr in t.items():
-        w.add_tensor(name, arr)
+        if s.get("quant") and arr.ndim == 2 and name != "position_embd.weight":
+            # Stored quantized; the reference computes with the values the blocks hold.
+            ty = GGMLQuantizationType[s["quant"]]
+            blocks = quants.quantize(arr, ty)
+            t[name] = quants.dequantize(blocks, ty).reshape(arr.shape)
+            w.add_tensor(name, blocks, raw_shape=blocks.shape, raw_dtype=ty)
+        else:
+            w.add_tensor(name, arr)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

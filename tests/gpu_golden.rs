@@ -353,3 +353,23 @@ fn predictions_and_logit_lens_match_cpu() {
         assert!(pollster::block_on(model.logit_lens(gpu, n, None)).is_err());
     }
 }
+
+/// A quantized GPT-2 from GGUF (gpt2-gguf: Q8_0 matrices and embedding) stays in its blocks
+/// on the GPU: its decode reads about a quarter of the bytes the same matrices take in f32.
+#[test]
+fn a_quantized_gpt2_gguf_stays_quantized_on_the_gpu() {
+    let Some(gpu) = gpu() else { return };
+    let m = LoadedModel::from_path(&fixture("gpt2-gguf")).unwrap();
+    let lantern::model::Weights::Gpt2(w) = &m.weights else {
+        panic!("a GPT-2")
+    };
+    assert!(w.blocks[0].attn_c_attn.quantized.is_some() && w.wte_quantized.is_some());
+    let model = pollster::block_on(GpuModel::new(gpu, &m.weights, Default::default())).unwrap();
+    let (c, f, v) = (w.config.n_embd, w.config.n_inner, w.config.vocab_size);
+    let f32_matrices = 4 * (w.config.n_layer * (4 * c * c + 2 * c * f) + v * c) as u64;
+    let read = model.decode_cost().weight_bytes;
+    eprintln!(
+        "gpt2-gguf (Q8_0): {read} bytes of weights per token; its matrices in f32: {f32_matrices}"
+    );
+    assert!(read < f32_matrices / 3, "{read} of {f32_matrices}");
+}

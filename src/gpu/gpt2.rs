@@ -69,24 +69,47 @@ impl Gpt2Body {
         let cfg = &w.config;
         let (c, f, v) = (cfg.n_embd, cfg.n_inner, cfg.vocab_size);
         let mut linear = Linear::new(gpu)?.with_kv_cache(kv);
-        let variants = [
-            (Input::LayerNorm, Epilogue::Qkv),
-            (Input::Attention, Epilogue::Residual),
-            (Input::Raw, Epilogue::Residual),
-            (Input::LayerNorm, Epilogue::Gelu),
-            (Input::LayerNorm, Epilogue::Store),
-        ];
-        // The matrices in the checkpoint's format (16-bit ones stay 16-bit), or f32 ones
-        // rounded to f16 when asked.
+        // The matrices in the checkpoint's format (16-bit ones stay 16-bit, a GGUF's
+        // quantized ones stay in their blocks), or f32 ones rounded to f16 when asked.
         let wf = match w.format {
             Format::F32 if opts.f16_weights => Format::F16,
             f => f,
         };
-        for (norm, ep) in variants {
-            linear.prepare(gpu, wf, norm, ep).await?;
+        let stored = |q: &Option<QTensor>, rows: usize, cols: usize, values: &[f32]| {
+            q.clone()
+                .unwrap_or_else(|| QTensor::encode(wf, rows, cols, values))
+        };
+        let matrix = |l: &crate::model::Linear| stored(&l.quantized, l.n_out, l.n_in, &l.weight);
+        // Per block: c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, and what each reads and does.
+        let steps = [
+            (Input::LayerNorm, Epilogue::Qkv),
+            (Input::Attention, Epilogue::Residual),
+            (Input::LayerNorm, Epilogue::Gelu),
+            (Input::Raw, Epilogue::Residual),
+        ];
+        let mats: Vec<[QTensor; 4]> = w
+            .blocks
+            .iter()
+            .map(|b| {
+                [&b.attn_c_attn, &b.attn_c_proj, &b.mlp_c_fc, &b.mlp_c_proj].map(|l| matrix(l))
+            })
+            .collect();
+        let wte_t = stored(&w.wte_quantized, v, c, &w.wte);
+        let lm_head_t = match &w.lm_head {
+            Some(head) => Some(stored(&w.lm_head_quantized, v, c, head)),
+            None => None,
+        };
+        for block in &mats {
+            for (t, (input, ep)) in block.iter().zip(steps) {
+                linear.prepare(gpu, t.format, input, ep).await?;
+            }
         }
+        let head_format = lm_head_t.as_ref().unwrap_or(&wte_t).format;
+        linear
+            .prepare(gpu, head_format, Input::LayerNorm, Epilogue::Store)
+            .await?;
         let k = Kernels {
-            embedding: embedding::kernel(gpu, wf).await?,
+            embedding: embedding::kernel(gpu, wte_t.format).await?,
             linear,
             attention: attention::kernel(gpu, cfg.head_size() as u32, kv).await?,
         };
@@ -103,13 +126,11 @@ impl Gpt2Body {
 
         let (wte, wpe, lm_head) = gpu
             .uploading("wte, wpe and lm_head", || {
-                let table = |name: &str, values: &[f32]| {
-                    let t = QTensor::encode(wf, v, c, values);
-                    weights::upload_parts(gpu, name, &[&t], max_part)
-                };
-                let wte = table("wte", &w.wte)?;
+                let table =
+                    |name: &str, t: &QTensor| weights::upload_parts(gpu, name, &[t], max_part);
+                let wte = table("wte", &wte_t)?;
                 let wpe = gpu.storage_init("wpe", &w.wpe)?;
-                let lm_head = match &w.lm_head {
+                let lm_head = match &lm_head_t {
                     Some(head) => table("lm_head", head)?,
                     None => wte.clone(), // tied: the same buffers
                 };
@@ -161,12 +182,10 @@ impl Gpt2Body {
             },
         );
         let mut blocks = Vec::with_capacity(cfg.n_layer);
-        for (i, b) in w.blocks.iter().enumerate() {
+        for (i, (b, m)) in w.blocks.iter().zip(&mats).enumerate() {
             let up = |name: &str, data: &[f32]| gpu.storage_init(&format!("h.{i}.{name}"), data);
-            let matrix = |name: &str, l: &crate::model::Linear| {
-                let t = QTensor::encode(wf, l.n_out, l.n_in, &l.weight);
-                weights::upload(gpu, &format!("h.{i}.{name}"), &t)
-            };
+            let matrix =
+                |name: &str, t: &QTensor| weights::upload(gpu, &format!("h.{i}.{name}"), t);
             let [
                 ln_1,
                 c_attn_w,
@@ -182,14 +201,14 @@ impl Gpt2Body {
                 .uploading(&format!("h.{i}"), || {
                     Ok([
                         up("ln_1", &norm_params(&b.ln_1))?,
-                        matrix("attn.c_attn.weight", &b.attn_c_attn)?,
+                        matrix("attn.c_attn.weight", &m[0])?,
                         up("attn.c_attn.bias", &b.attn_c_attn.bias)?,
-                        matrix("attn.c_proj.weight", &b.attn_c_proj)?,
+                        matrix("attn.c_proj.weight", &m[1])?,
                         up("attn.c_proj.bias", &b.attn_c_proj.bias)?,
                         up("ln_2", &norm_params(&b.ln_2))?,
-                        matrix("mlp.c_fc.weight", &b.mlp_c_fc)?,
+                        matrix("mlp.c_fc.weight", &m[2])?,
                         up("mlp.c_fc.bias", &b.mlp_c_fc.bias)?,
-                        matrix("mlp.c_proj.weight", &b.mlp_c_proj)?,
+                        matrix("mlp.c_proj.weight", &m[3])?,
                         up("mlp.c_proj.bias", &b.mlp_c_proj.bias)?,
                     ])
                 })
@@ -213,10 +232,12 @@ impl Gpt2Body {
                 rope_table: None,
                 kv: None,
             };
-            let lin =
-                |norm, ep, n: usize, io: &LinearIo| k.linear.bind(gpu, wf, norm, ep, n as u32, io);
+            let lin = |t: &QTensor, norm, ep, n: usize, io: &LinearIo| {
+                k.linear.bind(gpu, t.format, norm, ep, n as u32, io)
+            };
             blocks.push(BlockBinds {
                 c_attn: lin(
+                    &m[0],
                     Input::LayerNorm,
                     Epilogue::Qkv,
                     3 * c,
@@ -238,18 +259,21 @@ impl Gpt2Body {
                     ],
                 ),
                 attn_c_proj: lin(
+                    &m[1],
                     Input::Attention,
                     Epilogue::Residual,
                     c,
                     &lin_io(&p_proj, &att, &a_proj_w, &a_proj_b, &x, None),
                 ),
                 c_fc: lin(
+                    &m[2],
                     Input::LayerNorm,
                     Epilogue::Gelu,
                     f,
                     &lin_io(&p_fc, &x, &c_fc_w, &c_fc_b, &fc, Some(&ln_2)),
                 ),
                 mlp_c_proj: lin(
+                    &m[3],
                     Input::Raw,
                     Epilogue::Residual,
                     c,
@@ -268,14 +292,16 @@ impl Gpt2Body {
             })
             .collect();
         let ln_f = gpu.storage_init("ln_f", &norm_params(&w.ln_f))?;
-        // Per block c_attn, c_proj, c_fc, c_proj (in wf) and their biases and two norms (f32);
-        // then lm_head (in wf) and an embedding row (wte in wf, wpe f32).
-        let per: u64 = if wf == Format::F32 { 4 } else { 2 }; // bytes per matrix value
+        // Per block the four matrices (as the GPU holds them) and their biases and two norms
+        // (f32); then lm_head and an embedding row (wte's, wpe f32).
+        let gpu_bytes = |t: &QTensor| (weights::row_words(t.format, t.cols) * t.rows * 4) as u64;
         let block_fma = (3 * c * c + c * c + 2 * c * f) as u64;
         let block_f32s = (3 * c + c + f + c + 4 * c) as u64;
-        let head_bytes = per * (v * c + c) as u64 + 4 * (c + 2 * c) as u64;
+        let matrices: u64 = mats.iter().flatten().map(gpu_bytes).sum();
+        let head = lm_head_t.as_ref().unwrap_or(&wte_t);
+        let head_bytes = gpu_bytes(head) + gpu_bytes(&wte_t) / v as u64 + 4 * (c + 2 * c) as u64;
         let cost = DecodeCost {
-            weight_bytes: cfg.n_layer as u64 * (per * block_fma + 4 * block_f32s) + head_bytes,
+            weight_bytes: matrices + cfg.n_layer as u64 * 4 * block_f32s + head_bytes,
             weight_fma: cfg.n_layer as u64 * block_fma + (v * c) as u64,
             kv_bytes_per_pos: (cfg.n_layer * 2 * c * kv.bytes_per_value()) as u64,
             kv_fma_per_pos: (cfg.n_layer * 2 * c) as u64,

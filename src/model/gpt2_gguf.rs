@@ -4,6 +4,7 @@
 
 use super::config::Gpt2Config;
 use super::gguf::Gguf;
+use super::llama::QTensor;
 use super::quant::Format;
 use super::weights::{Gpt2Block, Gpt2Weights, LayerNorm, Linear};
 use crate::error::{LanternError, Result};
@@ -42,11 +43,13 @@ pub fn load(g: &Gguf) -> Result<Gpt2Weights> {
         })
     };
     let linear = |name: &str, n_in: usize, n_out: usize| -> Result<Linear> {
+        let t = g.matrix(&format!("{name}.weight"), n_out, n_in)?;
         Ok(Linear {
-            weight: g.matrix(&format!("{name}.weight"), n_out, n_in)?.to_f32(),
+            weight: t.to_f32(),
             bias: g.vector(&format!("{name}.bias"), n_out)?,
             n_in,
             n_out,
+            quantized: quantized(t),
         })
     };
     let blocks = (0..config.n_layer)
@@ -62,25 +65,34 @@ pub fn load(g: &Gguf) -> Result<Gpt2Weights> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let lm_head = match g.tensor("output.weight") {
-        Some(_) => Some(g.matrix("output.weight", v, c)?.to_f32()),
+    let output = match g.tensor("output.weight") {
+        Some(_) => Some(g.matrix("output.weight", v, c)?),
         None => None,
     };
+    let wte = g.matrix("token_embd.weight", v, c)?;
     Ok(Gpt2Weights {
-        // The GPT-2 body keeps f32, f16 or bf16 matrices: others (quantized) are dequantized.
+        // The float matrices' format (f32, f16 or bf16, when all share it); quantized ones
+        // stay in their blocks beside their values.
         format: matrices_format(g, config.n_layer),
-        wte: g.matrix("token_embd.weight", v, c)?.to_f32(),
+        wte: wte.to_f32(),
         wpe: g
             .matrix("position_embd.weight", config.n_positions, c)?
             .to_f32(),
         blocks,
         ln_f: norm("output_norm")?,
-        lm_head,
+        lm_head: output.as_ref().map(QTensor::to_f32),
+        wte_quantized: quantized(wte),
+        lm_head_quantized: output.and_then(quantized),
         config,
     })
 }
 
-/// F16 or BF16 when every matrix is stored so, else F32.
+/// `t` when it is quantized (the GPU reads it so); float matrices go by the model's format.
+fn quantized(t: QTensor) -> Option<QTensor> {
+    (!matches!(t.format, Format::F32 | Format::F16 | Format::BF16)).then_some(t)
+}
+
+/// F16 or BF16 when every float matrix is stored so, else F32.
 fn matrices_format(g: &Gguf, n_layer: usize) -> Format {
     let mut names = vec!["token_embd.weight".to_string(), "output.weight".to_string()];
     for i in 0..n_layer {
@@ -92,6 +104,7 @@ fn matrices_format(g: &Gguf, n_layer: usize) -> Format {
         .iter()
         .filter_map(|n| g.tensor(n))
         .map(|t| t.format)
+        .filter(|f| matches!(f, Format::F32 | Format::F16 | Format::BF16))
         .collect();
     match formats[..] {
         [f @ (Format::F16 | Format::BF16), ..] if formats.iter().all(|&x| x == f) => f,

@@ -60,6 +60,8 @@ pub fn load_gpt2(reader: &Reader, config: &Gpt2Config) -> Result<Gpt2Weights> {
         blocks,
         ln_f: reader.layer_norm("ln_f", c)?,
         lm_head,
+        wte_quantized: None,
+        lm_head_quantized: None,
     })
 }
 
@@ -192,6 +194,7 @@ impl Reader<'_> {
             bias: self.tensor(&format!("{prefix}.bias"), &[n_out])?,
             n_in,
             n_out,
+            quantized: None,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! `[out, in]` (PyTorch's nn.Linear layout) whatever the checkpoint stored.
 
 use super::config::Gpt2Config;
+use super::llama::QTensor;
 use super::quant::Format;
 
 pub struct LayerNorm {
@@ -15,6 +16,9 @@ pub struct Linear {
     pub bias: Vec<f32>,   // [n_out]
     pub n_in: usize,
     pub n_out: usize,
+    /// The matrix in the quantized blocks a GGUF file stores it in, which the GPU reads as
+    /// they are (`weight` holds their values); `None` for float checkpoints.
+    pub quantized: Option<QTensor>,
 }
 
 /// One transformer block: `h.{i}.*` in the checkpoint.
@@ -38,6 +42,9 @@ pub struct Gpt2Weights {
     pub ln_f: LayerNorm,
     /// [V, C]; `None` when tied to `wte` (GPT-2's usual case).
     pub lm_head: Option<Vec<f32>>,
+    /// wte and lm_head in a GGUF file's quantized blocks (see [`Linear::quantized`]).
+    pub wte_quantized: Option<QTensor>,
+    pub lm_head_quantized: Option<QTensor>,
 }
 
 impl Gpt2Weights {
