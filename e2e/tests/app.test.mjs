@@ -447,6 +447,13 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     assert.match(await byId(page, 'base-model-note').textContent(), /base model/);
     await byId(page, 'mode-generate').click();
     assert.equal(await byId(page, 'error').count(), 0);
+    // Back to the GPT-2 fixture and its prompt, where the next test expects them.
+    const gpt2 = gpt2Golden().cases[0];
+    await byId(page, 'model-url-input').fill(`${server.url}fixtures/gpt2-tiny-f32`);
+    await byId(page, 'model-url-load').click();
+    await waitReady(page, /gpt2-tiny-f32 · ready$/);
+    await setInput(page, 'max-tokens-input', gpt2.greedy_ids.length);
+    await byId(page, 'prompt-input').fill(gpt2.prompt);
   });
 
   test('the loader suggests real models with their size and whether they fit', async () => {

@@ -90,15 +90,13 @@ impl Gpt2Body {
         let mats: Vec<[QTensor; 4]> = w
             .blocks
             .iter()
-            .map(|b| {
-                [&b.attn_c_attn, &b.attn_c_proj, &b.mlp_c_fc, &b.mlp_c_proj].map(|l| matrix(l))
-            })
+            .map(|b| [&b.attn_c_attn, &b.attn_c_proj, &b.mlp_c_fc, &b.mlp_c_proj].map(&matrix))
             .collect();
         let wte_t = stored(&w.wte_quantized, v, c, &w.wte);
-        let lm_head_t = match &w.lm_head {
-            Some(head) => Some(stored(&w.lm_head_quantized, v, c, head)),
-            None => None,
-        };
+        let lm_head_t = w
+            .lm_head
+            .as_ref()
+            .map(|head| stored(&w.lm_head_quantized, v, c, head));
         for block in &mats {
             for (t, (input, ep)) in block.iter().zip(steps) {
                 linear.prepare(gpu, t.format, input, ep).await?;
