@@ -1,10 +1,12 @@
 //! The tokenizers of real vocabularies (the vocab-only GGUF files llama.cpp ships for its
 //! own tokenizer tests: Llama 3 "llama-bpe", Qwen 2 "qwen2", Llama 2's SentencePiece
-//! "llama-spm", GPT-2; placed in models/vocab/ by scripts/fetch-vocabs.sh) against two
-//! independent tokenizers: the ids Hugging Face's tokenizer gave for llama.cpp's test texts
-//! (the `.out` beside each `.inp`), and llama.cpp's own tokenizer on Lantern's committed
-//! corpus (tests/data/vocab_golden.json, by scripts/make_vocab_golden.py). Without the files
-//! these tests print SKIPPED, unless REQUIRE_MODEL=1 (CI) makes that a failure.
+//! "llama-spm", GPT-2, placed in models/vocab/ by scripts/fetch-vocabs.sh; and Gemma 3's, in
+//! its model file) against two independent tokenizers: the ids Hugging Face's tokenizer gave
+//! for llama.cpp's test texts (the `.out` beside each `.inp`), and llama.cpp's own tokenizer
+//! on Lantern's committed corpora, tests/data/tokenizer_corpus.json and the 5,488 lines of
+//! tokenizer_corpus.txt (tests/data/vocab_golden.json, by scripts/make_vocab_golden.py).
+//! Without the files these tests print SKIPPED, unless REQUIRE_MODEL=1 (CI) makes that a
+//! failure.
 
 use lantern::model::Tokenizer;
 use lantern::model::gguf::Gguf;
@@ -15,7 +17,11 @@ use std::path::PathBuf;
 const NAMES: [&str; 4] = ["llama-bpe", "qwen2", "llama-spm", "gpt-2"];
 
 fn path(name: &str, ext: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("models/vocab/ggml-vocab-{name}.{ext}"))
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if name == "gemma3" {
+        return root.join("models/gemma-3-270m-q4_k_m.gguf");
+    }
+    root.join(format!("models/vocab/ggml-vocab-{name}.{ext}"))
 }
 
 /// The tokenizer of vocabulary `name`; `None` (with a printed reason) when it is missing,
@@ -74,17 +80,30 @@ fn real_vocabularies_match_hugging_face_on_llama_cpp_test_texts() {
 
 #[derive(Deserialize)]
 struct VocabGolden {
-    vocabularies: HashMap<String, Vec<Case>>,
+    /// Per vocabulary, the ids of each text of tokenizer_corpus.json.
+    corpus: HashMap<String, Vec<Vec<u32>>>,
+    /// Per vocabulary, the ids of each line of tokenizer_corpus.txt, as "1 2 3".
+    corpus_txt: HashMap<String, Vec<String>>,
 }
 
-#[derive(Deserialize)]
-struct Case {
-    text: String,
-    ids: Vec<u32>,
+fn texts() -> (Vec<String>, Vec<String>) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("tokenizer_corpus.json")).unwrap())
+            .unwrap();
+    let corpus = json["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    let txt = std::fs::read_to_string(dir.join("tokenizer_corpus.txt")).unwrap();
+    let lines = txt.split('\n').map(|s| s.replace("\\r", "\r")).collect();
+    (corpus, lines)
 }
 
 #[test]
-fn real_vocabularies_match_llama_cpp_on_the_corpus() {
+fn real_vocabularies_match_llama_cpp_on_the_corpora() {
     let golden: VocabGolden = serde_json::from_str(
         &std::fs::read_to_string(
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/vocab_golden.json"),
@@ -92,15 +111,23 @@ fn real_vocabularies_match_llama_cpp_on_the_corpus() {
         .unwrap(),
     )
     .unwrap();
-    for name in NAMES {
+    let (corpus, lines) = texts();
+    for name in NAMES.into_iter().chain(["gemma3"]) {
         let Some(t) = tokenizer(name) else { continue };
-        let cases: Vec<(String, Vec<u32>)> = golden.vocabularies[name]
+        let mut cases: Vec<(String, Vec<u32>)> = corpus
             .iter()
-            .map(|c| (c.text.clone(), c.ids.clone()))
+            .cloned()
+            .zip(golden.corpus[name].clone())
             .collect();
+        let txt = &golden.corpus_txt[name];
+        assert_eq!(txt.len(), lines.len(), "{name}");
+        cases.extend(lines.iter().zip(txt).map(|(text, ids)| {
+            let ids = ids.split_whitespace().map(|i| i.parse().unwrap()).collect();
+            (text.clone(), ids)
+        }));
         check(name, "llama.cpp", &t, &cases);
         // Byte-level BPE gives every text back.
-        if name != "llama-spm" {
+        if !matches!(name, "llama-spm" | "gemma3") {
             for (text, ids) in &cases {
                 assert_eq!(t.decode(ids), *text, "{name}: decode");
             }
