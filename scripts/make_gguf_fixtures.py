@@ -8,7 +8,10 @@ f32 KV cache, its greedy tokens) into tests/fixtures/<name>/golden.json, in the 
 other fixtures, so the same tests run on them. Weights are f32, so that llama.cpp computes in
 f32 too; the GPT-2's are Q8_0 (a quantized GPT-2 from GGUF). GPT-2's logits come from the numpy GPT-2 of make_gpt2_fixtures.py instead (llama.cpp's
 CPU GELU reads an f16 table: 0.5 % off), checked against llama.cpp's greedy tokens. Each model carries a real chat template (from llama.cpp's models/templates), and
-chat.json holds what Python's jinja2 renders from it, for the template test.
+chat.json holds what Python's jinja2 renders from it, for the template test. The Qwen models are also written as
+Hugging Face checkpoints of the same weights (tests/fixtures/<name>-hf: config.json,
+model.safetensors, a tokenizer.json with the Split pre-tokenizer Qwen's own files have, made
+by Hugging Face `tokenizers`), with the same golden data.
 
     pip install numpy==2.4.6 gguf==0.19.0 jinja2
     python3 scripts/make_gguf_fixtures.py
@@ -23,7 +26,8 @@ import numpy as np
 from gguf import GGMLQuantizationType, GGUFWriter, quants
 
 import make_gpt2_fixtures
-from make_gpt2_fixtures import EOT, NEW_TOKENS, MIN_MARGIN, cut_vocabulary
+from make_gpt2_fixtures import EOT, NEW_TOKENS, MIN_MARGIN, cut_vocabulary, write_safetensors
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LLAMA_SRC = subprocess.check_output([os.path.join(ROOT, "scripts", "fetch-llama-cpp.sh")], text=True).strip()
@@ -135,6 +139,44 @@ def gpt2_numpy_logits(s, t, ids):
     return make_gpt2_fixtures.forward(w, spec, ids)
 
 
+QWEN2_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+HF_NAMES = {"attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
+            "attn_v": "self_attn.v_proj", "attn_q_norm": "self_attn.q_norm", "attn_k_norm": "self_attn.k_norm",
+            "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm", "ffn_gate": "mlp.gate_proj",
+            "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+
+
+def write_hf(s, out, t, vocab, merges, template):
+    """The same Qwen model as a Hugging Face checkpoint (Qwen's GGUF keeps HF's q/k order)."""
+    os.makedirs(out, exist_ok=True)
+    w = []
+    for name, arr in t.items():
+        if name.startswith("blk."):
+            _, i, part, kind = name.split(".")
+            hf = f"model.layers.{i}.{HF_NAMES[part]}.{kind}"
+        else:
+            hf = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+                  "output.weight": "lm_head.weight"}[name]
+        w.append((hf, arr, "F32"))
+    write_safetensors(os.path.join(out, "model.safetensors"), w)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[tuple(m.split(" ")) for m in merges]))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([AddedToken(x, special=True, normalized=False) for x in [EOT] + s["specials"]])
+    tok.save(os.path.join(out, "tokenizer.json"))
+    json.dump({"chat_template": template, "eos_token": s["eos"], "bos_token": None},
+              open(os.path.join(out, "tokenizer_config.json"), "w"), indent=1)
+    json.dump({"architectures": [f"{s['arch'].capitalize()}ForCausalLM"], "model_type": s["arch"],
+               "hidden_act": "silu", "vocab_size": len(vocab), "hidden_size": s["c"], "intermediate_size": s["ff"],
+               "num_hidden_layers": s["layers"], "num_attention_heads": s["heads"],
+               "num_key_value_heads": s["kv"], "head_dim": s["hs"], "max_position_embeddings": s["ctx"],
+               "rms_norm_eps": 1e-6, "rope_theta": s["theta"], "tie_word_embeddings": False,
+               "use_sliding_window": False, "eos_token_id": vocab[s["eos"]], "torch_dtype": "float32"},
+              open(os.path.join(out, "config.json"), "w"), indent=1)
+
+
 def write(s, path, tokens, types, merges, template):
     w = GGUFWriter(path, s["arch"])
     a = s["arch"]
@@ -227,8 +269,17 @@ def main():
                           "logits": [{"position": q, "values": [round(float(v), 6) for v in logits[q]]}
                                      for q in positions]})
             print(f"{s['name']} {prompt[:30]!r}: {len(ids)} ids, greedy {greedy}")
-        json.dump({"format": "lantern-golden", "version": 1, "made_by": "scripts/make_gguf_fixtures.py (llama.cpp)",
-                   "vocab_size": len(tokens), "cases": cases}, open(os.path.join(out, "golden.json"), "w"), indent=1)
+        golden = {"format": "lantern-golden", "version": 1, "made_by": "scripts/make_gguf_fixtures.py (llama.cpp)",
+                  "vocab_size": len(tokens), "cases": cases}
+        json.dump(golden, open(os.path.join(out, "golden.json"), "w"), indent=1)
+        if s["arch"] in ("qwen2", "qwen3"):
+            hf = out + "-hf"
+            write_hf(s, hf, t, vocab, merges, template)
+            json.dump(golden, open(os.path.join(hf, "golden.json"), "w"), indent=1)
+            # Hugging Face's tokenizer and llama.cpp's agree on the prompts.
+            hf_tok = Tokenizer.from_file(os.path.join(hf, "tokenizer.json"))
+            for case in cases:
+                assert hf_tok.encode(case["prompt"]).ids == case["prompt_ids"], s["name"]
         if template:
             env = jinja2.Environment(trim_blocks=False, lstrip_blocks=False)
 
@@ -244,8 +295,9 @@ def main():
             except jinja2.TemplateError as e:  # Gemma's: "System role not supported"
                 messages, refuses_system = CONVERSATION[1:], str(e)
             now = int(datetime.datetime(DATE.year, DATE.month, DATE.day, tzinfo=datetime.timezone.utc).timestamp())
-            json.dump({"now": now, "messages": messages, "rendered": render(messages),
-                       "refuses_system": refuses_system}, open(os.path.join(out, "chat.json"), "w"), indent=1)
+            chat = {"now": now, "messages": messages, "rendered": render(messages), "refuses_system": refuses_system}
+            for d in [out] + ([out + "-hf"] if s["arch"] in ("qwen2", "qwen3") else []):
+                json.dump(chat, open(os.path.join(d, "chat.json"), "w"), indent=1)
 
 
 if __name__ == "__main__":

@@ -234,7 +234,7 @@ fn unsupported_architecture() {
         matches!(e, LanternError::UnsupportedArchitecture { .. }),
         "{e:?}"
     );
-    assert_mentions(&e, &["config.json", "bert", "GPT-2"]);
+    assert_mentions(&e, &["config.json", "bert", "gpt2, llama, qwen2 and qwen3"]);
 }
 
 #[test]

@@ -24,9 +24,12 @@ struct Msg {
     content: String,
 }
 
-const WITH_TEMPLATES: [(&str, &str); 4] = [
+const WITH_TEMPLATES: [(&str, &str); 6] = [
     ("qwen2-tiny", "<|im_end|>"),
     ("qwen3-tiny", "<|im_end|>"),
+    // The same templates from Hugging Face's tokenizer_config.json.
+    ("qwen2-tiny-hf", "<|im_end|>"),
+    ("qwen3-tiny-hf", "<|im_end|>"),
     ("llama3-tiny", "<|eot_id|>"),
     ("gemma3-tiny", "<end_of_turn>"),
 ];

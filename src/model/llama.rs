@@ -638,10 +638,15 @@ fn llama3_freq_factors(v: &Value, c: &LlamaConfig) -> std::result::Result<Vec<f3
         .collect())
 }
 
-/// Reads Llama weights from Hugging Face safetensors (names `model.layers.{i}.…`).
+/// Reads Llama-family weights from Hugging Face safetensors (names `model.layers.{i}.…`;
+/// Qwen 2's q/k/v biases, Qwen 3's q/k norms, by `config.arch`).
 pub fn load_safetensors(config: LlamaConfig, r: &Reader) -> Result<LlamaWeights> {
     let tensor = |name: &str, shape: &[usize]| r.tensor(name, shape);
     let c = &config;
+    let part = |has: bool, name: &str, len: usize| -> Result<Option<Vec<f32>>> {
+        has.then(|| tensor(name, &[len])).transpose()
+    };
+    let (bias, qk_norm) = (c.arch == Arch::Qwen2, c.arch == Arch::Qwen3);
     // Matrices stored in 16 bits stay so (their f32 values are exact copies).
     let matrix = |name: &str, rows: usize, cols: usize| -> Result<QTensor> {
         let values = tensor(name, &[rows, cols])?;
@@ -652,16 +657,17 @@ pub fn load_safetensors(config: LlamaConfig, r: &Reader) -> Result<LlamaWeights>
     let blocks = (0..c.n_layer)
         .map(|i| {
             let n = |s: &str| format!("model.layers.{i}.{s}.weight");
+            let b = |s: &str| format!("model.layers.{i}.{s}.bias");
             Ok(LlamaBlock {
                 attn_norm: tensor(&n("input_layernorm"), &[c.n_embd])?,
                 attn_q: matrix(&n("self_attn.q_proj"), q, c.n_embd)?,
                 attn_k: matrix(&n("self_attn.k_proj"), kv, c.n_embd)?,
                 attn_v: matrix(&n("self_attn.v_proj"), kv, c.n_embd)?,
-                attn_q_bias: None,
-                attn_k_bias: None,
-                attn_v_bias: None,
-                attn_q_norm: None,
-                attn_k_norm: None,
+                attn_q_bias: part(bias, &b("self_attn.q_proj"), q)?,
+                attn_k_bias: part(bias, &b("self_attn.k_proj"), kv)?,
+                attn_v_bias: part(bias, &b("self_attn.v_proj"), kv)?,
+                attn_q_norm: part(qk_norm, &n("self_attn.q_norm"), c.head_size)?,
+                attn_k_norm: part(qk_norm, &n("self_attn.k_norm"), c.head_size)?,
                 attn_output: matrix(&n("self_attn.o_proj"), c.n_embd, q)?,
                 post_attention_norm: None,
                 ffn_norm: tensor(&n("post_attention_layernorm"), &[c.n_embd])?,

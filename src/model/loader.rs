@@ -127,6 +127,13 @@ fn architecture(obj: &serde_json::Map<String, Value>, file: &str) -> Result<&'st
     if model_type == "llama" || archs.iter().any(|a| a.starts_with("Llama")) {
         return Ok("llama");
     }
+    // Qwen 2 and Qwen 3: the Llama body with q/k/v biases, or per-head q/k norms.
+    if model_type == "qwen2" || archs.iter().any(|a| a.starts_with("Qwen2ForCausalLM")) {
+        return Ok("qwen2");
+    }
+    if model_type == "qwen3" || archs.iter().any(|a| a.starts_with("Qwen3ForCausalLM")) {
+        return Ok("qwen3");
+    }
     let arch = if model_type.is_empty() {
         archs.first().copied().unwrap_or("(none given)")
     } else {
@@ -135,7 +142,9 @@ fn architecture(obj: &serde_json::Map<String, Value>, file: &str) -> Result<&'st
     Err(LanternError::UnsupportedArchitecture {
         file: file.to_string(),
         arch: arch.to_string(),
-        supported: "GPT-2 (model_type \"gpt2\") and Llama (model_type \"llama\")".into(),
+        supported:
+            "Hugging Face checkpoints of model_type gpt2, llama, qwen2 and qwen3 (Gemma 3: as GGUF)"
+                .into(),
     })
 }
 
@@ -170,7 +179,12 @@ impl LoadedModel {
             check_vocab(&tokenizer, c.vocab_size)?;
             Weights::Gpt2(load_gpt2(&reader, &c)?)
         } else {
-            let c = llama::config_from_json(obj, "config.json")?;
+            let mut c = llama::config_from_json(obj, "config.json")?;
+            c.arch = match arch {
+                "qwen2" => llama::Arch::Qwen2,
+                "qwen3" => llama::Arch::Qwen3,
+                _ => llama::Arch::Llama,
+            };
             check_vocab(&tokenizer, c.vocab_size)?;
             Weights::Llama(llama::load_safetensors(c, &reader)?)
         };

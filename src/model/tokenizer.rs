@@ -517,6 +517,14 @@ fn pre_tokenizer_from_json(v: Option<&Value>) -> std::result::Result<PreTokenize
     };
     let kinds: Vec<String> = parts.iter().map(|p| kind(p)).collect();
     let individual = |p: &Value| p.get("individual_digits").and_then(Value::as_bool) == Some(true);
+    // A Split by one of the patterns split_llama3 writes out, before a ByteLevel without its
+    // own regex (Llama 3's and Qwen 2's tokenizer.json).
+    let split = |p: &Value| match p.pointer("/pattern/Regex").and_then(Value::as_str) {
+        Some(LLAMA3_PATTERN) => Some(PreTokenizer::Llama3),
+        Some(QWEN2_PATTERN) => Some(PreTokenizer::Qwen2),
+        _ => None,
+    };
+    let no_regex = |p: &Value| p.get("use_regex").and_then(Value::as_bool) == Some(false);
     match kinds
         .iter()
         .map(String::as_str)
@@ -525,11 +533,18 @@ fn pre_tokenizer_from_json(v: Option<&Value>) -> std::result::Result<PreTokenize
     {
         ["ByteLevel"] => Ok(PreTokenizer::Gpt2),
         ["Digits", "ByteLevel"] if individual(parts[0]) => Ok(PreTokenizer::DigitsThenGpt2),
+        ["Split", "ByteLevel"] if no_regex(parts[1]) && split(parts[0]).is_some() => {
+            Ok(split(parts[0]).expect("checked"))
+        }
         _ => Err(format!(
-            "pre-tokenizer {kinds:?} is not supported; Lantern knows ByteLevel and Digits + ByteLevel"
+            "pre-tokenizer {kinds:?} is not supported; Lantern knows ByteLevel, Digits + ByteLevel and the Split patterns of Llama 3 and Qwen 2"
         )),
     }
 }
+
+/// The patterns of Llama 3's and Qwen 2's tokenizer.json, which [`split_llama3`] follows.
+const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 fn vocab_from_json(v: &Value) -> std::result::Result<HashMap<String, u32>, String> {
     let obj = v.as_object().ok_or("the vocabulary is not a JSON object")?;

@@ -17,8 +17,9 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// Small random models, each with golden outputs of an independent implementation: Hugging
 /// Face checkpoints (numpy: scripts/make_gpt2_fixtures.py, make_llama_fixture.py) and GGUF
-/// files of the architectures users bring (llama.cpp: scripts/make_gguf_fixtures.py).
-pub const FIXTURES: [&str; 9] = [
+/// files of the architectures users bring (llama.cpp: scripts/make_gguf_fixtures.py), two of
+/// them also as Hugging Face checkpoints of the same weights.
+pub const FIXTURES: [&str; 11] = [
     "gpt2-tiny-f32",
     "gpt2-odd-f16",
     "gpt2-wide-bf16",
@@ -28,6 +29,8 @@ pub const FIXTURES: [&str; 9] = [
     "llama3-tiny",
     "gemma3-tiny",
     "gpt2-gguf",
+    "qwen2-tiny-hf",
+    "qwen3-tiny-hf",
 ];
 
 #[derive(Deserialize)]
