@@ -128,6 +128,25 @@ fn unsupported_architecture() {
     );
 }
 
+/// Parts Lantern does not compute (YaRN RoPE scaling, soft-capped logits) are refused by
+/// key, not run wrongly.
+#[test]
+fn unsupported_model_parts_are_refused_by_key() {
+    let bytes = llama_metadata()
+        .str("llama.rope.scaling.type", "yarn")
+        .strs("tokenizer.ggml.tokens", &["a", "b"])
+        .bytes();
+    assert_mentions(
+        &error_of(&bytes),
+        &["llama.rope.scaling.type", "\"yarn\" is not supported"],
+    );
+    let bytes = llama_metadata()
+        .f32("llama.final_logit_softcapping", 30.0)
+        .strs("tokenizer.ggml.tokens", &["a", "b"])
+        .bytes();
+    assert_mentions(&error_of(&bytes), &["llama.final_logit_softcapping"]);
+}
+
 /// Metadata that contradicts itself is refused with the key that is wrong.
 #[test]
 fn contradictory_metadata_names_the_key() {

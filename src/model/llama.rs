@@ -448,9 +448,9 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
             _ => RopeLayout::Halves,
         },
         rope_freq_factors: Vec::new(),
-        // Gemma 3 (but 27B, which Lantern's limits keep out anyway): 1/√head_size, as
-        // llama.cpp sets it; it is not in the file.
-        attention_scale: 1.0 / (head_size as f32).sqrt(),
+        // The file's, where it has one; else 1/√head_size (Gemma 3's too, as llama.cpp sets
+        // it for every size but 27B, which Lantern's limits keep out anyway).
+        attention_scale: float_or("attention.scale", 1.0 / (head_size as f64).sqrt())?,
         embedding_scale: if gemma { (n_embd as f32).sqrt() } else { 1.0 },
         activation: if gemma {
             Activation::GeluTanh
@@ -461,6 +461,21 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
         local_layers,
         rope_theta_local: float_or("rope.freq_base_swa", 10000.0)?,
     };
+    // Parts of other models Lantern does not compute: refused, not silently wrong.
+    if let Some(kind) = g.get(&key("rope.scaling.type")).and_then(|v| v.as_str())
+        && kind != "none"
+    {
+        return Err(bad(
+            "rope.scaling.type",
+            format!("RoPE scaling \"{kind}\" is not supported (Llama 3's rope_freqs.weight is)"),
+        ));
+    }
+    if float_or("final_logit_softcapping", 0.0)? != 0.0 {
+        return Err(bad(
+            "final_logit_softcapping",
+            "soft-capped logits (Gemma 2) are not supported".into(),
+        ));
+    }
     if head_size != int_or("rope.dimension_count", head_size)? {
         return Err(bad(
             "rope.dimension_count",
