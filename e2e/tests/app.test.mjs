@@ -489,6 +489,30 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
     assert.deepEqual(ids, golden.cases[0].greedy_ids);
   });
+
+  test('the real Gemma 3 270M Q4_K_M file runs in the page: its greedy tokens are the golden ones', async () => {
+    // models/gemma-3-270m-q4_k_m.gguf (scripts/fetch-gemma.sh), served from the same origin;
+    // golden tokens from tests/data/gemma3_golden.json (numpy and llama.cpp).
+    const golden = JSON.parse(readFileSync(join(ROOT, 'tests/data/gemma3_golden.json')));
+    const { text, greedy_ids: expected } = golden.cases[0];
+    await byId(page, 'model-url-input').fill(`${server.url}models/gemma-3-270m-q4_k_m.gguf`);
+    await byId(page, 'model-url-load').click();
+    await waitReady(page, /gemma-3-270m-q4_k_m\.gguf · ready$/);
+    assert.equal(await byId(page, 'model-architecture').textContent(), 'Gemma 3');
+    assert.match(await byId(page, 'model-tokenizer').textContent(), /SentencePiece/);
+    assert.equal(await byId(page, 'model-info').getAttribute('data-base'), 'true');
+    console.log(`Gemma 3 on the GPU: ${await byId(page, 'device-model-memory').textContent()}`);
+    await byId(page, 'mode-generate').click();
+    await setInput(page, 'temperature-input', 0);
+    await setInput(page, 'max-tokens-input', expected.length);
+    await byId(page, 'prompt-input').fill(text);
+    await byId(page, 'generate-button').click();
+    await waitIdle(page, 'output');
+    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    console.log(`Gemma 3 in the page: ${JSON.stringify(await byId(page, 'output').textContent())} (${await byId(page, 'tokens-per-second').textContent()})`);
+    assert.deepEqual(ids, expected);
+    assert.equal(await byId(page, 'error').count(), 0);
+  });
 });
 
 describe('a browser without WebGPU', () => {

@@ -706,3 +706,28 @@ pub fn load_safetensors(config: LlamaConfig, r: &Reader) -> Result<LlamaWeights>
         config,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Llama 3.2 1B's rope_scaling, as llama.cpp's converter turns it into rope_freqs.weight
+    /// (the values its Python formula gives, in f64).
+    #[test]
+    fn llama3_rope_scaling_gives_the_converters_factors() {
+        let mut c = LlamaConfig::llama(128_256, 131_072, 2048, 16, 32, 8, 8192, RopeLayout::Halves);
+        c.rope_theta = 500_000.0;
+        let scaling = serde_json::json!({
+            "rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 8192
+        });
+        let f = llama3_freq_factors(&scaling, &c).unwrap();
+        assert_eq!(f.len(), 32);
+        assert!(f[..15].iter().all(|&x| x == 1.0) && f[18..].iter().all(|&x| x == 32.0));
+        for (got, want) in f[15..18].iter().zip([1.651329, 3.292262, 9.666729]) {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        }
+        let yarn = serde_json::json!({ "rope_type": "yarn", "factor": 4.0 });
+        assert!(llama3_freq_factors(&yarn, &c).unwrap_err().contains("yarn"));
+    }
+}
