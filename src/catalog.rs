@@ -19,6 +19,8 @@ pub struct Suggested {
     pub n_head: u64,
     /// Values of k (and of v) per position: key heads × head size.
     pub kv_width: u64,
+    pub n_embd: u64,
+    pub vocab: u64,
 }
 
 const MB: u64 = 1_000_000;
@@ -35,6 +37,8 @@ pub const SUGGESTED: [Suggested; 5] = [
         n_layer: 18,
         n_head: 4,
         kv_width: 256,
+        n_embd: 640,
+        vocab: 262144,
     },
     Suggested {
         name: "SmolLM2 360M Instruct",
@@ -46,6 +50,8 @@ pub const SUGGESTED: [Suggested; 5] = [
         n_layer: 32,
         n_head: 15,
         kv_width: 5 * 64,
+        n_embd: 960,
+        vocab: 49152,
     },
     Suggested {
         name: "Qwen2.5 0.5B Instruct",
@@ -57,6 +63,8 @@ pub const SUGGESTED: [Suggested; 5] = [
         n_layer: 24,
         n_head: 14,
         kv_width: 2 * 64,
+        n_embd: 896,
+        vocab: 151936,
     },
     Suggested {
         name: "Gemma 3 1B (instruction-tuned)",
@@ -68,6 +76,8 @@ pub const SUGGESTED: [Suggested; 5] = [
         n_layer: 26,
         n_head: 4,
         kv_width: 256,
+        n_embd: 1152,
+        vocab: 262144,
     },
     Suggested {
         name: "Llama 3.2 1B Instruct",
@@ -79,6 +89,8 @@ pub const SUGGESTED: [Suggested; 5] = [
         n_layer: 16,
         n_head: 32,
         kv_width: 8 * 64,
+        n_embd: 2048,
+        vocab: 128256,
     },
 ];
 
@@ -91,13 +103,15 @@ impl Suggested {
     }
 
     /// GPU bytes Lantern allocates for it with `context` tokens of f16 KV cache and
-    /// `capture` positions of attention capture: the weights as stored (the GPU layout
-    /// repacks them at the same size), the cache, the capture, plus 5% for norms and
-    /// activations.
+    /// `capture` positions of captured attention and logit lens: the weights (the GPU layout
+    /// of weights.rs takes ~7% more than Q4_K_M's blocks: each 32-weight block's scales in a
+    /// whole word), the cache, the probabilities, the lens's rows and logits.
     pub fn gpu_bytes(&self, context: u64, capture: u64) -> u64 {
+        let weights = self.download_bytes * 107 / 100;
         let kv = self.n_layer * 2 * context * self.kv_width * 2;
         let probs = self.n_layer * self.n_head * capture * capture * 4;
-        (self.download_bytes + kv + probs) * 105 / 100
+        let lens = self.n_layer * (self.vocab + capture * self.n_embd) * 4;
+        weights + kv + probs + lens
     }
 }
 
@@ -137,8 +151,9 @@ mod tests {
             llama.url(),
             "https://huggingface.co/bartowski/Llama-3.2-1B-Instruct-GGUF/resolve/main/Llama-3.2-1B-Instruct-Q4_K_M.gguf"
         );
-        // 808 MB of weights + 67 MB of cache + 134 MB of capture, and 5%.
-        assert_eq!(llama.gpu_bytes(2048, 256) / MB, 1059);
+        // 808 MB of blocks (865 MB on the GPU) + 67 MB of cache + 134 MB of probabilities +
+        // 42 MB of lens.
+        assert_eq!(llama.gpu_bytes(2048, 256) / MB, 1107);
         assert_eq!(
             fit(llama.gpu_bytes(2048, 256), budget(Some(8.0))),
             Fit::Fits

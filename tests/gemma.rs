@@ -227,3 +227,26 @@ fn chat_through_the_fallback_format_answers_and_stops_at_the_turn() {
         "the answer runs into another turn: {text:?}"
     );
 }
+
+/// What the page's loader says Gemma 3 270M needs on the GPU (catalog.rs, before any
+/// download) is within 5% of what GpuModel allocates for this file with the page's options.
+#[test]
+fn the_catalog_estimate_matches_the_real_allocation() {
+    let (Some(m), Some(gpu)) = (model(), gpu()) else {
+        return;
+    };
+    let opts = ModelOptions {
+        context: Some(2048),
+        chunk: 128,
+        capture: 256,
+        ..Default::default()
+    };
+    let model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
+    let s = lantern::catalog::SUGGESTED
+        .iter()
+        .find(|s| s.name.starts_with("Gemma 3 270M"))
+        .unwrap();
+    let (real, estimate) = (model.gpu_bytes as f64, s.gpu_bytes(2048, 256) as f64);
+    eprintln!("Gemma 3 270M: {real} bytes allocated, {estimate} estimated");
+    assert!((estimate / real - 1.0).abs() < 0.05, "{estimate} vs {real}");
+}
