@@ -373,3 +373,45 @@ fn a_quantized_gpt2_gguf_stays_quantized_on_the_gpu() {
     );
     assert!(read < f32_matrices / 3, "{read} of {f32_matrices}");
 }
+
+/// A stop text (a chat format's turn marker) ends generation where the text reaches it: the
+/// streamed pieces and `text()` stop just before it, no piece shows a part of it, and one
+/// that never occurs changes nothing. The stop text here spans several of the greedy tokens.
+#[test]
+fn stop_texts_end_generation_before_them_and_never_show() {
+    let Some(gpu) = gpu() else { return };
+    let m = LoadedModel::from_path(&fixture("gpt2-tiny-f32")).unwrap();
+    let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, Default::default())).unwrap();
+    let case = &golden("gpt2-tiny-f32").cases[0];
+    let full = m.tokenizer.decode(&case.greedy_ids);
+    // From the middle of the 3rd token's text to the middle of the 5th's.
+    let before = m.tokenizer.decode(&case.greedy_ids[..2]).len() + 1;
+    let upto = m.tokenizer.decode(&case.greedy_ids[..5]).len() - 1;
+    let stop = full[before..upto].to_string();
+    let want = &full[..full.find(&stop).unwrap()];
+    let opts = GenerateOptions {
+        max_tokens: 12,
+        sample: GREEDY,
+        seed: 0,
+    };
+    for (stops, expected) in [
+        (vec![stop.clone()], want),
+        (
+            vec!["never in this text \u{1F600}".to_string()],
+            full.as_str(),
+        ),
+    ] {
+        let ids = case.prompt_ids.clone();
+        let mut g = Generation::new(gpu, &mut model, &m.tokenizer, &m.stop_ids, ids, opts)
+            .unwrap()
+            .stop_at_texts(&stops);
+        let pieces: Vec<String> = g.by_ref().map(|p| p.unwrap()).collect();
+        let shown = pieces.concat();
+        assert_eq!(shown, expected, "stops {stops:?}: pieces {pieces:?}");
+        assert_eq!(g.text(), expected);
+        if expected.len() < full.len() {
+            assert_eq!(g.stop, Some(StopReason::EndOfText));
+            assert!(g.generated_ids.len() < case.greedy_ids.len());
+        }
+    }
+}

@@ -94,10 +94,11 @@ pub struct LoadedModel {
 }
 
 /// Texts of tokens that end a text or a turn in common models.
-const END_TOKENS: [&str; 5] = [
+const END_TOKENS: [&str; 6] = [
     "<|endoftext|>",
     "<|im_end|>",
     "<|eot_id|>",
+    "<|eom_id|>",
     "</s>",
     "<end_of_turn>",
 ];
