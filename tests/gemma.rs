@@ -4,8 +4,8 @@
 //! tests print SKIPPED, unless REQUIRE_MODEL=1 (CI) makes that a failure.
 
 mod common;
-use common::gpu;
 use common::real::*;
+use common::{gpu, model_file};
 use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::model::LoadedModel;
 use lantern::model::llama::{Activation, Arch};
@@ -16,29 +16,16 @@ fn model_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/gemma-3-270m-q4_k_m.gguf")
 }
 
-/// The model, loaded once per test binary; `None` (with a printed reason) when the file is
-/// missing, unless REQUIRE_MODEL=1.
+/// The model, loaded once per test binary; `None` when the file is missing (see
+/// [`model_file`]).
 fn model() -> Option<&'static LoadedModel> {
     static MODEL: OnceLock<Option<LoadedModel>> = OnceLock::new();
-    let m = MODEL.get_or_init(|| {
-        let path = model_path();
-        if !path.exists() {
-            assert!(
-                std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
-                "REQUIRE_MODEL=1 but {} is missing: run scripts/fetch-gemma.sh",
-                path.display()
-            );
-            return None;
-        }
-        Some(LoadedModel::from_path(&path).expect("Gemma 3 loads"))
-    });
-    if m.is_none() {
-        eprintln!(
-            "SKIPPED: {} is missing (run scripts/fetch-gemma.sh)",
-            model_path().display()
-        );
-    }
-    m.as_ref()
+    MODEL
+        .get_or_init(|| {
+            let path = model_file(model_path(), "scripts/fetch-gemma.sh")?;
+            Some(LoadedModel::from_path(&path).expect("Gemma 3 loads"))
+        })
+        .as_ref()
 }
 
 fn golden() -> Golden {

@@ -5,8 +5,8 @@
 //! (CI) makes that a failure.
 
 mod common;
-use common::gpu;
 use common::real::*;
+use common::{gpu, model_file};
 use lantern::chat::{Chat, DEFAULT_SYSTEM_PROMPT};
 use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::model::LoadedModel;
@@ -17,29 +17,16 @@ fn model_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
-/// The model, loaded once per test binary; `None` (with a printed reason) when the file is
-/// missing, unless REQUIRE_MODEL=1.
+/// The model, loaded once per test binary; `None` when the file is missing (see
+/// [`model_file`]).
 fn model() -> Option<&'static LoadedModel> {
     static MODEL: OnceLock<Option<LoadedModel>> = OnceLock::new();
-    let m = MODEL.get_or_init(|| {
-        let path = model_path();
-        if !path.exists() {
-            assert!(
-                std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
-                "REQUIRE_MODEL=1 but {} is missing: run scripts/fetch-model.sh",
-                path.display()
-            );
-            return None;
-        }
-        Some(LoadedModel::from_path(&path).expect("SmolLM2 loads"))
-    });
-    if m.is_none() {
-        eprintln!(
-            "SKIPPED: {} is missing (run scripts/fetch-model.sh)",
-            model_path().display()
-        );
-    }
-    m.as_ref()
+    MODEL
+        .get_or_init(|| {
+            let path = model_file(model_path(), "scripts/fetch-model.sh")?;
+            Some(LoadedModel::from_path(&path).expect("SmolLM2 loads"))
+        })
+        .as_ref()
 }
 
 fn golden() -> Golden {
@@ -254,21 +241,9 @@ const QUANTIZED: [&str; 5] = ["Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"];
 /// models/SmolLM2-135M-Instruct.<ty>.gguf; `None` (with a printed reason) when it is missing,
 /// unless REQUIRE_MODEL=1 makes that a failure.
 fn quantized_file(ty: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("models/SmolLM2-135M-Instruct.{ty}.gguf"));
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
-        "REQUIRE_MODEL=1 but {} is missing: run scripts/make-quantized.sh",
-        path.display()
-    );
-    eprintln!(
-        "SKIPPED: {} (run scripts/make-quantized.sh)",
-        path.display()
-    );
-    None
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = dir.join(format!("models/SmolLM2-135M-Instruct.{ty}.gguf"));
+    model_file(path, "scripts/make-quantized.sh")
 }
 
 /// Each quantized file: its prompts fed through the GPU in passes, the logits the golden

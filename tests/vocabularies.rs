@@ -8,6 +8,8 @@
 //! Without the files these tests print SKIPPED, unless REQUIRE_MODEL=1 (CI) makes that a
 //! failure.
 
+mod common;
+use common::model_file;
 use lantern::model::Tokenizer;
 use lantern::model::gguf::Gguf;
 use serde::Deserialize;
@@ -24,19 +26,13 @@ fn path(name: &str, ext: &str) -> PathBuf {
     root.join(format!("models/vocab/ggml-vocab-{name}.{ext}"))
 }
 
-/// The tokenizer of vocabulary `name`; `None` (with a printed reason) when it is missing,
-/// unless REQUIRE_MODEL=1.
+/// The tokenizer of vocabulary `name`; `None` when its file is missing (see [`model_file`]).
 fn tokenizer(name: &str) -> Option<Tokenizer> {
-    let p = path(name, "gguf");
-    if !p.exists() {
-        assert!(
-            std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
-            "REQUIRE_MODEL=1 but {} is missing: run scripts/fetch-vocabs.sh",
-            p.display()
-        );
-        eprintln!("SKIPPED: {} (run scripts/fetch-vocabs.sh)", p.display());
-        return None;
-    }
+    let script = match name {
+        "gemma3" => "scripts/fetch-gemma.sh",
+        _ => "scripts/fetch-vocabs.sh",
+    };
+    let p = model_file(path(name, "gguf"), script)?;
     let bytes = std::fs::read(&p).unwrap();
     let g = Gguf::parse(&bytes, &p.display().to_string()).unwrap();
     Some(Tokenizer::from_gguf(&g).unwrap_or_else(|e| panic!("{name}: {e}")))

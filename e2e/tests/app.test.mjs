@@ -62,6 +62,17 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     server?.close();
   });
 
+  /** Greedy generation in Generate mode: `n` tokens after `prompt`; the generated ids. */
+  async function generateGreedy(prompt, n) {
+    await byId(page, 'mode-generate').click();
+    await setInput(page, 'temperature-input', 0);
+    await setInput(page, 'max-tokens-input', n);
+    await byId(page, 'prompt-input').fill(prompt);
+    await byId(page, 'generate-button').click();
+    await waitIdle(page, 'output');
+    return (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+  }
+
   test('loads SmolLM2 with a progress bar and shows the device', async () => {
     await byId(page, 'load-progress').waitFor({ timeout: 60_000 });
     const status = await waitReady(page);
@@ -78,13 +89,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
 
   test('greedy generation streams the ids the native engine makes', async () => {
     const native = nativeIds();
-    await byId(page, 'mode-generate').click();
-    await setInput(page, 'temperature-input', 0);
-    await setInput(page, 'max-tokens-input', N_TOKENS);
-    await byId(page, 'prompt-input').fill(PROMPT);
-    await byId(page, 'generate-button').click();
-    await waitIdle(page, 'output');
-    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    const ids = await generateGreedy(PROMPT, N_TOKENS);
     const expected = await native;
     console.log(`page ids ${ids}; native ${expected.generated_ids} (${JSON.stringify(expected.text)})`);
     assert.deepEqual(ids, expected.generated_ids);
@@ -272,12 +277,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
   // same SwiftShader (Chromium's own Vulkan ICD), run one after the other.
   test('prints the page\'s decode speed beside the native engine on the same SwiftShader', async () => {
     const n = 16;
-    await byId(page, 'mode-generate').click();
-    await setInput(page, 'temperature-input', 0);
-    await setInput(page, 'max-tokens-input', n);
-    await byId(page, 'prompt-input').fill(PROMPT);
-    await byId(page, 'generate-button').click();
-    await waitIdle(page, 'output');
+    await generateGreedy(PROMPT, n);
     const shown = await byId(page, 'tokens-per-second').textContent();
     const pageSpeed = Number(/([\d.]+) tokens\/s/.exec(shown)[1]);
     const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -354,13 +354,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     await byId(page, 'model-url-input').fill(`${server.url}fixtures/gpt2-tiny-f32`);
     await byId(page, 'model-url-load').click();
     await waitReady(page, /gpt2-tiny-f32 · ready$/);
-    await byId(page, 'mode-generate').click();
-    await setInput(page, 'temperature-input', 0);
-    await setInput(page, 'max-tokens-input', expected.length);
-    await byId(page, 'prompt-input').fill(prompt);
-    await byId(page, 'generate-button').click();
-    await waitIdle(page, 'output');
-    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    const ids = await generateGreedy(prompt, expected.length);
     assert.deepEqual(ids, expected);
     assert.equal(await byId(page, 'error').count(), 0);
     // Its attention in the view equals the native engine's (last layer, head 1).
@@ -401,13 +395,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     assert.match(await byId(page, 'model-tokenizer').textContent(), /byte-level BPE, GPT-2 pre-tokenizer/);
     assert.equal(await byId(page, 'model-chat').textContent(), 'its own chat template');
     assert.equal(await byId(page, 'base-model-note').count(), 0);
-    await byId(page, 'mode-generate').click();
-    await setInput(page, 'temperature-input', 0);
-    await setInput(page, 'max-tokens-input', expected.length);
-    await byId(page, 'prompt-input').fill(prompt);
-    await byId(page, 'generate-button').click();
-    await waitIdle(page, 'output');
-    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    const ids = await generateGreedy(prompt, expected.length);
     assert.deepEqual(ids, expected);
     // Layer 0 is local: each query sees only its last 5 keys, in the page as natively.
     const dir = join(ROOT, 'tests/fixtures/gemma3-tiny');
@@ -502,13 +490,7 @@ describe('Lantern page with the default model', { timeout: 4 * SLOW }, () => {
     assert.match(await byId(page, 'model-tokenizer').textContent(), /SentencePiece/);
     assert.equal(await byId(page, 'model-info').getAttribute('data-base'), 'true');
     console.log(`Gemma 3 on the GPU: ${await byId(page, 'device-model-memory').textContent()}`);
-    await byId(page, 'mode-generate').click();
-    await setInput(page, 'temperature-input', 0);
-    await setInput(page, 'max-tokens-input', expected.length);
-    await byId(page, 'prompt-input').fill(text);
-    await byId(page, 'generate-button').click();
-    await waitIdle(page, 'output');
-    const ids = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    const ids = await generateGreedy(text, expected.length);
     console.log(`Gemma 3 in the page: ${JSON.stringify(await byId(page, 'output').textContent())} (${await byId(page, 'tokens-per-second').textContent()})`);
     assert.deepEqual(ids, expected);
     assert.equal(await byId(page, 'error').count(), 0);

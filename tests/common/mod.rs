@@ -93,6 +93,21 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
     }
 }
 
+/// The model file at `path`, made or fetched by `script`, if it is here; when it is not,
+/// prints SKIPPED and gives `None`, unless REQUIRE_MODEL=1 (CI) makes that a failure.
+pub fn model_file(path: PathBuf, script: &str) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("REQUIRE_MODEL").map_or(true, |v| v != "1"),
+        "REQUIRE_MODEL=1 but {} is missing: run {script}",
+        path.display()
+    );
+    eprintln!("SKIPPED: {} is missing (run {script})", path.display());
+    None
+}
+
 /// The GPU shared by the tests of one test binary; `None` (with a printed reason) when this
 /// machine has no adapter, unless REQUIRE_GPU=1 makes that a failure.
 pub fn gpu() -> Option<&'static Gpu> {
