@@ -593,18 +593,34 @@ fn is_number(c: char) -> bool {
     )
 }
 
-/// Splits text into words with GPT-2's pattern, written out by hand:
-/// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-pub fn split_gpt2(text: &str) -> Vec<&str> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
-    let offset = |i: usize| chars.get(i).map_or(text.len(), |&(o, _)| o);
-    let run = |mut i: usize, pred: &dyn Fn(char) -> bool| {
+/// What the hand-written pre-tokenizers read `text` with, by character index: the character
+/// at i, its byte offset (the text's length past the end), and the end of the run of
+/// characters from i that `pred` accepts.
+#[allow(clippy::type_complexity)]
+fn char_cursor<'a>(
+    text: &'a str,
+    chars: &'a [(usize, char)],
+) -> (
+    impl Fn(usize) -> Option<char> + Copy + 'a,
+    impl Fn(usize) -> usize + Copy + 'a,
+    impl Fn(usize, &dyn Fn(char) -> bool) -> usize + Copy + 'a,
+) {
+    let at = move |i: usize| chars.get(i).map(|&(_, c)| c);
+    let offset = move |i: usize| chars.get(i).map_or(text.len(), |&(o, _)| o);
+    let run = move |mut i: usize, pred: &dyn Fn(char) -> bool| {
         while at(i).is_some_and(pred) {
             i += 1;
         }
         i
     };
+    (at, offset, run)
+}
+
+/// Splits text into words with GPT-2's pattern, written out by hand:
+/// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+pub fn split_gpt2(text: &str) -> Vec<&str> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let (at, offset, run) = char_cursor(text, &chars);
     let is_other = |c: char| !c.is_whitespace() && !is_letter(c) && !is_number(c);
 
     let mut words = Vec::new();
@@ -648,14 +664,7 @@ pub fn split_gpt2(text: &str) -> Vec<&str> {
 ///  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 pub fn split_llama3(text: &str, max_digits: usize) -> Vec<&str> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
-    let offset = |i: usize| chars.get(i).map_or(text.len(), |&(o, _)| o);
-    let run = |mut i: usize, pred: &dyn Fn(char) -> bool| {
-        while at(i).is_some_and(pred) {
-            i += 1;
-        }
-        i
-    };
+    let (at, offset, run) = char_cursor(text, &chars);
     let newline = |c: char| c == '\r' || c == '\n';
     let is_other = |c: char| !c.is_whitespace() && !is_letter(c) && !is_number(c);
 
