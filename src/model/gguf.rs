@@ -248,6 +248,11 @@ impl<'a> Gguf<'a> {
         v.as_f64().ok_or_else(|| self.bad(key, "a number", v))
     }
 
+    /// The flag `key`, `default` when the file leaves it out.
+    pub fn flag_or(&self, key: &str, default: bool) -> bool {
+        self.get(key).map_or(default, |v| *v == Value::Bool(true))
+    }
+
     pub fn str(&self, key: &str) -> Result<&str> {
         let v = self.get(key).ok_or_else(|| self.missing(key))?;
         v.as_str().ok_or_else(|| self.bad(key, "a string", v))

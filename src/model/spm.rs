@@ -19,6 +19,15 @@ pub struct Spm {
     unknown: u32,
 }
 
+/// The byte a byte-fallback piece `<0xXX>` stands for.
+fn byte_piece(piece: &str) -> Option<u8> {
+    let hex = piece.strip_prefix("<0x")?.strip_suffix('>')?;
+    if hex.len() != 2 {
+        return None;
+    }
+    u8::from_str_radix(hex, 16).ok()
+}
+
 /// A candidate merge: symbols `left` and `right` (adjacent) into a piece of this score;
 /// `len` checks that neither changed since the candidate was made.
 struct Candidate {
@@ -64,10 +73,7 @@ impl Spm {
         let mut ids = HashMap::with_capacity(pieces.len());
         for (id, p) in pieces.iter().enumerate() {
             ids.entry(p.to_string()).or_insert(id as u32);
-            if let Some(hex) = p.strip_prefix("<0x").and_then(|r| r.strip_suffix('>'))
-                && hex.len() == 2
-                && let Ok(b) = u8::from_str_radix(hex, 16)
-            {
+            if let Some(b) = byte_piece(p) {
                 byte_ids[b as usize] = Some(id as u32);
             }
         }
@@ -82,13 +88,10 @@ impl Spm {
 
     /// The bytes a piece stands for: `▁` as a space, `<0xXX>` as its byte.
     pub fn piece_bytes(piece: &str) -> Vec<u8> {
-        if let Some(hex) = piece.strip_prefix("<0x").and_then(|r| r.strip_suffix('>'))
-            && hex.len() == 2
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            return vec![b];
+        match byte_piece(piece) {
+            Some(b) => vec![b],
+            None => piece.replace('▁', " ").into_bytes(),
         }
-        piece.replace('▁', " ").into_bytes()
     }
 
     /// Ids of `text` (no special tokens in it), appended to `out`.

@@ -214,8 +214,15 @@ impl Tokenizer {
             Some(a) => a.iter().map(|t| t.as_u64().unwrap_or(1)).collect(),
             None => vec![1; tokens.len()],
         };
+        // 3 = control (<|im_start|>), 4 = user-defined: matched whole in text.
+        let special: Vec<(String, u32)> = tokens
+            .iter()
+            .enumerate()
+            .filter(|(id, _)| matches!(types.get(*id), Some(3) | Some(4)))
+            .map(|(id, t)| (t.to_string(), id as u32))
+            .collect();
         if model == "llama" {
-            return Self::from_gguf_spm(g, &tokens, &types);
+            return Self::from_gguf_spm(g, &tokens, special);
         }
         let pre_name = g
             .get("tokenizer.ggml.pre")
@@ -223,15 +230,11 @@ impl Tokenizer {
             .unwrap_or("default");
         let pre = PreTokenizer::from_gguf_name(pre_name)
             .ok_or_else(|| err(format!("pre-tokenizer \"{pre_name}\" (tokenizer.ggml.pre) is not supported; Lantern knows GPT-2's, SmolLM's, Llama 3's (llama-bpe) and Qwen 2's")))?;
-        let mut vocab = HashMap::with_capacity(tokens.len());
-        let mut special = Vec::new();
-        for (id, t) in tokens.iter().enumerate() {
-            vocab.insert(t.to_string(), id as u32);
-            // 3 = control (<|im_start|>), 4 = user-defined: matched whole in text.
-            if matches!(types.get(id), Some(3) | Some(4)) {
-                special.push((t.to_string(), id as u32));
-            }
-        }
+        let vocab = tokens
+            .iter()
+            .enumerate()
+            .map(|(id, t)| (t.to_string(), id as u32))
+            .collect();
         let merges = g
             .strings("tokenizer.ggml.merges")?
             .iter()
@@ -330,8 +333,12 @@ impl Tokenizer {
     }
 
     /// A SentencePiece-style vocabulary from GGUF (`tokenizer.ggml.model = "llama"`):
-    /// pieces with scores; control (3) and user-defined (4) tokens are matched whole.
-    fn from_gguf_spm(g: &super::gguf::Gguf, tokens: &[&str], types: &[u64]) -> Result<Self> {
+    /// pieces with scores; the `special` tokens are matched whole.
+    fn from_gguf_spm(
+        g: &super::gguf::Gguf,
+        tokens: &[&str],
+        mut special: Vec<(String, u32)>,
+    ) -> Result<Self> {
         let scores: Vec<f32> = match g.get("tokenizer.ggml.scores").and_then(|v| v.as_array()) {
             Some(a) if a.len() == tokens.len() => {
                 a.iter().map(|s| s.as_f64().unwrap_or(0.0) as f32).collect()
@@ -347,20 +354,11 @@ impl Tokenizer {
             }
         };
         // Absent, llama.cpp's default for these vocabularies: a space prefix (Llama 2).
-        let space_prefix = match g.get("tokenizer.ggml.add_space_prefix") {
-            Some(v) => *v == super::gguf::Value::Bool(true),
-            None => true,
-        };
+        let space_prefix = g.flag_or("tokenizer.ggml.add_space_prefix", true);
         let unknown = g
             .get("tokenizer.ggml.unknown_token_id")
             .and_then(|v| v.as_u64())
             .unwrap_or(0) as u32;
-        let mut special: Vec<(String, u32)> = tokens
-            .iter()
-            .enumerate()
-            .filter(|(id, _)| matches!(types.get(*id), Some(3) | Some(4)))
-            .map(|(id, t)| (t.to_string(), id as u32))
-            .collect();
         special.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         let token_bytes = tokens.iter().map(|t| Spm::piece_bytes(t)).collect();
         Ok(Self {
