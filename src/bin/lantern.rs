@@ -519,23 +519,6 @@ fn lens(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// The file that holds a model's weights, and whether it is GGUF: `path` itself, or in a
-/// folder its model.gguf (without a config.json) or model.safetensors.
-fn model_file(path: &std::path::Path) -> (PathBuf, bool) {
-    if path.extension().is_some_and(|e| e == "gguf") {
-        return (path.to_path_buf(), true);
-    }
-    let dir = if path.is_file() {
-        path.parent().unwrap_or(path)
-    } else {
-        path
-    };
-    if !dir.join("config.json").exists() && dir.join("model.gguf").exists() {
-        return (dir.join("model.gguf"), true);
-    }
-    (dir.join("model.safetensors"), false)
-}
-
 fn info(args: &Args) -> Result<(), String> {
     let (path, m) = load(args)?;
     say!("model:        {}", path.display());
@@ -605,7 +588,7 @@ fn info(args: &Args) -> Result<(), String> {
         }
     }
     // The tensors as the file stores them.
-    let (file, is_gguf) = model_file(&path);
+    let (file, is_gguf) = lantern::model::weights_file(&path);
     let handle = std::fs::File::open(&file).map_err(|e| e.to_string())?;
     // SAFETY: a read-only map, read while the file is open.
     let bytes = unsafe { memmap2::Mmap::map(&handle) }.map_err(|e| e.to_string())?;

@@ -244,10 +244,8 @@ impl LoadedModel {
             id("tokenizer.ggml.eos_token_id"),
         );
         // Absent, llama.cpp's default: BOS for SentencePiece vocabularies, none for BPE.
-        let add_bos = match g.get("tokenizer.ggml.add_bos_token") {
-            Some(v) => *v == super::gguf::Value::Bool(true),
-            None => g.get("tokenizer.ggml.model").and_then(|v| v.as_str()) == Some("llama"),
-        };
+        let spm = g.get("tokenizer.ggml.model").and_then(|v| v.as_str()) == Some("llama");
+        let add_bos = g.flag_or("tokenizer.ggml.add_bos_token", spm);
         let text = |id: Option<u32>| {
             id.map(|i| String::from_utf8_lossy(tokenizer.token_bytes(i)).into_owned())
                 .unwrap_or_default()
@@ -301,19 +299,11 @@ impl LoadedModel {
                 source,
             })
         };
-        if path.extension().is_some_and(|e| e == "gguf") {
-            return Self::from_gguf(&map_file(path)?, &path.display().to_string());
+        let (weights, is_gguf) = weights_file(path);
+        if is_gguf {
+            return Self::from_gguf(&map_file(&weights)?, &weights.display().to_string());
         }
-        let dir = if path.is_file() {
-            path.parent().unwrap_or(path)
-        } else {
-            path
-        };
-        // A folder holding one model.gguf (and no Hugging Face config).
-        let gguf = dir.join("model.gguf");
-        if !dir.join("config.json").exists() && gguf.exists() {
-            return Self::from_gguf(&map_file(&gguf)?, &gguf.display().to_string());
-        }
+        let dir = weights.parent().unwrap_or(path);
         let read = |name: &str| -> Result<Option<String>> {
             let p = dir.join(name);
             match std::fs::read_to_string(&p) {
@@ -326,7 +316,7 @@ impl LoadedModel {
             file: dir.join("config.json").display().to_string(),
             reason: "missing: a model folder needs config.json (or give a .gguf file)".into(),
         })?;
-        let map = map_file(&dir.join("model.safetensors"))?;
+        let map = map_file(&weights)?;
         let (tokenizer_json, vocab_json, merges_txt, tokenizer_config_json) = (
             read("tokenizer.json")?,
             read("vocab.json")?,
@@ -342,6 +332,25 @@ impl LoadedModel {
             tokenizer_config_json: tokenizer_config_json.as_deref(),
         })
     }
+}
+
+/// The file that holds a model's weights, and whether it is GGUF: `path` itself when it is
+/// a `.gguf`; in a folder (or beside a file in one), its model.gguf when there is no
+/// Hugging Face config.json, else its model.safetensors.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn weights_file(path: &std::path::Path) -> (std::path::PathBuf, bool) {
+    if path.extension().is_some_and(|e| e == "gguf") {
+        return (path.to_path_buf(), true);
+    }
+    let dir = if path.is_file() {
+        path.parent().unwrap_or(path)
+    } else {
+        path
+    };
+    if !dir.join("config.json").exists() && dir.join("model.gguf").exists() {
+        return (dir.join("model.gguf"), true);
+    }
+    (dir.join("model.safetensors"), false)
 }
 
 fn check_vocab(tokenizer: &Tokenizer, vocab_size: usize) -> Result<()> {

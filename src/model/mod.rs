@@ -13,6 +13,8 @@ mod tokenizer;
 mod weights;
 
 pub use config::Gpt2Config;
+#[cfg(not(target_arch = "wasm32"))]
+pub use loader::weights_file;
 pub use loader::{LoadedModel, ModelFiles, Weights};
 pub use safetensors::{TensorInfo, list_tensors, load_gpt2};
 pub use tokenizer::{PreTokenizer, TextStream, Tokenizer, split_gpt2};
