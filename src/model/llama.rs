@@ -31,36 +31,43 @@ pub enum Arch {
 }
 
 impl Arch {
-    /// Every architecture Lantern runs from GGUF, as `general.architecture` names them.
-    pub const SUPPORTED: &str = "llama, qwen2, qwen3, gemma3";
+    /// Each architecture with its GGUF name (`general.architecture`) and its name as people
+    /// write it.
+    const NAMES: [(Arch, &'static str, &'static str); 4] = [
+        (Arch::Llama, "llama", "Llama"),
+        (Arch::Qwen2, "qwen2", "Qwen 2"),
+        (Arch::Qwen3, "qwen3", "Qwen 3"),
+        (Arch::Gemma3, "gemma3", "Gemma 3"),
+    ];
+
+    /// Every architecture this body runs from GGUF: "llama, qwen2, qwen3, gemma3".
+    pub fn supported() -> String {
+        Self::NAMES.map(|(_, name, _)| name).join(", ")
+    }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "llama" => Self::Llama,
-            "qwen2" => Self::Qwen2,
-            "qwen3" => Self::Qwen3,
-            "gemma3" => Self::Gemma3,
-            _ => return None,
-        })
+        Self::NAMES
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|&(arch, _, _)| arch)
+    }
+
+    fn names(self) -> (&'static str, &'static str) {
+        let &(_, name, title) = Self::NAMES
+            .iter()
+            .find(|(a, _, _)| *a == self)
+            .expect("every Arch is in NAMES");
+        (name, title)
+    }
+
+    /// The GGUF name: "gemma3".
+    pub fn name(self) -> &'static str {
+        self.names().0
     }
 
     /// As people write it: "Gemma 3".
     pub fn title(self) -> &'static str {
-        match self {
-            Self::Llama => "Llama",
-            Self::Qwen2 => "Qwen 2",
-            Self::Qwen3 => "Qwen 3",
-            Self::Gemma3 => "Gemma 3",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Llama => "llama",
-            Self::Qwen2 => "qwen2",
-            Self::Qwen3 => "qwen3",
-            Self::Gemma3 => "gemma3",
-        }
+        self.names().1
     }
 }
 
@@ -365,7 +372,7 @@ impl LlamaWeights {
 
 // ---- GGUF ----
 
-/// Reads the config and weights of a GGUF file of one of [`Arch::SUPPORTED`]. Every
+/// Reads the config and weights of a GGUF file of one of [`Arch::supported`]. Every
 /// hyperparameter comes from the file's metadata (`{arch}.…`); a missing one is an error
 /// naming its key, and so is one that contradicts another.
 pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
@@ -374,7 +381,7 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
     let arch = Arch::from_name(name).ok_or_else(|| LanternError::UnsupportedArchitecture {
         file: file.clone(),
         arch: name.to_string(),
-        supported: format!("GGUF files of architecture {}, or gpt2", Arch::SUPPORTED),
+        supported: format!("GGUF files of architecture {}, or gpt2", Arch::supported()),
     })?;
     let key = |k: &str| format!("{name}.{k}");
     let int = |k: &str| -> Result<usize> { Ok(g.u64(&key(k))? as usize) };
@@ -429,7 +436,7 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
         .collect();
     let tokens = g.strings("tokenizer.ggml.tokens")?.len();
     let gemma = arch == Arch::Gemma3;
-    let config = LlamaConfig {
+    let mut config = LlamaConfig {
         arch,
         vocab_size: int_or("vocab_size", tokens)?,
         context_length,
@@ -495,6 +502,10 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
             ),
         ));
     }
+    // Llama 3: the frequency factors the converter computed from its rope scaling.
+    if g.tensor("rope_freqs.weight").is_some() {
+        config.rope_freq_factors = g.vector("rope_freqs.weight", head_size / 2)?;
+    }
     let c = &config;
     let matrix = |name: &str, rows: usize, cols: usize| g.matrix(name, rows, cols);
     let vector = |name: &str, len: usize| g.vector(name, len);
@@ -533,12 +544,6 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
         Some(_) => Some(matrix("output.weight", c.vocab_size, c.n_embd)?),
         None => None,
     };
-    let mut config = config.clone();
-    // Llama 3: the frequency factors the converter computed from its rope scaling.
-    if g.tensor("rope_freqs.weight").is_some() {
-        config.rope_freq_factors = vector("rope_freqs.weight", head_size / 2)?;
-    }
-
     Ok(LlamaWeights {
         token_embd: matrix("token_embd.weight", config.vocab_size, config.n_embd)?,
         blocks,
