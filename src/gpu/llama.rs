@@ -64,30 +64,39 @@ fn linear_cost(t: &QTensor) -> (u64, u64) {
     (bytes as u64, (t.rows * t.cols) as u64)
 }
 
-/// q or k rows of Hugging Face's RoPE layout (pairs (i, i + hs/2) of each head) reordered to
-/// the adjacent pairs (2i, 2i + 1) the kernel rotates. q and k get the same order, so q · k,
-/// and the attention, are unchanged.
+/// The row of Hugging Face's RoPE layout (pairs (i, i + hs/2) of each head) that goes to
+/// row `r` in the adjacent pairs (2i, 2i + 1) the kernel rotates.
+fn adjacent_source(r: usize, head_size: usize) -> usize {
+    let (head, j) = (r / head_size, r % head_size);
+    head * head_size
+        + if j % 2 == 0 {
+            j / 2
+        } else {
+            head_size / 2 + j / 2
+        }
+}
+
+/// q or k rows reordered by [`adjacent_source`]. q and k get the same order, so q · k, and
+/// the attention, are unchanged.
 fn to_adjacent(t: &QTensor, head_size: usize) -> QTensor {
     let row_bytes = t.bytes.len() / t.rows;
-    let half = head_size / 2;
-    let mut bytes = Vec::with_capacity(t.bytes.len());
-    for r in 0..t.rows {
-        let (head, j) = (r / head_size, r % head_size);
-        let src = head * head_size + if j % 2 == 0 { j / 2 } else { half + j / 2 };
-        bytes.extend_from_slice(&t.bytes[src * row_bytes..][..row_bytes]);
+    let bytes = (0..t.rows)
+        .flat_map(|r| &t.bytes[adjacent_source(r, head_size) * row_bytes..][..row_bytes])
+        .copied()
+        .collect();
+    QTensor {
+        format: t.format,
+        rows: t.rows,
+        cols: t.cols,
+        bytes,
     }
-    QTensor { bytes, ..t.clone() }
 }
 
 /// A vector over q or k rows (a bias, or a head's norm gain when `v` has `head_size`
 /// values) in the order of [`to_adjacent`].
 fn to_adjacent_vec(v: &[f32], head_size: usize) -> Vec<f32> {
-    let half = head_size / 2;
     (0..v.len())
-        .map(|r| {
-            let (head, j) = (r / head_size, r % head_size);
-            v[head * head_size + if j % 2 == 0 { j / 2 } else { half + j / 2 }]
-        })
+        .map(|r| v[adjacent_source(r, head_size)])
         .collect()
 }
 
@@ -173,7 +182,10 @@ impl LlamaBody {
             })
             .collect();
         let qk_normed = stacked.iter().any(|(p, _)| p.qk_norm.is_some());
-        let post_normed = w.blocks.iter().any(|b| b.post_attention_norm.is_some());
+        let post_normed = w
+            .blocks
+            .iter()
+            .any(|b| b.post_attention_norm.is_some() || b.post_ffw_norm.is_some());
         let gate_up_ep = match cfg.activation {
             Activation::Silu => Epilogue::SwiGlu,
             Activation::GeluTanh => Epilogue::GeGlu,
@@ -241,11 +253,6 @@ impl LlamaBody {
                 .collect();
             gpu.storage_init("rope table", &table)
         };
-        let table = rope_table(cfg.rope_theta)?;
-        let local_table = match cfg.local_layers.iter().any(|&l| l) {
-            true => Some(rope_table(cfg.rope_theta_local)?),
-            false => None,
-        };
 
         let eps = cfg.rms_norm_eps;
         let p_qkv = Params {
@@ -273,7 +280,7 @@ impl LlamaBody {
             ..Params::new(c, v)
         };
         let (probs_stride, probs_rows) = capture.stride_and_rows();
-        let attn_params = |window: usize| {
+        let attn_params_for = |window: usize| {
             gpu.uniform(
                 "attention params",
                 &attention::Params {
@@ -289,6 +296,16 @@ impl LlamaBody {
                     _pad: [0; 3],
                 },
             )
+        };
+        // Each kind of layer's RoPE table and attention parameters: global, and (Gemma's)
+        // local, with their sliding window.
+        let global = (rope_table(cfg.rope_theta)?, attn_params_for(0));
+        let local = match cfg.local_layers.iter().any(|&l| l) {
+            true => Some((
+                rope_table(cfg.rope_theta_local)?,
+                attn_params_for(cfg.sliding_window),
+            )),
+            false => None,
         };
         let p_qk_norm = gpu.uniform(
             "qk_norm params",
@@ -336,10 +353,9 @@ impl LlamaBody {
                 gpu.storage(&name("k_cache"), (ctx * kvw * kv.bytes_per_value()) as u64)?;
             let v_cache =
                 gpu.storage(&name("v_cache"), (ctx * kvw * kv.bytes_per_value()) as u64)?;
-            let (window, _) = cfg.layer_attention(i);
-            let table = match (window, &local_table) {
-                (1.., Some(local)) => local,
-                _ => &table,
+            let (table, attn_params) = match &local {
+                Some((table, params)) if cfg.local_layers[i] => (table, params),
+                _ => (&global.0, &global.1),
             };
             // params and w are each part's own (Linear::bind_parts): placeholders here.
             let unused = &io.unused;
@@ -392,7 +408,7 @@ impl LlamaBody {
                 attn: k.attention.bind(
                     gpu,
                     &[
-                        &attn_params(window),
+                        attn_params,
                         step,
                         &q,
                         &k_cache,
