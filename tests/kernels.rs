@@ -733,15 +733,8 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
         assert_close(&name(kernel), &read(gpu, &out, out_len), &want, tol, 1e-4);
         if c.ep == Epilogue::Qkv {
             let at = pos0 * kvw;
-            let cache = |b: &wgpu::Buffer| {
-                let pairs = pollster::block_on(gpu.read_u32(b, ctx * kvw / 2)).unwrap();
-                let values: Vec<f32> = pairs
-                    .iter()
-                    .flat_map(|&w| [w as u16, (w >> 16) as u16])
-                    .map(|h| half::f16::from_bits(h).to_f32())
-                    .collect();
-                values[at..at + t * kvw].to_vec()
-            };
+            let cache =
+                |b: &wgpu::Buffer| read_cache(gpu, b, ctx * kvw, true)[at..][..t * kvw].to_vec();
             // The cache holds f16: within the kernel's tolerance plus half an f16 ulp
             // (2^-11 of the value) for the rounding.
             let rtol = 1e-4 + 2f32.powi(-11);
