@@ -25,6 +25,7 @@ export async function serve(dir = DIST) {
   const rewrites = new Map();
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (path.startsWith('/faults/')) { fault(path, res); return; }
     const [base, rest] = path.startsWith('/fixtures/') ? [FIXTURES, path.slice(9)] : [dir, path];
     let file = normalize(join(base, rest));
     if (!file.startsWith(base)) { res.writeHead(403).end(); return; }
@@ -52,6 +53,23 @@ export async function serve(dir = DIST) {
     close: () => server.close(),
     rewrite: (path, f) => rewrites.set(path, f),
   };
+}
+
+/** The network going wrong, for the fault tests:
+ * - /faults/drop/<fixture path>: the file's full length announced, half of it sent, then the
+ *   connection dropped;
+ * - /faults/html/<name>: a server's error page, answered 200 as text/html. */
+function fault(path, res) {
+  const [, , kind, ...rest] = path.split('/');
+  if (kind === 'drop') {
+    const bytes = readFileSync(normalize(join(FIXTURES, rest.join('/'))));
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
+    res.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => res.socket.destroy(), 200));
+    return;
+  }
+  const page = '<!DOCTYPE html><html><body><h1>Something went wrong</h1>'
+    + '<img src=x onerror="window.__pwned = true"></body></html>';
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
 }
 
 function chromiumArgs(webgpu) {
@@ -136,4 +154,44 @@ export async function open(browser, url) {
 /** The longest main-thread task since the last call, in ms (0: none over 50 ms). */
 export async function longestTask(page) {
   return page.evaluate(() => Math.max(0, ...window.longTasks.splice(0)));
+}
+
+/** The stored models as the page lists them: [{key, name, bytes}]. */
+export async function storedModels(page) {
+  return page.locator('[data-testid="stored-models"] li').evaluateAll((els) => els.map((el) => ({
+    key: el.dataset.testid.replace('stored-model-', ''), name: el.dataset.name, bytes: Number(el.dataset.bytes),
+  })));
+}
+
+export async function waitStored(page, name) {
+  await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid="stored-models"] li')]
+    .some((el) => el.dataset.name === n), name, { timeout: SLOW, polling: 250 });
+}
+
+export async function usage(page) {
+  return Number(await byId(page, 'storage-estimate').getAttribute('data-usage'));
+}
+
+/** The conversation on screen: [[role, text], …]. */
+export async function chatOnScreen(page) {
+  return page.locator('[data-testid="chat-log"] [data-role]').evaluateAll((els) =>
+    els.map((el) => [el.dataset.role, el.querySelector('.text').textContent]));
+}
+
+/** The saved conversations as the sidebar lists them: [{id, title, count}]. */
+export async function savedChats(page) {
+  return page.locator('[data-testid="chat-list"] li').evaluateAll((els) => els.map((el) => ({
+    id: el.dataset.testid.replace('chat-item-', ''), title: el.dataset.title, count: Number(el.dataset.count),
+  })));
+}
+
+/** Sends a chat message and waits for the whole answer; returns it. */
+export async function chatTurn(page, text, maxTokens = 4) {
+  await byId(page, 'mode-chat').click();
+  await byId(page, 'max-tokens-input').fill(String(maxTokens));
+  await byId(page, 'chat-input').fill(text);
+  await byId(page, 'chat-send').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="chat-log"]')?.dataset.busy === 'false'
+    && document.querySelector('[data-testid="chat-log"] [data-role="assistant"]'), null, { timeout: SLOW, polling: 250 });
+  return page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last().textContent();
 }

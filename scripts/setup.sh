@@ -45,6 +45,11 @@ if ! have_version wasm-bindgen "wasm-bindgen 0.2.130"; then
     # Not --locked: its lockfile pins a crate version the registry here lacks.
     cargo install wasm-bindgen-cli@0.2.130
 fi
+# The fuzz targets (fuzz/, scripts/fuzz.sh): libFuzzer through cargo fuzz, on stable Rust.
+if ! have_version cargo-fuzz "cargo-fuzz 0.13.2"; then
+    echo "setup: cargo install cargo-fuzz 0.13.2 (~1 min, once)"
+    cargo install --locked cargo-fuzz@0.13.2
+fi
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 if [ ! -x e2e/node_modules/.bin/wasm-opt ] || [ ! -d e2e/node_modules/playwright-core ] \
     || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then

@@ -22,9 +22,11 @@ apt_install g++ make
 ./scripts/fetch-vocabs.sh
 
 step() { echo; echo "== $*"; }
-step "cargo fmt --check";          cargo fmt --check
+step "cargo fmt --check";          cargo fmt --check && cargo fmt --check --manifest-path fuzz/Cargo.toml
 step "clippy (native)";            cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32)";            cargo clippy --target wasm32-unknown-unknown --lib --bin lantern-web -- -D warnings
 step "cargo test";                 cargo test
+step "clippy (fuzz targets)";      cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+step "fuzz (60 s per target)";     ./scripts/fuzz.sh 60
 step "build the page (trunk)";     trunk build --release
 step "browser tests (e2e/)";       (cd e2e && npm test)

@@ -30,6 +30,11 @@ struct Step {
 @group(0) @binding(2) var<storage, read> logits: array<f32>;     // [V]
 @group(0) @binding(3) var<storage, read_write> out: array<u32>;  // [0]: the token id
 
+// What out[0] holds when a logit is NaN or infinite (the host reports it; no draw over
+// such logits means anything, and an arg max over NaNs finds no id at all).
+const NON_FINITE: u32 = 0xffffffffu;
+var<workgroup> n_non_finite: u32;
+
 // WG (reduce.wgsl): a power of two; red_f and red_u (reduce.wgsl) are scratch here too.
 var<workgroup> total_mass: f32;
 var<workgroup> chosen: u32;
@@ -188,12 +193,25 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     // Arg max: the greedy answer, the max for a stable exp, and the fallback of a draw.
     var best = -3.4e38;
     var best_i = 0xffffffffu;
+    var bad = 0u;
     for (var i = tid; i < p.vocab; i += WG) {
         let l = logits[i];
+        // All exponent bits set: infinity or NaN (a test compilers cannot fold away).
+        bad += select(0u, 1u, (bitcast<u32>(l) & 0x7f800000u) == 0x7f800000u);
         if (l > best) {
             best = l;
             best_i = i;
         }
+    }
+    let n_bad = reduce_sum_u(tid, bad);
+    if (tid == 0u) {
+        n_non_finite = n_bad;
+    }
+    if (workgroupUniformLoad(&n_non_finite) > 0u) {
+        if (tid == 0u) {
+            out[0] = NON_FINITE;
+        }
+        return;
     }
     let best_of_all = reduce_arg_max(tid, best, best_i);
     let max_logit = bitcast<f32>(best_of_all.x);

@@ -83,6 +83,17 @@ pub enum LanternError {
         limit: u64,
     },
 
+    #[error(
+        "the model produced non-finite logits (NaN or infinity) at step {step} (position \
+         {position}): its activations overflow; the file may be corrupt, or the model needs \
+         more precision than it gets here"
+    )]
+    NonFiniteLogits {
+        /// The token being generated, 1 for the first (0: a pass outside a generation).
+        step: usize,
+        position: usize,
+    },
+
     #[error("GPU error: {0}")]
     Gpu(String),
 }

@@ -188,6 +188,13 @@ impl<'a> Generation<'a> {
             return Ok(None);
         }
         let u = self.rng.next_uniform();
+        let step = self.generated_ids.len() + 1;
+        let numbered = |e| match e {
+            LanternError::NonFiniteLogits { position, .. } => {
+                LanternError::NonFiniteLogits { step, position }
+            }
+            e => e,
+        };
         let id = if self.generated_ids.is_empty() {
             self.model
                 .prefill(
@@ -196,12 +203,16 @@ impl<'a> Generation<'a> {
                     self.opts.sample,
                     u,
                 )
-                .await?
+                .await
+                .map_err(numbered)?
         } else if self.model.position() >= self.model.context {
             self.stop = Some(StopReason::ContextFull);
             return Ok(None);
         } else {
-            self.model.decode(self.gpu, self.opts.sample, u).await?
+            self.model
+                .decode(self.gpu, self.opts.sample, u)
+                .await
+                .map_err(numbered)?
         };
         if self.stop_ids.contains(&id) {
             self.stop = Some(StopReason::EndOfText);

@@ -7,13 +7,15 @@
 //! - [`catalog`]: the real models the page suggests, and what each needs.
 //! - `app` (wasm32 only): the Leptos page on top of the engine.
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "gpu"))]
 pub mod app;
 pub mod catalog;
 pub mod chat;
 pub mod cpu;
 pub mod error;
+#[cfg(feature = "gpu")]
 pub mod generate;
+#[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod model;
 

@@ -85,3 +85,43 @@ fn a_template_without_system_role_gets_the_system_prompt_in_the_first_turn() {
         "<bos><start_of_turn>user\nBe brief.\n\nHi!<end_of_turn>\n<start_of_turn>model\n"
     );
 }
+
+/// A template is code from the file: one that loops, recurses or writes megabytes is stopped
+/// with an error that says so, while the real templates render long conversations.
+#[test]
+fn templates_are_bounded() {
+    use lantern::model::chat::ChatTemplate;
+    let hi = [Message::new("user", "Hi")];
+    let error = |source: &str| {
+        let t = ChatTemplate::new(source, "<s>", "</s>").expect("it compiles");
+        t.render(&hi, true)
+            .expect_err("the limits stop it")
+            .to_string()
+    };
+    let looping =
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}";
+    let msg = error(looping);
+    assert!(msg.contains("ran too long"), "{msg}");
+    let deep = "{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}{{ r(0) }}";
+    let msg = error(deep);
+    assert!(msg.contains("recursion"), "{msg}");
+    let big = "{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}";
+    let msg = error(big);
+    assert!(msg.contains("wrote more than"), "{msg}");
+    let huge = "x".repeat(lantern::model::chat::MAX_TEMPLATE_BYTES + 1);
+    let msg = ChatTemplate::new(&huge, "", "")
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(msg.contains("bytes"), "{msg}");
+
+    // 1,000 turns of 1 KB each through every real template: far inside the limits.
+    let long: Vec<Message> = (0..1000)
+        .map(|i| Message::new(["user", "assistant"][i % 2], &"word ".repeat(200)))
+        .collect();
+    for (name, _) in WITH_TEMPLATES {
+        let m = LoadedModel::from_path(&fixture(name)).unwrap();
+        let out = m.chat_format().render(&long, true);
+        assert!(out.unwrap().len() > 1_000_000, "{name}");
+    }
+}

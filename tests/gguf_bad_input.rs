@@ -77,10 +77,15 @@ impl Writer {
 }
 
 fn llama_metadata() -> Writer {
+    llama_metadata_of_width(32)
+}
+
+/// (Each key is written once: a repeated key is refused.)
+fn llama_metadata_of_width(width: u32) -> Writer {
     Writer::default()
         .str("general.architecture", "llama")
         .u32("llama.context_length", 64)
-        .u32("llama.embedding_length", 32)
+        .u32("llama.embedding_length", width)
         .u32("llama.block_count", 1)
         .u32("llama.feed_forward_length", 64)
         .u32("llama.attention.head_count", 2)
@@ -99,6 +104,7 @@ fn error_of(bytes: &[u8]) -> String {
                         | LanternError::UnsupportedArchitecture { .. }
                         | LanternError::MissingTensor { .. }
                         | LanternError::Config { .. }
+                        | LanternError::Tokenizer { .. }
                 ),
                 "{e:?}"
             );
@@ -152,8 +158,7 @@ fn unsupported_model_parts_are_refused_by_key() {
 fn contradictory_metadata_names_the_key() {
     let tokens = ["a", "b", "c"];
     // Two heads do not divide a width of 33 (no key_length to say otherwise).
-    let bytes = llama_metadata()
-        .u32("llama.embedding_length", 33)
+    let bytes = llama_metadata_of_width(33)
         .strs("tokenizer.ggml.tokens", &tokens)
         .bytes();
     assert_mentions(
@@ -321,4 +326,122 @@ fn not_gguf_or_wrong_version() {
     bytes.extend(1u32.to_le_bytes());
     bytes.extend([0; 16]);
     assert_mentions(&error_of(&bytes), &["GGUF version 1 is not supported"]);
+}
+
+/// A file with the llama body of `llama_metadata` and the given tokenizer keys.
+fn with_tensors(w: Writer, embd: (u32, &[u8])) -> Vec<u8> {
+    let f32s = |n: usize| vec![0u8; n * 4];
+    w.tensor("token_embd.weight", &[32, 259], embd.0, embd.1)
+        .tensor("output_norm.weight", &[32], 0, &f32s(32))
+        .tensor("blk.0.attn_norm.weight", &[32], 0, &f32s(32))
+        .tensor("blk.0.attn_q.weight", &[32, 32], 0, &f32s(32 * 32))
+        .tensor("blk.0.attn_k.weight", &[32, 16], 0, &f32s(32 * 16))
+        .tensor("blk.0.attn_v.weight", &[32, 16], 0, &f32s(32 * 16))
+        .tensor("blk.0.attn_output.weight", &[32, 32], 0, &f32s(32 * 32))
+        .tensor("blk.0.ffn_norm.weight", &[32], 0, &f32s(32))
+        .tensor("blk.0.ffn_gate.weight", &[32, 64], 0, &f32s(32 * 64))
+        .tensor("blk.0.ffn_up.weight", &[32, 64], 0, &f32s(32 * 64))
+        .tensor("blk.0.ffn_down.weight", &[64, 32], 0, &f32s(64 * 32))
+        .bytes()
+}
+
+/// A SentencePiece vocabulary of 259 pieces (3 specials and the 256 byte pieces).
+fn spm_tokens(w: Writer) -> Writer {
+    let mut pieces = vec!["<unk>".to_string(), "<s>".into(), "</s>".into()];
+    pieces.extend((0..256).map(|b| format!("<0x{b:02X}>")));
+    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let mut w = w
+        .str("tokenizer.ggml.model", "llama")
+        .strs("tokenizer.ggml.tokens", &refs);
+    let out = w.key("tokenizer.ggml.scores", 9);
+    out.extend(6u32.to_le_bytes());
+    out.extend((refs.len() as u64).to_le_bytes());
+    for _ in &refs {
+        out.extend(0f32.to_le_bytes());
+    }
+    w
+}
+
+#[test]
+fn a_valid_spm_model_loads() {
+    // The base of the tests below: without its one fault, the file is a model.
+    let f32s = vec![0u8; 32 * 259 * 4];
+    let bytes = with_tensors(spm_tokens(llama_metadata()), (0, &f32s));
+    LoadedModel::from_gguf(&bytes, "ok.gguf").expect("a valid model");
+}
+
+#[test]
+fn weights_that_decode_to_nan_or_infinity_are_refused_naming_the_tensor() {
+    // A Q8_0 embedding whose third block's f16 scale is NaN (0x7e00).
+    let mut q8 = Vec::new();
+    for block in 0..259 {
+        q8.extend(if block == 2 {
+            [0x00, 0x7e]
+        } else {
+            [0x00, 0x3c]
+        });
+        q8.extend([1u8; 32]);
+    }
+    let msg = error_of(&with_tensors(spm_tokens(llama_metadata()), (8, &q8)));
+    assert_mentions(
+        &msg,
+        &[
+            "token_embd.weight",
+            "NaN or infinity",
+            "weight 64",
+            "corrupt",
+        ],
+    );
+    // An F16 embedding of infinities (0x7c00).
+    let inf: Vec<u8> = [0x00, 0x7c].repeat(32 * 259);
+    let msg = error_of(&with_tensors(spm_tokens(llama_metadata()), (1, &inf)));
+    assert_mentions(
+        &msg,
+        &["token_embd.weight", "F16", "NaN or infinity", "weight 0"],
+    );
+}
+
+#[test]
+fn repeated_keys_and_tensor_names_are_refused() {
+    let f32s = vec![0u8; 32 * 259 * 4];
+    let twice = spm_tokens(llama_metadata()).u32("llama.block_count", 2);
+    let msg = error_of(&with_tensors(twice, (0, &f32s)));
+    assert_mentions(&msg, &["llama.block_count", "twice"]);
+    let bytes = spm_tokens(llama_metadata())
+        .tensor("output_norm.weight", &[32], 0, &[0u8; 128])
+        .tensor("output_norm.weight", &[32], 0, &[0u8; 128])
+        .bytes();
+    assert_mentions(&error_of(&bytes), &["output_norm.weight", "twice"]);
+}
+
+#[test]
+fn tokenizers_beyond_the_limits_are_refused() {
+    let f32s = vec![0u8; 32 * 259 * 4];
+    let unknown = spm_tokens(llama_metadata()).u32("tokenizer.ggml.unknown_token_id", 9999);
+    let msg = error_of(&with_tensors(unknown, (0, &f32s)));
+    assert_mentions(&msg, &["unknown_token_id", "9999"]);
+
+    // (The tokenizer alone: a model's tensors would need a row per token.)
+    let tokenizer_error = |tokens: &[&str]| {
+        let bytes = llama_metadata()
+            .str("tokenizer.ggml.model", "gpt2")
+            .strs("tokenizer.ggml.tokens", tokens)
+            .strs("tokenizer.ggml.merges", &[])
+            .bytes();
+        let g = Gguf::parse(&bytes, "bad.gguf").expect("it parses");
+        match lantern::model::Tokenizer::from_gguf(&g) {
+            Ok(_) => panic!("a tokenizer beyond the limits loaded"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let long = "a".repeat(lantern::model::MAX_TOKEN_BYTES + 1);
+    assert_mentions(
+        &tokenizer_error(&["a", &long]),
+        &["token #1", "4097 bytes long"],
+    );
+    let many = vec!["a"; lantern::model::MAX_TOKENS + 1];
+    assert_mentions(
+        &tokenizer_error(&many),
+        &["1048577 tokens", "up to 1048576"],
+    );
 }

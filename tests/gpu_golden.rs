@@ -415,3 +415,100 @@ fn stop_texts_end_generation_before_them_and_never_show() {
         }
     }
 }
+
+/// Finite weights whose activations overflow (qwen2-tiny's final norm gains × 1e38): the
+/// logits are infinite, and generation stops with an error naming the step, never an id
+/// outside the vocabulary; for greedy and sampled draws, at the prompt and while decoding.
+#[test]
+fn non_finite_logits_are_an_error_at_their_step() {
+    use lantern::LanternError;
+    use lantern::model::Weights;
+    let Some(gpu) = gpu() else { return };
+    let mut m = LoadedModel::from_path(&fixture("qwen2-tiny").join("model.gguf")).unwrap();
+    let Weights::Llama(w) = &mut m.weights else {
+        panic!("a Llama-family model")
+    };
+    let gains = w.output_norm.clone();
+    w.output_norm
+        .iter_mut()
+        .for_each(|g| *g = (*g * 1e38).clamp(-3e38, 3e38));
+    let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, Default::default())).unwrap();
+    let ids = m.encode_prompt("The lantern");
+    for sample in [
+        GREEDY,
+        SampleParams {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+        },
+    ] {
+        let opts = GenerateOptions {
+            max_tokens: 4,
+            sample,
+            seed: 1,
+        };
+        model.reset();
+        let mut g = Generation::new(
+            gpu,
+            &mut model,
+            &m.tokenizer,
+            &m.stop_ids,
+            ids.clone(),
+            opts,
+        )
+        .unwrap();
+        match pollster::block_on(g.next_token()) {
+            Err(e @ LanternError::NonFiniteLogits { step: 1, .. }) => {
+                assert!(
+                    e.to_string()
+                        .contains("non-finite logits (NaN or infinity) at step 1")
+                )
+            }
+            other => panic!("{sample:?}: {other:?}"),
+        }
+    }
+    // NaN only once decoding feeds back the first answer (its embedding row NaN, as an
+    // overflowing f16 KV cache would make it): the error names step 2.
+    let Weights::Llama(w) = &mut m.weights else {
+        unreachable!()
+    };
+    w.output_norm = gains;
+    let opts = GenerateOptions {
+        max_tokens: 4,
+        sample: GREEDY,
+        seed: 1,
+    };
+    let first = {
+        let mut model =
+            pollster::block_on(GpuModel::new(gpu, &m.weights, Default::default())).unwrap();
+        let mut g = Generation::new(
+            gpu,
+            &mut model,
+            &m.tokenizer,
+            &m.stop_ids,
+            ids.clone(),
+            opts,
+        )
+        .unwrap();
+        pollster::block_on(g.next_token())
+            .unwrap()
+            .expect("a token")
+    };
+    assert!(!ids.contains(&first));
+    let Weights::Llama(w) = &mut m.weights else {
+        unreachable!()
+    };
+    if w.output.is_none() {
+        w.output = Some(w.token_embd.clone()); // untied, so the unembedding stays finite
+    }
+    let row = w.token_embd.cols * 4;
+    let nan = f32::NAN.to_le_bytes().repeat(w.token_embd.cols);
+    w.token_embd.bytes[first as usize * row..][..row].copy_from_slice(&nan);
+    let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, Default::default())).unwrap();
+    let mut g = Generation::new(gpu, &mut model, &m.tokenizer, &m.stop_ids, ids, opts).unwrap();
+    assert_eq!(pollster::block_on(g.next_token()).unwrap(), Some(first));
+    match pollster::block_on(g.next_token()) {
+        Err(LanternError::NonFiniteLogits { step: 2, .. }) => {}
+        other => panic!("decoding a NaN row: {other:?}"),
+    }
+}

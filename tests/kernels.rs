@@ -307,6 +307,40 @@ fn sampling_matches_cpu_rule() {
     }
 }
 
+/// A NaN or an infinity anywhere in the logits: the sampler writes u32::MAX (no id) for
+/// every setting, which the host reports as non-finite logits.
+#[test]
+fn sampling_refuses_non_finite_logits() {
+    for gpu in gpus() {
+        let k = pollster::block_on(gpu::sample::kernel(gpu)).unwrap();
+        let mut rng = Rng(9);
+        for (v, at, bad) in [
+            (1usize, 0, f32::NAN),
+            (1000, 999, f32::INFINITY),
+            (50257, 12345, f32::NEG_INFINITY),
+            (50257, 0, f32::NAN),
+        ] {
+            let mut logits = rng.data(v, 4.0);
+            logits[at] = bad;
+            let lb = buf(gpu, &logits);
+            let out = gpu.storage("out", 16).unwrap();
+            for (temperature, top_k, top_p) in [(0.0, 0, 1.0), (0.8, 40, 0.95), (1.0, 0, 0.9)] {
+                let sp = cpu::SampleParams {
+                    temperature,
+                    top_k,
+                    top_p,
+                };
+                let params = gpu.uniform("p", &gpu::sample::Params::new(v as u32, sp));
+                let st = step(gpu, 1, 0, 0.5);
+                let bg = k.bind(gpu, &[&params, &st, &lb, &out]);
+                run(gpu, |pass| gpu::sample::dispatch(gpu, &k, pass, &bg));
+                let got = pollster::block_on(gpu.read_u32(&out, 1)).unwrap()[0];
+                assert_eq!(got, u32::MAX, "V={v}, {bad} at {at}, {sp:?}");
+            }
+        }
+    }
+}
+
 /// Byte offsets of the f16 scales in a block of `format`: (the d of each, the dmin or m).
 fn scale_offsets(format: Format) -> (usize, Option<usize>) {
     match format {

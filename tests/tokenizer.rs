@@ -113,3 +113,50 @@ fn streaming_never_emits_half_a_character() {
     assert_eq!(s.push(&[0xF0, 0x9F]), "");
     assert_eq!(s.finish(), "\u{FFFD}");
 }
+
+/// Byte-level BPE promises decode(encode(x)) == x; a vocabulary that breaks the promise
+/// says so, and one beyond the size limits is refused.
+#[test]
+fn round_trips_where_promised_and_sizes_are_bounded() {
+    let g = gpt2();
+    assert!(g.round_trips());
+    for text in corpus() {
+        assert_eq!(g.decode_bytes(&g.encode(&text)), text.as_bytes());
+    }
+    // The 256 byte tokens alone (as byte-level BPE writes them: printable bytes as
+    // themselves, the rest from U+0100 on), ids = bytes.
+    let mut shifted = 255;
+    let mut vocab: serde_json::Map<String, serde_json::Value> = (0..=255u8)
+        .map(|b| {
+            let c = if matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF) {
+                char::from(b)
+            } else {
+                shifted += 1;
+                char::from_u32(shifted).unwrap()
+            };
+            (c.to_string(), u32::from(b).into())
+        })
+        .collect();
+    let bytes_only = serde_json::to_string(&vocab).unwrap();
+    let t = Tokenizer::from_vocab_and_merges(&bytes_only, "", "t").unwrap();
+    assert!(t.round_trips());
+    assert_eq!(t.decode_bytes(&t.encode("a b\n")), b"a b\n");
+    // Without a token of its own for 'b', "b" cannot come back.
+    vocab.insert("b".into(), 97.into());
+    let t = Tokenizer::from_vocab_and_merges(&serde_json::to_string(&vocab).unwrap(), "", "t");
+    assert!(!t.unwrap().round_trips());
+
+    // Ids far beyond the number of tokens would size a table by the id, not the file.
+    let sparse = r#"{"a": 0, "b": 50000000}"#;
+    let msg = Tokenizer::from_vocab_and_merges(sparse, "", "t")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("implausibly large"), "{msg}");
+    let merges = "a b\n".repeat(lantern::model::MAX_MERGES + 1);
+    let msg = Tokenizer::from_vocab_and_merges(&bytes_only, &merges, "t")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("merges"), "{msg}");
+}

@@ -6,50 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST, SLOW, byId, launchProfile, screenshot, serve, waitReady } from '../lib.mjs';
+import {
+  DIST, SLOW, byId, chatOnScreen, chatTurn, launchProfile, savedChats, screenshot, serve, storedModels,
+  usage, waitReady, waitStored,
+} from '../lib.mjs';
 
 const DEFAULT = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEFAULT_BYTES = 98_362_432;
-
-/** The stored models as the page lists them: [{key, name, bytes}]. */
-async function storedModels(page) {
-  return page.locator('[data-testid="stored-models"] li').evaluateAll((els) => els.map((el) => ({
-    key: el.dataset.testid.replace('stored-model-', ''), name: el.dataset.name, bytes: Number(el.dataset.bytes),
-  })));
-}
-
-async function waitStored(page, name) {
-  await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid="stored-models"] li')]
-    .some((el) => el.dataset.name === n), name, { timeout: SLOW, polling: 250 });
-}
-
-async function usage(page) {
-  return Number(await byId(page, 'storage-estimate').getAttribute('data-usage'));
-}
-
-/** The conversation on screen: [[role, text], …]. */
-async function chatOnScreen(page) {
-  return page.locator('[data-testid="chat-log"] [data-role]').evaluateAll((els) =>
-    els.map((el) => [el.dataset.role, el.querySelector('.text').textContent]));
-}
-
-/** The saved conversations as the sidebar lists them: [{id, title, count}]. */
-async function savedChats(page) {
-  return page.locator('[data-testid="chat-list"] li').evaluateAll((els) => els.map((el) => ({
-    id: el.dataset.testid.replace('chat-item-', ''), title: el.dataset.title, count: Number(el.dataset.count),
-  })));
-}
-
-/** Sends a chat message and waits for the whole answer; returns it. */
-async function chatTurn(page, text, maxTokens = 4) {
-  await byId(page, 'mode-chat').click();
-  await byId(page, 'max-tokens-input').fill(String(maxTokens));
-  await byId(page, 'chat-input').fill(text);
-  await byId(page, 'chat-send').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="chat-log"]')?.dataset.busy === 'false'
-    && document.querySelector('[data-testid="chat-log"] [data-role="assistant"]'), null, { timeout: SLOW, polling: 250 });
-  return page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last().textContent();
-}
 
 describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => {
   let server, dir, context, page;

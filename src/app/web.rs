@@ -71,32 +71,64 @@ pub async fn fetch_bytes(
             response.status_text()
         )));
     }
-    let total = response
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<u64>().ok());
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let total = header("content-length").and_then(|v| v.parse::<u64>().ok());
+    // A link to a model's web page (Hugging Face's …/blob/… instead of …/resolve/…), or a
+    // server's error page answered 200: HTML, never a model file.
+    if header("content-type").is_some_and(|t| t.trim_start().starts_with("text/html")) {
+        return Err(FetchError::Other(format!(
+            "{url} is a web page (text/html), not the file itself: use the file's download \
+             link (on Hugging Face, …/resolve/main/… rather than …/blob/main/…)"
+        )));
+    }
     let Some(body) = response.body() else {
         return Ok(Vec::new());
     };
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut out = Vec::with_capacity(total.unwrap_or(0).min(1 << 32) as usize);
+    // The length is the server's claim: reserve it only if this tab can have that much.
+    let mut out = Vec::new();
+    let _ = out.try_reserve_exact(total.unwrap_or(0).min(isize::MAX as u64) as usize);
     loop {
-        let chunk: ReadableStreamReadResult = JsFuture::from(reader.read())
-            .await
-            .map_err(failed)?
-            .unchecked_into();
+        let chunk: ReadableStreamReadResult = match JsFuture::from(reader.read()).await {
+            Ok(chunk) => chunk.unchecked_into(),
+            Err(_) if abort.aborted() => return Err(FetchError::Cancelled),
+            Err(e) => return Err(stopped(url, out.len() as u64, total, &js_error(e))),
+        };
         if chunk.get_done().unwrap_or(false) {
             break;
         }
         let bytes = Uint8Array::new(&chunk.get_value());
         let start = out.len();
+        if out.try_reserve(bytes.length() as usize).is_err() {
+            return Err(FetchError::Other(format!(
+                "{url} is larger than this tab's memory allows ({} MB read so far)",
+                start >> 20
+            )));
+        }
         out.resize(start + bytes.length() as usize, 0);
         bytes.copy_to(&mut out[start..]);
         progress(out.len() as u64, total);
     }
+    // (A compressed answer's length counts the compressed bytes.)
+    let compressed = header("content-encoding").is_some_and(|e| e != "identity");
+    if !compressed && total.is_some_and(|t| (out.len() as u64) < t) {
+        return Err(stopped(
+            url,
+            out.len() as u64,
+            total,
+            "the connection closed early",
+        ));
+    }
     Ok(out)
+}
+
+/// A download that broke off after `got` bytes.
+fn stopped(url: &str, got: u64, total: Option<u64>, why: &str) -> FetchError {
+    let of = total.map_or(String::new(), |t| format!(" of {t}"));
+    FetchError::Other(format!(
+        "the download of {url} stopped after {got}{of} bytes ({why}): nothing was kept; \
+         check your connection and load it again"
+    ))
 }
 
 /// The bytes of a file the user picked or dropped.

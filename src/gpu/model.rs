@@ -540,6 +540,14 @@ impl GpuModel {
         };
         let bytes = gpu.read(&self.io.readback, 4 + extra).await?;
         let words: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
+        if words[0] as usize >= self.vocab {
+            // shaders/sample.wgsl's NON_FINITE: there is no token to give.
+            self.prediction = None;
+            return Err(LanternError::NonFiniteLogits {
+                step: 0,
+                position: self.pos,
+            });
+        }
         self.prediction = self
             .capturing
             .then(|| TopK::from_row(&words[1..], K.min(self.vocab)));

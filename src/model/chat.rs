@@ -46,6 +46,15 @@ pub const FALLBACK_TEMPLATE: &str = "{{ bos_token }}{% for m in messages %}\
 /// Texts that end an answer in [`FALLBACK_TEMPLATE`]'s format.
 pub const FALLBACK_STOPS: [&str; 2] = ["\nUser:", "\nAssistant:"];
 
+/// Bounds on a model's template, which is code from the file: its length, the
+/// instructions one render may run (real templates spend a few hundred per message),
+/// how deep it may nest (minijinja's own cap is 500; the page's wasm stack is 1 MiB),
+/// and how much it may write ([`ChatTemplate::output_limit`]).
+pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
+const FUEL_BASE: u64 = 1_000_000;
+const FUEL_PER_MESSAGE: u64 = 10_000;
+const RECURSION_LIMIT: usize = 100;
+
 pub struct ChatTemplate {
     source: String,
     bos_token: String,
@@ -60,6 +69,15 @@ impl ChatTemplate {
     /// Checks that `source` compiles; `bos_token` and `eos_token` are the texts the template
     /// may refer to.
     pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
+        if source.len() > MAX_TEMPLATE_BYTES {
+            return Err(LanternError::Tokenizer {
+                file: "chat template".into(),
+                reason: format!(
+                    "the chat template is {} bytes; Lantern runs templates of up to {MAX_TEMPLATE_BYTES}",
+                    source.len()
+                ),
+            });
+        }
         let t = Self {
             source: source.to_string(),
             bos_token: bos_token.to_string(),
@@ -67,7 +85,7 @@ impl ChatTemplate {
             now: None,
             stop_texts: Vec::new(),
         };
-        let env = t.environment();
+        let env = t.environment(0);
         env.template_from_str(&t.source)
             .map_err(|e| LanternError::Tokenizer {
                 file: "chat template".into(),
@@ -83,8 +101,11 @@ impl ChatTemplate {
         t
     }
 
-    fn environment(&self) -> minijinja::Environment<'static> {
+    /// The engine for a conversation of `n_messages`, with the template's limits.
+    fn environment(&self, n_messages: usize) -> minijinja::Environment<'static> {
         let mut env = minijinja::Environment::new();
+        env.set_fuel(Some(FUEL_BASE + FUEL_PER_MESSAGE * n_messages as u64));
+        env.set_recursion_limit(RECURSION_LIMIT);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         // Python's datetime.now().strftime, which Llama 3's templates call for "Today Date".
         let now = self.now;
@@ -106,18 +127,75 @@ impl ChatTemplate {
     /// The prompt text for `messages`; with `add_generation_prompt`, ending where the
     /// assistant's answer begins.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
-        let env = self.environment();
+        let env = self.environment(messages.len());
+        let error = |reason: String| LanternError::Tokenizer {
+            file: "chat template".into(),
+            reason,
+        };
+        let template = env
+            .template_from_str(&self.source)
+            .map_err(|e| error(format!("the chat template does not compile: {e}")))?;
         let ctx = minijinja::context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token.as_str(),
             eos_token => self.eos_token.as_str(),
         };
-        env.render_str(&self.source, ctx)
-            .map_err(|e| LanternError::Tokenizer {
-                file: "chat template".into(),
-                reason: format!("rendering failed: {e}"),
-            })
+        let limit = self.output_limit(messages);
+        let mut out = Capped {
+            bytes: Vec::new(),
+            limit,
+        };
+        match template.render_captured_to(ctx, &mut out) {
+            Ok(_) => String::from_utf8(out.bytes)
+                .map_err(|_| error("the chat template wrote invalid UTF-8".into())),
+            Err(_) if out.bytes.len() >= limit => Err(error(format!(
+                "the chat template wrote more than {limit} bytes for a conversation of {} \
+                 bytes: it is broken or malicious",
+                content_bytes(messages)
+            ))),
+            Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => Err(error(format!(
+                "the chat template ran too long (over {} steps for {} messages): it loops",
+                FUEL_BASE + FUEL_PER_MESSAGE * messages.len() as u64,
+                messages.len()
+            ))),
+            Err(e) => Err(error(format!("rendering failed: {e}"))),
+        }
+    }
+
+    /// The most a render of `messages` may write: 1 MiB, plus twice the conversation
+    /// (a template repeats a message at most that often; Qwen 3's reads each once).
+    pub fn output_limit(&self, messages: &[Message]) -> usize {
+        (1 << 20) + 2 * content_bytes(messages)
+    }
+}
+
+fn content_bytes(messages: &[Message]) -> usize {
+    messages
+        .iter()
+        .map(|m| m.role.len() + m.content.len())
+        .sum()
+}
+
+/// A writer that refuses to grow past `limit` bytes.
+struct Capped {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.limit {
+            self.bytes
+                .extend_from_slice(&buf[..self.limit - self.bytes.len()]);
+            return Err(std::io::Error::other("the output limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -124,10 +124,14 @@ impl<'a> Gguf<'a> {
             let key = r.string("a metadata key")?;
             let ty = r.u32(&format!("the type of `{key}`"))?;
             let value = r.value(ty, &key, 0)?;
+            if metadata.contains_key(&key) {
+                return Err(r.error(format!("metadata key `{key}` appears twice")));
+            }
             metadata.insert(key, value);
         }
 
         let mut raw = Vec::with_capacity(n_tensors as usize);
+        let mut names = std::collections::HashSet::new();
         for _ in 0..n_tensors {
             let name = r.string("a tensor name")?;
             let n_dims = r.u32(&format!("the rank of tensor `{name}`"))?;
@@ -141,6 +145,9 @@ impl<'a> Gguf<'a> {
                 .collect::<Result<Vec<_>>>()?;
             let ty = r.u32(&format!("the type of tensor `{name}`"))?;
             let offset = r.u64(&format!("the offset of tensor `{name}`"))?;
+            if !names.insert(name.clone()) {
+                return Err(r.error(format!("tensor `{name}` appears twice")));
+            }
             raw.push((name, dims, ty, offset));
         }
 
@@ -302,11 +309,21 @@ impl<'a> Gguf<'a> {
                 expected: expected.iter().map(|&d| d as usize).collect(),
             });
         }
+        let bytes = self.data(t);
+        if let Some(i) = super::quant::first_non_finite(t.format, bytes) {
+            return Err(LanternError::Checkpoint {
+                file: self.file().to_string(),
+                reason: format!(
+                    "tensor `{name}` ({:?}) holds NaN or infinity at weight {i}: the file is corrupt",
+                    t.format
+                ),
+            });
+        }
         Ok(QTensor {
             format: t.format,
             rows,
             cols,
-            bytes: self.data(t).to_vec(),
+            bytes: bytes.to_vec(),
         })
     }
 
@@ -415,5 +432,96 @@ impl Cursor<'_> {
             12 => Value::F64(f64::from_le_bytes(self.array(what)?)),
             other => return Err(self.error(format!("`{key}` has unknown value type {other}"))),
         })
+    }
+}
+
+/// One tensor for [`write`]: its name, GGUF dimensions (fastest first), format and bytes.
+pub struct TensorData {
+    pub name: String,
+    pub dims: Vec<u64>,
+    pub format: Format,
+    pub bytes: Vec<u8>,
+}
+
+/// Writes a GGUF v3 file: `metadata` (in key order), then the tensor infos, then each
+/// tensor's bytes at the next multiple of the alignment (`general.alignment`, else 32).
+/// What [`Gguf::parse`] reads back equal (the fuzz target `gguf_roundtrip` checks it).
+pub fn write(metadata: &BTreeMap<String, Value>, tensors: &[TensorData]) -> Vec<u8> {
+    let alignment = metadata
+        .get("general.alignment")
+        .and_then(Value::as_u64)
+        .unwrap_or(32) as usize;
+    let mut out = MAGIC.to_vec();
+    out.extend(3u32.to_le_bytes());
+    out.extend((tensors.len() as u64).to_le_bytes());
+    out.extend((metadata.len() as u64).to_le_bytes());
+    for (key, value) in metadata {
+        write_string(&mut out, key);
+        out.extend(value_type(value).to_le_bytes());
+        write_value(&mut out, value);
+    }
+    let mut offset = 0usize;
+    for t in tensors {
+        write_string(&mut out, &t.name);
+        out.extend((t.dims.len() as u32).to_le_bytes());
+        for d in &t.dims {
+            out.extend(d.to_le_bytes());
+        }
+        out.extend(t.format.spec().ggml_type.to_le_bytes());
+        out.extend((offset as u64).to_le_bytes());
+        offset = (offset + t.bytes.len()).next_multiple_of(alignment);
+    }
+    for t in tensors {
+        out.resize(out.len().next_multiple_of(alignment), 0);
+        out.extend(&t.bytes);
+    }
+    out
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.extend((s.len() as u64).to_le_bytes());
+    out.extend(s.as_bytes());
+}
+
+/// GGUF's type id of a value (an array's elements take the first one's type; U8 if empty).
+fn value_type(v: &Value) -> u32 {
+    match v {
+        Value::U8(_) => 0,
+        Value::I8(_) => 1,
+        Value::U16(_) => 2,
+        Value::I16(_) => 3,
+        Value::U32(_) => 4,
+        Value::I32(_) => 5,
+        Value::F32(_) => 6,
+        Value::Bool(_) => 7,
+        Value::String(_) => 8,
+        Value::Array(_) => 9,
+        Value::U64(_) => 10,
+        Value::I64(_) => 11,
+        Value::F64(_) => 12,
+    }
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::U8(x) => out.push(*x),
+        Value::I8(x) => out.extend(x.to_le_bytes()),
+        Value::U16(x) => out.extend(x.to_le_bytes()),
+        Value::I16(x) => out.extend(x.to_le_bytes()),
+        Value::U32(x) => out.extend(x.to_le_bytes()),
+        Value::I32(x) => out.extend(x.to_le_bytes()),
+        Value::F32(x) => out.extend(x.to_le_bytes()),
+        Value::Bool(x) => out.push(*x as u8),
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            out.extend(items.first().map_or(0, value_type).to_le_bytes());
+            out.extend((items.len() as u64).to_le_bytes());
+            for item in items {
+                write_value(out, item);
+            }
+        }
+        Value::U64(x) => out.extend(x.to_le_bytes()),
+        Value::I64(x) => out.extend(x.to_le_bytes()),
+        Value::F64(x) => out.extend(x.to_le_bytes()),
     }
 }

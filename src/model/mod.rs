@@ -17,5 +17,7 @@ pub use config::Gpt2Config;
 pub use loader::weights_file;
 pub use loader::{LoadedModel, ModelFiles, Weights};
 pub use safetensors::{TensorInfo, list_tensors, load_gpt2};
-pub use tokenizer::{PreTokenizer, TextStream, Tokenizer, split_gpt2};
+pub use tokenizer::{
+    MAX_MERGES, MAX_TOKEN_BYTES, MAX_TOKENS, PreTokenizer, TextStream, Tokenizer, split_gpt2,
+};
 pub use weights::{Gpt2Block, Gpt2Weights, LayerNorm, Linear};

@@ -158,6 +158,38 @@ pub fn dequantize(format: Format, bytes: &[u8]) -> Vec<f32> {
     out
 }
 
+/// The first weight of `bytes` (whole blocks in `format`) that is NaN or infinite. In a
+/// block format only the f16 scales can be (the rest are small integers, and no scale
+/// times them leaves f32's range), so this reads one or two values per block.
+pub fn first_non_finite(format: Format, bytes: &[u8]) -> Option<usize> {
+    use Format::*;
+    let finite_f16 = |b: &[u8]| f16::from_le_bytes([b[0], b[1]]).is_finite();
+    let scales: &[usize] = match format {
+        F32 => {
+            return bytes
+                .chunks_exact(4)
+                .position(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite());
+        }
+        F16 => return bytes.chunks_exact(2).position(|b| !finite_f16(b)),
+        BF16 => {
+            return bytes
+                .chunks_exact(2)
+                .position(|b| !bf16::from_le_bytes([b[0], b[1]]).is_finite());
+        }
+        // d (and m or dmin) where each block keeps them: see the layouts above.
+        Q8_0 | Q4_0 | Q5_0 => &[0],
+        Q4_1 | Q5_1 | Q4_K | Q5_K => &[0, 2],
+        Q2_K => &[80, 82],
+        Q3_K => &[108],
+        Q6_K => &[208],
+    };
+    let spec = format.spec();
+    bytes
+        .chunks_exact(spec.block_bytes)
+        .position(|b| scales.iter().any(|&at| !finite_f16(&b[at..])))
+        .map(|block| block * spec.block_len)
+}
+
 fn half(b: &[u8]) -> f32 {
     f16::from_le_bytes([b[0], b[1]]).to_f32()
 }

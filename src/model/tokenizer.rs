@@ -93,8 +93,47 @@ enum Model {
     Spm(Box<Spm>),
 }
 
+/// Bounds on what a tokenizer file may ask for, far above any real vocabulary (the largest
+/// in use, Gemma 3's, has 262,144 tokens; Qwen 2's 151,387 merges; no token is longer than
+/// a few hundred bytes), so that a malicious file is refused instead of slowly accepted.
+pub const MAX_TOKENS: usize = 1 << 20;
+pub const MAX_MERGES: usize = 1 << 21;
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Refuses a vocabulary of more than [`MAX_TOKENS`] tokens, a token longer than
+/// [`MAX_TOKEN_BYTES`] or more than [`MAX_MERGES`] merges.
+fn check_sizes<'t>(
+    tokens: impl ExactSizeIterator<Item = &'t str>,
+    n_merges: usize,
+) -> std::result::Result<(), String> {
+    if tokens.len() > MAX_TOKENS {
+        return Err(format!(
+            "it has {} tokens; Lantern reads vocabularies of up to {MAX_TOKENS}",
+            tokens.len()
+        ));
+    }
+    if n_merges > MAX_MERGES {
+        return Err(format!(
+            "it has {n_merges} merges; Lantern reads up to {MAX_MERGES}"
+        ));
+    }
+    for (id, t) in tokens.enumerate() {
+        if t.len() > MAX_TOKEN_BYTES {
+            return Err(format!(
+                "token #{id} is {} bytes long; Lantern reads tokens of up to {MAX_TOKEN_BYTES}",
+                t.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub struct Tokenizer {
     model: Model,
+    /// Whether decode(encode(text)) == text for every text: each byte has a token of its
+    /// own and every merge and special token spells what it joins (byte-level BPE; not
+    /// SentencePiece, which adds a space in front).
+    round_trips: bool,
     /// Bytes of each token id (empty for ids the vocabulary skips).
     token_bytes: Vec<Vec<u8>>,
     /// Special tokens, longest first, so that one that prefixes another cannot shadow it.
@@ -131,6 +170,7 @@ impl Tokenizer {
             .get("merges")
             .and_then(Value::as_array)
             .ok_or_else(|| err("missing field `model.merges`".into()))?;
+        check_sizes(vocab.keys().map(String::as_str), merges_json.len()).map_err(err)?;
         let mut merges = Vec::with_capacity(merges_json.len());
         for (i, m) in merges_json.iter().enumerate() {
             // Older files write "a b", newer ones ["a", "b"].
@@ -173,6 +213,8 @@ impl Tokenizer {
         let v: Value = serde_json::from_str(vocab_json)
             .map_err(|e| err(format!("vocab.json: malformed JSON: {e}")))?;
         let vocab = vocab_from_json(&v).map_err(|e| err(format!("vocab.json: {e}")))?;
+        let n_merges = merges_txt.lines().count();
+        check_sizes(vocab.keys().map(String::as_str), n_merges).map_err(err)?;
         let mut merges = Vec::new();
         for (i, line) in merges_txt.lines().enumerate() {
             if line.starts_with("#version") || line.trim().is_empty() {
@@ -207,6 +249,11 @@ impl Tokenizer {
             )));
         }
         let tokens = g.strings("tokenizer.ggml.tokens")?;
+        let n_merges = g
+            .get("tokenizer.ggml.merges")
+            .and_then(|v| v.as_array())
+            .map_or(0, <[_]>::len);
+        check_sizes(tokens.iter().copied(), n_merges).map_err(err)?;
         let types: Vec<u64> = match g
             .get("tokenizer.ggml.token_type")
             .and_then(|v| v.as_array())
@@ -265,8 +312,12 @@ impl Tokenizer {
             .copied()
             .max()
             .unwrap_or(0);
-        if max_id > 10_000_000 {
-            return Err(format!("token id {max_id} is implausibly large"));
+        // Ids index a table: they must be dense, as every real vocabulary's are.
+        let entries = vocab.len() + special.len();
+        if max_id as usize >= MAX_TOKENS || max_id as usize >= 2 * entries + 1024 {
+            return Err(format!(
+                "token id {max_id} is implausibly large for a vocabulary of {entries} entries"
+            ));
         }
         let mut token_bytes = vec![Vec::new(); max_id as usize + 1];
         for (token, &id) in &vocab {
@@ -319,6 +370,12 @@ impl Tokenizer {
             }
             words
         });
+        let spelled = |id: u32| token_bytes[id as usize].as_slice();
+        let round_trips = (0..256).all(|b| spelled(byte_ids[b]) == [b as u8])
+            && merge_map
+                .iter()
+                .all(|(&(a, b), &(_, m))| spelled(m) == [spelled(a), spelled(b)].concat())
+            && special.iter().all(|(s, id)| spelled(*id) == s.as_bytes());
         Ok(Self {
             model: Model::Bpe(Box::new(Bpe {
                 pre,
@@ -326,6 +383,7 @@ impl Tokenizer {
                 byte_ids,
                 merges: merge_map,
             })),
+            round_trips,
             token_bytes,
             special,
             cache: std::sync::Mutex::new(HashMap::new()),
@@ -358,11 +416,22 @@ impl Tokenizer {
         let unknown = g
             .get("tokenizer.ggml.unknown_token_id")
             .and_then(|v| v.as_u64())
-            .unwrap_or(0) as u32;
+            .unwrap_or(0);
+        if unknown >= tokens.len() as u64 {
+            return Err(LanternError::Tokenizer {
+                file: g.file().to_string(),
+                reason: format!(
+                    "tokenizer.ggml.unknown_token_id is {unknown}, outside the {} tokens",
+                    tokens.len()
+                ),
+            });
+        }
+        let unknown = unknown as u32;
         special.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         let token_bytes = tokens.iter().map(|t| Spm::piece_bytes(t)).collect();
         Ok(Self {
             model: Model::Spm(Box::new(Spm::new(tokens, scores, space_prefix, unknown))),
+            round_trips: false,
             token_bytes,
             special,
             cache: std::sync::Mutex::new(HashMap::new()),
@@ -376,6 +445,11 @@ impl Tokenizer {
             Model::Bpe(b) => format!("byte-level BPE, {} pre-tokenizer", b.pre.name()),
             Model::Spm(_) => "SentencePiece-style BPE (scored pieces, byte fallback)".into(),
         }
+    }
+
+    /// Whether decode(encode(text)) gives back every text, byte for byte.
+    pub fn round_trips(&self) -> bool {
+        self.round_trips
     }
 
     /// Number of token ids (one past the largest).

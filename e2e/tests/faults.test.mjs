@@ -1,0 +1,234 @@
+// The page when the world goes wrong, in real Chromium on WebGPU: a download that breaks
+// off, a link to a web page instead of a file, a file cut short, storage that refuses a
+// save, the GPU lost in the middle of an answer, and a model whose strings are HTML. Each
+// fault gives its own message, keeps the model in use and the conversation on screen, and
+// stores nothing half-way.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ROOT, SLOW, byId, chatOnScreen, chatTurn, launch, open, savedChats, screenshot, serve, storedModels,
+  waitIdle, waitReady,
+} from '../lib.mjs';
+
+const FIXTURE = 'tests/fixtures/qwen2-tiny/model.gguf';
+const READY = /model\.gguf · ready$/;
+const PAYLOAD = '<img src=x onerror="window.__pwned = true">';
+
+// --- a GGUF's metadata, rewritten (the tensors' bytes stay as they are) --------------------
+
+const SIZES = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+
+/** The metadata of GGUF `bytes` as [{key, type, value}] (strings decoded, arrays as
+ * {elem, items}, other values as raw bytes), and where the tensor infos and data lie. */
+function readGguf(bytes) {
+  let pos = 24;
+  const u32 = () => { const v = bytes.readUInt32LE(pos); pos += 4; return v; };
+  const u64 = () => { const v = Number(bytes.readBigUInt64LE(pos)); pos += 8; return v; };
+  const str = () => { const n = u64(); const s = bytes.toString('utf8', pos, pos + n); pos += n; return s; };
+  const value = (type) => {
+    if (type === 8) return str();
+    if (type === 9) {
+      const elem = u32();
+      const n = u64();
+      return { elem, items: Array.from({ length: n }, () => value(elem)) };
+    }
+    const raw = bytes.subarray(pos, pos + SIZES[type]);
+    pos += SIZES[type];
+    return raw;
+  };
+  const nTensors = Number(bytes.readBigUInt64LE(8));
+  const nKv = Number(bytes.readBigUInt64LE(16));
+  const meta = [];
+  for (let i = 0; i < nKv; i++) {
+    const key = str();
+    const type = u32();
+    meta.push({ key, type, value: value(type) });
+  }
+  const infosStart = pos;
+  for (let i = 0; i < nTensors; i++) {
+    str();
+    const dims = u32();
+    pos += 8 * dims + 12;
+  }
+  return { meta, nTensors, infos: bytes.subarray(infosStart, pos), data: bytes.subarray(pos + (-pos & 31)) };
+}
+
+function writeGguf({ meta, nTensors, infos, data }) {
+  const parts = [];
+  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); parts.push(b); };
+  const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); parts.push(b); };
+  const str = (s) => { const b = Buffer.from(s, 'utf8'); u64(b.length); parts.push(b); };
+  const value = (type, v) => {
+    if (type === 8) str(v);
+    else if (type === 9) { u32(v.elem); u64(v.items.length); v.items.forEach((x) => value(v.elem, x)); }
+    else parts.push(v);
+  };
+  parts.push(Buffer.from('GGUF'));
+  u32(3); u64(nTensors); u64(meta.length);
+  for (const { key, type, value: v } of meta) { str(key); u32(type); value(type, v); }
+  parts.push(infos);
+  const head = Buffer.concat(parts);
+  return Buffer.concat([head, Buffer.alloc(-head.length & 31), data]);
+}
+
+/** The fixture with token `id` spelled `text` (merges that made the old spelling dropped),
+ * and `text` in its name and chat template. */
+function hostileModel(id, text) {
+  const g = readGguf(readFileSync(join(ROOT, FIXTURE)));
+  const get = (key) => g.meta.find((m) => m.key === key);
+  const tokens = get('tokenizer.ggml.tokens').value.items;
+  const old = tokens[id];
+  tokens[id] = text;
+  const merges = get('tokenizer.ggml.merges').value;
+  merges.items = merges.items.filter((m) => m.replace(' ', '') !== old);
+  get('general.name').value = text;
+  get('tokenizer.chat_template').value = `${text}${get('tokenizer.chat_template').value}`;
+  return writeGguf(g);
+}
+
+// --- the tests ----------------------------------------------------------------------------
+
+describe('the page under faults', { timeout: 4 * SLOW }, () => {
+  let server, browser, page, errors;
+  before(async () => {
+    server = await serve();
+    browser = await launch();
+    ({ page, errors } = await open(browser, server.url));
+    await loadUrl(`${server.url}fixtures/qwen2-tiny/model.gguf`);
+    await waitReady(page, READY);
+    await chatTurn(page, 'Hello there', 3);
+  });
+  after(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  async function loadUrl(url) {
+    await byId(page, 'model-url-input').fill(url);
+    await byId(page, 'model-url-load').click();
+  }
+
+  /** What the page holds that a fault must leave alone. */
+  async function snapshot() {
+    await page.waitForFunction(() => document.querySelector('[data-testid="chat-list"] li'), null,
+      { timeout: SLOW });
+    return { chat: await chatOnScreen(page), saved: await savedChats(page), stored: await storedModels(page) };
+  }
+
+  /** Waits for the error `pattern`, checks the model is still loaded and nothing changed
+   * (`changed` says what may), dismisses the error, returns its text. */
+  async function expectFault(before, pattern, changed = {}) {
+    await byId(page, 'error').waitFor({ timeout: SLOW });
+    const message = await byId(page, 'error').textContent();
+    console.log(`error shown: ${message}`);
+    assert.match(message, pattern);
+    await waitReady(page, READY);
+    const now = await snapshot();
+    assert.deepEqual(now.chat, changed.chat ?? before.chat, 'the conversation on screen');
+    assert.deepEqual(now.saved, changed.saved ?? before.saved, 'the saved conversations');
+    assert.deepEqual(now.stored, before.stored, 'the stored models: nothing half-stored');
+    await byId(page, 'error').locator('xpath=..').getByRole('button').click(); // dismiss
+    return message;
+  }
+
+  test('a download that breaks off half way says so, and keeps nothing', async () => {
+    const before = await snapshot();
+    await loadUrl(`${server.url}faults/drop/qwen3-tiny/model.gguf`);
+    await expectFault(before, /model\.gguf stopped after \d+ of \d+ bytes.*nothing was kept/);
+    await screenshot(page, 'fault-download-dropped');
+  });
+
+  test('a link to a web page instead of the file says so', async () => {
+    const before = await snapshot();
+    await loadUrl(`${server.url}faults/html/model.gguf`);
+    await expectFault(before, /is a web page \(text\/html\), not the file itself.*resolve\/main/);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  });
+
+  test('a file cut short after its header names the file and the cut', async () => {
+    const before = await snapshot();
+    const bytes = readFileSync(join(ROOT, FIXTURE));
+    await byId(page, 'model-file-input').setInputFiles({
+      name: 'cut.gguf', mimeType: 'application/octet-stream', buffer: bytes.subarray(0, bytes.length >> 1),
+    });
+    await expectFault(before, /cut\.gguf: .*past the end of the \d+-byte file \(truncated\?\)/);
+  });
+
+  test('storage that refuses a save: the answer stays on screen, the saved copy stays whole', async () => {
+    const before = await snapshot();
+    const cdp = await page.context().newCDPSession(page);
+    const origin = new URL(server.url).origin;
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 });
+    try {
+      await chatTurn(page, 'And a second question', 3);
+      const chat = await chatOnScreen(page);
+      assert.equal(chat.length, before.chat.length + 2, 'the new turn is on screen');
+      // The saved copy is the one before the refused writes: whole, not half a turn.
+      await expectFault(before, /could not save this conversation in the browser.*QuotaExceededError.*stays on screen/,
+        { chat });
+    } finally {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    }
+    await screenshot(page, 'fault-storage');
+  });
+
+  test('the GPU lost in the middle of an answer: the answer so far stays, the model reloads', async () => {
+    await byId(page, 'mode-chat').click();
+    await byId(page, 'max-tokens-input').fill('100');
+    await byId(page, 'chat-input').fill('Tell me everything');
+    await byId(page, 'chat-send').click();
+    const answer = page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last();
+    await page.waitForFunction(() => {
+      const log = document.querySelector('[data-testid="chat-log"]');
+      const texts = log?.querySelectorAll('[data-role="assistant"] .text');
+      return log?.dataset.busy === 'true' && texts?.length && texts[texts.length - 1].textContent.length > 0;
+    }, null, { timeout: SLOW, polling: 50 });
+    const cdp = await browser.newBrowserCDPSession();
+    await cdp.send('Browser.crashGpuProcess');
+    await byId(page, 'device-lost').waitFor({ timeout: SLOW });
+    await waitIdle(page, 'chat-log');
+    const lost = await byId(page, 'device-lost').textContent();
+    console.log(`lost: ${lost}; answer so far ${JSON.stringify(await answer.textContent())}`);
+    const chat = await chatOnScreen(page);
+    assert.deepEqual(chat.at(-2), ['user', 'Tell me everything']);
+    assert.ok(chat.at(-1)[1].length > 0, 'the answer so far stays');
+    await byId(page, 'reload-model').click();
+    await waitReady(page, READY);
+    assert.equal(await byId(page, 'device-lost').count(), 0);
+    assert.deepEqual(await chatOnScreen(page), chat, 'the conversation is unchanged after the reload');
+    await screenshot(page, 'fault-device-lost');
+  });
+
+  test('HTML in a model\'s tokens, name, template and file name, and in the chat, is shown as text', async () => {
+    // The token the model gives first after this prompt, respelled as HTML.
+    await byId(page, 'mode-generate').click();
+    await byId(page, 'temperature-input').fill('0');
+    await byId(page, 'max-tokens-input').fill('3');
+    await byId(page, 'prompt-input').fill('The lantern');
+    await byId(page, 'generate-button').click();
+    await waitIdle(page, 'output');
+    const [first] = (await byId(page, 'output').getAttribute('data-token-ids')).split(',').map(Number);
+    const name = `${PAYLOAD}.gguf`;
+    await byId(page, 'model-file-input').setInputFiles({
+      name, mimeType: 'application/octet-stream', buffer: hostileModel(first, PAYLOAD),
+    });
+    await waitReady(page, /onerror.*· ready$/);
+    assert.match(await byId(page, 'model-status').textContent(), /<img src=x onerror="window.__pwned = true">\.gguf/);
+    await byId(page, 'generate-button').click();
+    await waitIdle(page, 'output');
+    assert.match(await byId(page, 'output').textContent(), /<img src=x onerror="window\.__pwned = true">/);
+    // A new conversation, titled by its first message.
+    await byId(page, 'mode-chat').click();
+    await byId(page, 'chat-new').click();
+    await chatTurn(page, PAYLOAD, 2);
+    assert.equal((await chatOnScreen(page)).at(-2)[1], PAYLOAD);
+    await page.waitForFunction((p) => [...document.querySelectorAll('[data-testid="chat-list"] li')]
+      .some((li) => li.textContent.includes(p)), PAYLOAD, { timeout: SLOW });
+    await screenshot(page, 'fault-html');
+    assert.equal(await page.evaluate(() => window.__pwned), undefined, 'no script ran');
+    assert.equal(await page.locator('img[src="x"]').count(), 0, 'no element was made from the text');
+    assert.deepEqual(errors.filter((e) => /panicked|RuntimeError|unreachable/.test(e)), []);
+  });
+});
