@@ -314,6 +314,31 @@ fn huge_counts_are_refused_before_allocating() {
         .expect("an error")
         .to_string();
     assert_mentions(&e, &["bytes of a metadata key"]);
+    // 2^40 layers (Gemma 3's per-layer window pattern once sized a table by this), and a
+    // GPT-2 of width 2^62 (3 × width once overflowed).
+    for (arch, key, value) in [
+        ("gemma3", "gemma3.block_count", 1u64 << 40),
+        ("gpt2", "gpt2.embedding_length", 1 << 62),
+    ] {
+        let mut w = Writer::default().str("general.architecture", arch);
+        for (k, v) in [
+            ("context_length", 64),
+            ("embedding_length", 32),
+            ("block_count", 1),
+            ("feed_forward_length", 64),
+            ("attention.head_count", 2),
+        ] {
+            let k = format!("{arch}.{k}");
+            let v = if k == key { value } else { v };
+            w.key(&k, 10).extend(v.to_le_bytes());
+        }
+        let bytes = w
+            .f32(&format!("{arch}.attention.layer_norm_rms_epsilon"), 1e-6)
+            .f32(&format!("{arch}.attention.layer_norm_epsilon"), 1e-5)
+            .strs("tokenizer.ggml.tokens", &["a", "b"])
+            .bytes();
+        assert_mentions(&error_of(&bytes), &["implausible dimensions"]);
+    }
 }
 
 #[test]

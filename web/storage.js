@@ -37,7 +37,6 @@ function quotaError(name, need, free) {
     : `this browser allows ${mb(Math.max(free, 0))} MB more for this site`;
   const e = new Error(`not enough room to keep ${name} offline: it needs ${mb(need)} MB and ${room}. `
     + 'It stays loaded for this visit; delete stored models or free disk space to keep it.');
-  e.name = 'QuotaExceededError';
   return e;
 }
 

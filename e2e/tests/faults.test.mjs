@@ -73,7 +73,8 @@ function writeGguf({ meta, nTensors, infos, data }) {
   return Buffer.concat([head, Buffer.alloc(-head.length & 31), data]);
 }
 
-/** The fixture with token `id` spelled `text` (merges that made the old spelling dropped),
+/** The fixture with token `id` spelled `text` (the merges that made or used the old spelling
+ * dropped),
  * and `text` in its name and chat template. */
 function hostileModel(id, text) {
   const g = readGguf(readFileSync(join(ROOT, FIXTURE)));
@@ -82,7 +83,10 @@ function hostileModel(id, text) {
   const old = tokens[id];
   tokens[id] = text;
   const merges = get('tokenizer.ggml.merges').value;
-  merges.items = merges.items.filter((m) => m.replace(' ', '') !== old);
+  merges.items = merges.items.filter((m) => {
+    const [a, b] = m.split(' ');
+    return a !== old && b !== old && a + b !== old;
+  });
   get('general.name').value = text;
   get('tokenizer.chat_template').value = `${text}${get('tokenizer.chat_template').value}`;
   return writeGguf(g);
@@ -96,6 +100,8 @@ describe('the page under faults', { timeout: 4 * SLOW }, () => {
     server = await serve();
     browser = await launch();
     ({ page, errors } = await open(browser, server.url));
+    // The page loads the default model first; then the small fixture takes its place.
+    await waitReady(page, /SmolLM2.* · ready$/);
     await loadUrl(`${server.url}fixtures/qwen2-tiny/model.gguf`);
     await waitReady(page, READY);
     await chatTurn(page, 'Hello there', 3);
@@ -158,9 +164,15 @@ describe('the page under faults', { timeout: 4 * SLOW }, () => {
 
   test('storage that refuses a save: the answer stays on screen, the saved copy stays whole', async () => {
     const before = await snapshot();
-    const cdp = await page.context().newCDPSession(page);
-    const origin = new URL(server.url).origin;
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 });
+    // Chromium 156 applies CDP's quota override to OPFS (the model-storage test in
+    // offline.test.mjs) but not to IndexedDB (measured: 2 MB records accepted under a 1-byte
+    // quota), so the refusal a full disk gives is raised where IndexedDB raises it: the put.
+    await page.evaluate(() => {
+      window.realPut = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = function refuse() {
+        throw new DOMException('the disk is full', 'QuotaExceededError');
+      };
+    });
     try {
       await chatTurn(page, 'And a second question', 3);
       const chat = await chatOnScreen(page);
@@ -169,14 +181,16 @@ describe('the page under faults', { timeout: 4 * SLOW }, () => {
       await expectFault(before, /could not save this conversation in the browser.*QuotaExceededError.*stays on screen/,
         { chat });
     } finally {
-      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+      await page.evaluate(() => { IDBObjectStore.prototype.put = window.realPut; });
     }
     await screenshot(page, 'fault-storage');
   });
 
   test('the GPU lost in the middle of an answer: the answer so far stays, the model reloads', async () => {
+    // A new conversation: the fixture's context (128 tokens) holds one short turn and answer.
     await byId(page, 'mode-chat').click();
-    await byId(page, 'max-tokens-input').fill('100');
+    await byId(page, 'chat-new').click();
+    await byId(page, 'max-tokens-input').fill('60');
     await byId(page, 'chat-input').fill('Tell me everything');
     await byId(page, 'chat-send').click();
     const answer = page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last();
@@ -191,6 +205,8 @@ describe('the page under faults', { timeout: 4 * SLOW }, () => {
     await waitIdle(page, 'chat-log');
     const lost = await byId(page, 'device-lost').textContent();
     console.log(`lost: ${lost}; answer so far ${JSON.stringify(await answer.textContent())}`);
+    // Its own message: the failed read that followed the loss adds no second banner.
+    assert.equal(await byId(page, 'error').count(), 0);
     const chat = await chatOnScreen(page);
     assert.deepEqual(chat.at(-2), ['user', 'Tell me everything']);
     assert.ok(chat.at(-1)[1].length > 0, 'the answer so far stays');

@@ -110,7 +110,10 @@ pub fn spawn_generation(state: AppState, task: impl Future<Output = Result<(), S
     state.stop.set(false);
     state.error.set(None);
     leptos::task::spawn_local(async move {
-        if let Err(e) = task.await {
+        // A lost device has its own banner; the failed read that followed it says no more.
+        if let Err(e) = task.await
+            && state.lost.get_untracked().is_none()
+        {
             state.fail(e);
         }
         state.busy.set(false);

@@ -391,12 +391,14 @@ impl AppState {
 
     /// Shows a lost device (but not one we dropped ourselves) and offers a reload.
     fn watch_device(self, engine: &Engine) {
-        let lost = self.lost;
+        let (lost, error) = (self.lost, self.error);
         engine
             .gpu
             .device
             .set_device_lost_callback(move |reason, message| {
                 if reason != wgpu::DeviceLostReason::Destroyed {
+                    // The loss is the news: a GPU error it caused just before is not.
+                    error.set(None);
                     lost.set(Some(if message.is_empty() {
                         format!("{reason:?}")
                     } else {

@@ -6,10 +6,18 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, ReadableStreamDefaultReader, ReadableStreamReadResult, Response};
 
-/// A JS exception or rejection as text.
+/// A JS exception or rejection as text, with its name where that says more than "Error"
+/// (a DOMException's: "QuotaExceededError: …").
 pub fn js_error(e: JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
+        .map(|e| {
+            let (name, message) = (String::from(e.name()), String::from(e.message()));
+            match name.as_str() {
+                "Error" | "TypeError" | "" => message,
+                _ if message.starts_with(&name) => message,
+                _ => format!("{name}: {message}"),
+            }
+        })
         .or_else(|| e.as_string())
         .unwrap_or_else(|| format!("{e:?}"))
 }

@@ -182,7 +182,14 @@ impl<'a> Gguf<'a> {
             if dims[0] % format.block_len() as u64 != 0 {
                 return Err(r.error(format!("tensor `{name}` has rows of {} values, not a whole number of {:?} blocks of {}", dims[0], format, format.block_len())));
             }
-            let len = n / format.block_len() as u64 * format.block_bytes() as u64;
+            // Found by fuzzing: n blocks' bytes can pass 2^64 where n itself does not.
+            let len = (n / format.block_len() as u64)
+                .checked_mul(format.block_bytes() as u64)
+                .ok_or_else(|| {
+                    r.error(format!(
+                        "tensor `{name}` ({format:?}, shape {dims:?}) would take more than 2^64 bytes"
+                    ))
+                })?;
             let start = (data_start as u64)
                 .checked_add(offset)
                 .filter(|s| s % alignment as u64 == 0);

@@ -35,6 +35,21 @@ pub fn load(g: &Gguf) -> Result<Gpt2Weights> {
         n_inner: int("feed_forward_length")?,
         layer_norm_epsilon: g.f64(&key("attention.layer_norm_epsilon"))? as f32,
     };
+    let c = &config;
+    let dims = [
+        c.vocab_size,
+        c.n_positions,
+        c.n_embd,
+        c.n_layer,
+        c.n_head,
+        c.n_inner,
+    ];
+    if dims.iter().any(|&d| d == 0 || d > 1 << 24) {
+        return Err(LanternError::Config {
+            file: g.file().to_string(),
+            reason: format!("implausible dimensions {config:?}"),
+        });
+    }
     let (c, f, v) = (config.n_embd, config.n_inner, config.vocab_size);
     let norm = |name: &str| -> Result<LayerNorm> {
         Ok(LayerNorm {

@@ -431,9 +431,6 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
     // Gemma 3: five local layers, then a global one (llama.cpp's default pattern of 6, or
     // the file's `sliding_window_pattern`).
     let pattern = int_or("attention.sliding_window_pattern", 6)?;
-    let local_layers = (0..n_layer)
-        .map(|i| sliding_window > 0 && pattern > 0 && i % pattern < pattern - 1)
-        .collect();
     let tokens = g.strings("tokenizer.ggml.tokens")?.len();
     let gemma = arch == Arch::Gemma3;
     let mut config = LlamaConfig {
@@ -465,7 +462,7 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
             Activation::Silu
         },
         sliding_window,
-        local_layers,
+        local_layers: Vec::new(), // below, once n_layer is known to be sane
         rope_theta_local: float_or("rope.freq_base_swa", 10000.0)?,
     };
     // Parts of other models Lantern does not compute: refused, not silently wrong.
@@ -490,6 +487,9 @@ pub fn load_gguf(g: &Gguf) -> Result<LlamaWeights> {
         ));
     }
     config.check(&file)?;
+    config.local_layers = (0..n_layer)
+        .map(|i| sliding_window > 0 && pattern > 0 && i % pattern < pattern - 1)
+        .collect();
     if let Some(t) = g.tensor("token_embd.weight")
         && t.dims.len() == 2
         && t.dims[1] as usize != config.vocab_size
