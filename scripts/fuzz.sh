@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of untrusted input (fuzz/: GGUF, safetensors, tokenizers, chat
 # templates, a GGUF write/read round trip) under libFuzzer with AddressSanitizer, two
-# targets at a time (two cores), each for SECONDS (default 600), seed corpus first
-# (scripts/make_fuzz_corpus.py). Prints each target's executions, coverage and result, then
+# targets at a time (two cores), each for SECONDS (default 600), from the seed corpus
+# (scripts/make_fuzz_corpus.py: fuzz/seeds/) and what earlier runs found (fuzz/corpus/,
+# kept between runs, git-ignored). Prints each target's executions, coverage and result, then
 # "N passed, N failed"; exits non-zero on any crash, leak, timeout or out-of-memory, whose
 # input libFuzzer leaves in fuzz/artifacts/<target>/. A crash becomes a test: commit the
 # input under tests/data/fuzz/ and add it to tests/fuzz_regressions.rs.
@@ -31,7 +32,8 @@ run() {
     [ -f "fuzz/dicts/$t.dict" ] && dict=(-dict="dicts/$t.dict")
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: an allocation a file
     # cannot justify is a crash (inputs are at most a few hundred KB).
-    (cd fuzz && cargo fuzz run "$t" "corpus/$t" -- \
+    mkdir -p "fuzz/corpus/$t"
+    (cd fuzz && cargo fuzz run "$t" "corpus/$t" "seeds/$t" -- \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
         "${dict[@]}" -print_final_stats=1) >"$LOGS/$t.log" 2>&1
 }

@@ -16,7 +16,7 @@ test fixtures: small valid files of each kind, in the layouts fuzz/src/lib.rs re
 Weights are bytes below 0x40 in every position: finite in every format, so the loaders get
 past their NaN checks. Standard library only:
 
-    python3 scripts/make_fuzz_corpus.py     # writes fuzz/corpus/<target>/, fuzz/dicts/
+    python3 scripts/make_fuzz_corpus.py     # writes fuzz/seeds/<target>/, fuzz/dicts/
 """
 import json
 import os
@@ -27,7 +27,7 @@ import struct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
-CORPUS = os.path.join(ROOT, "fuzz", "corpus")
+SEEDS = os.path.join(ROOT, "fuzz", "seeds")
 DICTS = os.path.join(ROOT, "fuzz", "dicts")
 
 # ggml type id → (weights per block, bytes per block), as src/model/quant.rs reads them.
@@ -302,9 +302,9 @@ def write_dict(name, words):
 
 
 def main():
-    shutil.rmtree(CORPUS, ignore_errors=True)
+    shutil.rmtree(SEEDS, ignore_errors=True)
     os.makedirs(DICTS, exist_ok=True)
-    dirs = {t: os.path.join(CORPUS, t) for t in ["gguf", "safetensors", "tokenizer", "chat_template",
+    dirs = {t: os.path.join(SEEDS, t) for t in ["gguf", "safetensors", "tokenizer", "chat_template",
                                                  "gguf_roundtrip"]}
     for d in dirs.values():
         os.makedirs(d)
@@ -332,7 +332,7 @@ def main():
              " in ", " is ", "not ", ".split(", ".startswith(", "[::-1]", "loop.index0", "caller()"]
     write_dict("chat_template", jinja + [w for t in chat for w in re.findall(r"[A-Za-z_]{3,}", t)])
     sizes = {t: len(os.listdir(d)) for t, d in dirs.items()}
-    print(f"seed corpora in fuzz/corpus: {sizes} ({n_tok} tokenizer seeds); dictionaries in fuzz/dicts")
+    print(f"seed corpora in fuzz/seeds: {sizes} ({n_tok} tokenizer seeds); dictionaries in fuzz/dicts")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up what the tests need and runs all of them: formatting, lints (native and wasm32),
 # `cargo test` (kernels, golden models and quantized files, tokenizer, CLI) on whatever GPU wgpu finds (Mesa's
-# lavapipe on a machine without one), the page's release build, and the browser tests in
-# headless Chromium on WebGPU (SwiftShader).
+# lavapipe on a machine without one), the fuzz targets for 60 s each (scripts/fuzz.sh),
+# the page's release build, and the browser tests in headless Chromium on WebGPU
+# (SwiftShader).
 # REQUIRE_GPU=1 makes a missing GPU adapter a failure instead of a skip, REQUIRE_MODEL=1 a
 # missing model file.
 set -euo pipefail
