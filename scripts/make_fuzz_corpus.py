@@ -278,10 +278,11 @@ def templates():
 def chat_seeds(out):
     conversation = ["You are a helpful assistant.", "What is the capital of France?", "Paris.",
                     "And of Italy? <img src=x onerror=alert(1)> {{ 7*7 }}"]
-    for name, t in templates():
+    found = templates()
+    for name, t in found:
         with open(os.path.join(out, f"{name}.bin"), "wb") as f:
             f.write("\x00".join([t] + conversation).encode())
-    return [t for _, t in templates()]
+    return [t for _, t in found]
 
 
 def roundtrip_seeds(out):
