@@ -145,20 +145,24 @@ fn main() {
     let step = step_for(1);
     let logits = zeros(49152 * 4);
     let out = zeros(4);
+    // A full window of 64 recent ids, as a long chat with the penalty on has.
+    let window: Vec<u32> = (0..64).map(|i| i * 700).collect();
+    let recent = gpu
+        .storage_init("recent", &gpu::sample::recent_words(&window))
+        .unwrap();
     for (label, s) in [
-        ("greedy", (0.0, 0, 1.0)),
-        ("top-k 40, top-p 0.95", (0.8, 40, 0.95)),
+        ("greedy", (0.0, 0, 1.0, 1.0)),
+        ("top-k 40, top-p 0.95", (0.8, 40, 0.95, 1.0)),
+        ("top-k 40, top-p 0.95, penalty 1.1", (0.8, 40, 0.95, 1.1)),
     ] {
-        let params = gpu.uniform(
-            "p",
-            &gpu::sample::Params {
-                vocab: 49152,
-                top_k: s.1,
-                temperature: s.0,
-                top_p: s.2,
-            },
-        );
-        let bind = k.bind(&gpu, &[&params, &step, &logits, &out]);
+        let sp = lantern::cpu::SampleParams {
+            temperature: s.0,
+            top_k: s.1,
+            top_p: s.2,
+            repeat_penalty: s.3,
+        };
+        let params = gpu.uniform("p", &gpu::sample::Params::new(49152, sp));
+        let bind = k.bind(&gpu, &[&params, &step, &logits, &out, &recent]);
         time(&gpu, &format!("sample {label} V=49152"), 5, |pass| {
             gpu::sample::dispatch(&gpu, &k, pass, &bind)
         });

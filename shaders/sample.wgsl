@@ -1,5 +1,8 @@
 // Picks the next token from the logits, on the GPU, so that only its id is read back.
 // The rule (the CPU reference in src/cpu/sample.rs states it too):
+//   first the repetition penalty: the logits of the recent distinct ids (host-chosen, at most
+//   WINDOW) divided by it where positive, multiplied where not — in place for this pick,
+//   then restored, so the top-k that the page shows after still sees the model's own logits;
 //   temperature 0 → arg max (lowest id on a tie);
 //   else keep logits >= the k-th largest (top_k, 0 = all), then of those the most likely
 //   whose mass first reaches top_p, and draw with p ∝ exp(logit / temperature) using u.
@@ -16,6 +19,10 @@ struct Params {
     top_k: u32,        // 0 = off
     temperature: f32,  // 0 = greedy
     top_p: f32,        // 1 = off
+    penalty: f32,      // repetition penalty, 1 = off
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 struct Step {
@@ -27,8 +34,13 @@ struct Step {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;
-@group(0) @binding(2) var<storage, read> logits: array<f32>;     // [V]
-@group(0) @binding(3) var<storage, read_write> out: array<u32>;  // [0]: the token id
+@group(0) @binding(2) var<storage, read_write> logits: array<f32>;  // [V]
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;     // [0]: the token id
+// [0]: how many ids follow (at most WINDOW), then the distinct ids to penalize.
+@group(0) @binding(4) var<storage, read> recent: array<u32>;
+
+const WINDOW: u32 = 64u;  // cpu::PENALTY_WINDOW; WINDOW <= WG
+var<workgroup> unpenalized: array<f32, WINDOW>;
 
 // What out[0] holds when a logit is NaN or infinite (the host reports it; no draw over
 // such logits means anything, and an arg max over NaNs finds no id at all).
@@ -188,8 +200,36 @@ fn draw_candidates(tid: u32, n: u32, theta_k: u32, max_logit: f32, arg_max: u32)
     }
 }
 
+// The number of ids to penalize (0 when the penalty is off).
+fn n_penalized() -> u32 {
+    if (p.penalty == 1.0) {
+        return 0u;
+    }
+    return min(recent[0], min(WINDOW, arrayLength(&recent) - 1u));
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) tid: u32) {
+    let n = n_penalized();
+    var id = 0u;
+    if (tid < n) {
+        id = min(recent[1u + tid], p.vocab - 1u);
+        let l = logits[id];
+        unpenalized[tid] = l;
+        logits[id] = select(l * p.penalty, l / p.penalty, l > 0.0);
+    }
+    storageBarrier();
+    workgroupBarrier();
+    pick(tid);
+    // Every invocation is done reading before the model's own logits come back.
+    storageBarrier();
+    workgroupBarrier();
+    if (tid < n) {
+        logits[id] = unpenalized[tid];
+    }
+}
+
+fn pick(tid: u32) {
     // Arg max: the greedy answer, the max for a stable exp, and the fallback of a draw.
     var best = -3.4e38;
     var best_i = 0xffffffffu;

@@ -6,12 +6,8 @@ use crate::error::{LanternError, Result};
 use crate::model::LoadedModel;
 use crate::model::chat::{ChatTemplate, Message};
 
-/// The system prompt Lantern gives when the user sets none. SmolLM2's template would
-/// otherwise insert its own ("You are a helpful AI assistant named SmolLM, trained by
-/// Hugging Face"), with which the model answers worse (it calls the capital of France
-/// "L'Étoile"); a short neutral instruction keeps its answers plain and factual.
-pub const DEFAULT_SYSTEM_PROMPT: &str =
-    "You are a helpful assistant. Answer briefly and accurately.";
+/// The system prompt Lantern gives when the user sets none ([`crate::defaults`]).
+pub use crate::defaults::SYSTEM_PROMPT as DEFAULT_SYSTEM_PROMPT;
 
 pub struct Chat {
     /// The system prompt (first) and the turns so far.
@@ -56,8 +52,33 @@ impl Chat {
         context: usize,
         room: usize,
     ) -> Result<(Vec<u32>, usize)> {
-        let template = m.chat_format();
         self.messages.push(Message::new("user", user));
+        let out = self.prompt(m, context, room);
+        if out.is_err() {
+            self.messages.pop();
+        }
+        out
+    }
+
+    /// Sets the conversation to `system` (empty: none) and `turns` (user and assistant
+    /// messages, the last one the user's to answer), as the page's edits leave it. The KV
+    /// cache keeps what it holds: [`Chat::prompt`] reuses it up to the first token that
+    /// changed, so an edited question or a regenerated answer runs only what follows.
+    pub fn set_turns(&mut self, system: &str, turns: Vec<Message>) {
+        self.messages = Chat::new(system).messages;
+        self.messages.extend(turns);
+    }
+
+    /// The prompt's ids for an answer to the conversation as it stands (its last message the
+    /// user's), with how many of them the KV cache already holds. Old turns are dropped
+    /// when the conversation would not leave `room` tokens for the answer within `context`.
+    pub fn prompt(
+        &mut self,
+        m: &LoadedModel,
+        context: usize,
+        room: usize,
+    ) -> Result<(Vec<u32>, usize)> {
+        let template = m.chat_format();
         loop {
             let ids = m.tokenizer.encode(&render(template, &self.messages)?);
             if ids.len() + room <= context {
@@ -69,14 +90,13 @@ impl Chat {
                     .count();
                 return Ok((ids, cached));
             }
-            // Drop the oldest turn after the system prompt; never the new message.
+            // Drop the oldest turn after the system prompt; never the last message.
             let first = self
                 .messages
                 .iter()
                 .position(|m| m.role != "system")
                 .expect("the user message");
             if first + 1 >= self.messages.len() {
-                self.messages.pop();
                 return Err(LanternError::PromptTooLong {
                     prompt_tokens: ids.len() + room,
                     context,
@@ -84,6 +104,13 @@ impl Chat {
             }
             self.messages.remove(first);
         }
+    }
+
+    /// Tokens of the conversation as the model reads it (with the start of an answer).
+    pub fn token_count(&self, m: &LoadedModel) -> Result<usize> {
+        Ok(m.tokenizer
+            .encode(&render(m.chat_format(), &self.messages)?)
+            .len())
     }
 
     /// Records the answer and what the KV cache now holds.

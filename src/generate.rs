@@ -27,6 +27,7 @@ impl Default for GenerateOptions {
                 temperature: 0.8,
                 top_k: 40,
                 top_p: 0.95,
+                repeat_penalty: 1.0,
             },
             seed: 0,
         }
@@ -46,6 +47,12 @@ impl GenerateOptions {
             return Err(LanternError::Sampling(format!(
                 "top-p must be in (0, 1], got {}",
                 s.top_p
+            )));
+        }
+        if !(s.repeat_penalty > 0.0 && s.repeat_penalty.is_finite()) {
+            return Err(LanternError::Sampling(format!(
+                "the repetition penalty must be more than 0 (1 = off), got {}",
+                s.repeat_penalty
             )));
         }
         Ok(())
@@ -195,6 +202,10 @@ impl<'a> Generation<'a> {
             }
             e => e,
         };
+        if self.opts.sample.repeat_penalty != 1.0 {
+            let window = cpu::penalty_window(&self.sequence());
+            self.model.set_penalty_window(self.gpu, &window);
+        }
         let id = if self.generated_ids.is_empty() {
             self.model
                 .prefill(
@@ -340,12 +351,10 @@ pub fn generate_cpu(
         if ids.len() > ctx {
             return Ok((generated, StopReason::ContextFull));
         }
-        let logits = cpu::forward(w, &ids);
-        let next = cpu::sample(
-            &logits[(ids.len() - 1) * v..],
-            opts.sample,
-            rng.next_uniform(),
-        );
+        let mut logits = cpu::forward(w, &ids).split_off((ids.len() - 1) * v);
+        let window = cpu::penalty_window(&ids);
+        cpu::penalize(&mut logits, &window, opts.sample.repeat_penalty);
+        let next = cpu::sample(&logits, opts.sample, rng.next_uniform());
         if stop_ids.contains(&next) {
             return Ok((generated, StopReason::EndOfText));
         }

@@ -12,11 +12,13 @@ pub mod app;
 pub mod catalog;
 pub mod chat;
 pub mod cpu;
+pub mod defaults;
 pub mod error;
 #[cfg(feature = "gpu")]
 pub mod generate;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod markdown;
 pub mod model;
 
 pub use error::{LanternError, Result};

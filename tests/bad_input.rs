@@ -306,6 +306,7 @@ fn token_outside_the_vocabulary() {
         temperature: 0.0,
         top_k: 0,
         top_p: 1.0,
+        repeat_penalty: 1.0,
     };
     let e = pollster::block_on(model.prefill(gpu, &[1, 5000], greedy, 0.0)).unwrap_err();
     assert!(

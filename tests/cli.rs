@@ -146,6 +146,7 @@ fn info_describes_the_checkpoint() {
         "parameters:",
         "\"BF16\"",
         "transformer.h.1.mlp.c_fc.weight",
+        "sampling:     temperature 1, top-k 50, top-p 1, repetition penalty 1 (from Hugging Face generate's defaults for GPT-2",
     ] {
         assert!(out.contains(want), "info lacks {want:?}:\n{out}");
     }
@@ -276,10 +277,185 @@ fn errors_exit_nonzero_with_a_message() {
     ]);
     assert!(!ok);
     assert!(err.contains("context holds 64"), "{err}");
-    let (ok, _, err) = lantern(&["frobnicate"]);
-    assert!(!ok && err.contains("unknown command"), "{err}");
-    let (ok, _, err) = lantern(&["generate", "--model", "x", "--max-tokens", "many"]);
-    assert!(!ok && err.contains("--max-tokens"), "{err}");
+}
+
+/// Runs `lantern` with `stdin` as its standard input: (exit code, stdout, stderr).
+fn lantern_with_stdin(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lantern runs");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().expect("an exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Usage errors exit with 2 and say what is wrong (and what was meant); runtime errors
+/// exit with 1; `--help` and `--version` with 0.
+#[test]
+fn exit_codes_and_usage_errors() {
+    let code = |args: &[&str]| lantern_with_stdin(args, b"");
+    let (c, _, err) = code(&["frobnicate"]);
+    assert!(
+        c == 2 && err.contains("unrecognized subcommand 'frobnicate'"),
+        "{c} {err}"
+    );
+    let (c, _, err) = code(&[
+        "generate",
+        "--model",
+        "x",
+        "--prompt",
+        "hi",
+        "--max-tokens",
+        "many",
+    ]);
+    assert!(c == 2 && err.contains("--max-tokens"), "{c} {err}");
+    let (c, _, err) = code(&[
+        "generate",
+        "--model",
+        "x",
+        "--prompt",
+        "hi",
+        "--temprature",
+        "1",
+    ]);
+    assert!(
+        c == 2 && err.contains("a similar argument exists: '--temperature'"),
+        "{c} {err}"
+    );
+    let (c, _, err) = code(&[
+        "generate", "--model", "x", "--prompt", "hi", "--top-p", "1.5",
+    ]);
+    assert!(c == 2 && err.contains("at most 1"), "{c} {err}");
+    let (c, _, err) = code(&[
+        "tokenize",
+        "--model",
+        "x",
+        "--text",
+        "a",
+        "--text-file",
+        "f",
+    ]);
+    assert!(c == 2 && err.contains("cannot be used with"), "{c} {err}");
+    let (c, _, err) = code(&["tokenize", "--model", "x"]);
+    assert!(c == 2 && err.contains("--text"), "{c} {err}");
+    let (c, _, err) = code(&["generate", "--model", "/no/such/model", "--prompt", "hi"]);
+    assert!(c == 1 && err.contains("missing"), "{c} {err}");
+    let (c, out, _) = code(&["--version"]);
+    assert_eq!(
+        (c, out.trim()),
+        (0, concat!("lantern ", env!("CARGO_PKG_VERSION")))
+    );
+    let (c, out, _) = code(&["--help"]);
+    assert!(
+        c == 0 && out.contains("Exit codes: 0 success, 1 a runtime error"),
+        "{out}"
+    );
+}
+
+/// Every command explains itself with `--help` (and `help CMD`), listing its flags.
+#[test]
+fn every_command_has_help() {
+    for (cmd, flag) in [
+        ("generate", "--prompt-file"),
+        ("chat", "--system"),
+        ("tokenize", "--text-file"),
+        ("attention", "--layer"),
+        ("lens", "--pos"),
+        ("info", "--context"),
+        ("bench", "--roofline"),
+    ] {
+        for args in [vec![cmd, "--help"], vec!["help", cmd]] {
+            let (c, out, err) = lantern_with_stdin(&args, b"");
+            assert_eq!(c, 0, "{args:?}: {err}");
+            assert!(
+                out.contains("Usage: lantern ") && out.contains(flag),
+                "{args:?}:\n{out}"
+            );
+            assert!(out.contains("--model"), "{args:?}:\n{out}");
+        }
+    }
+}
+
+/// Texts of any size and any content: 50 KB of prompt from a file, and a text with NUL
+/// bytes from standard input, tokenize as the library tokenizes them.
+#[test]
+fn tokenize_reads_files_and_standard_input() {
+    let dir = fixture("gpt2-tiny-f32");
+    let m = lantern::model::LoadedModel::from_path(&dir).unwrap();
+    let ids = |out: &str| -> Vec<u32> { serde_json::from_value(json(out)["ids"].clone()).unwrap() };
+    let big: String = "The quick brown fox jumps over the lazy dog. 123 \n"
+        .repeat(1000)
+        .chars()
+        .take(50_000)
+        .collect();
+    let file = std::env::temp_dir().join(format!("lantern-cli-{}.txt", std::process::id()));
+    std::fs::write(&file, &big).unwrap();
+    let (c, out, err) = lantern_with_stdin(
+        &[
+            "tokenize",
+            "--model",
+            dir.to_str().unwrap(),
+            "--text-file",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    std::fs::remove_file(&file).ok();
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(ids(&out), m.encode_prompt(&big));
+    assert!(ids(&out).len() > 5000);
+
+    let nul = "before\0after \0\0 end";
+    let (c, out, err) = lantern_with_stdin(
+        &[
+            "tokenize",
+            "--model",
+            dir.to_str().unwrap(),
+            "--text-file",
+            "-",
+        ],
+        nul.as_bytes(),
+    );
+    assert_eq!(c, 0, "{err}");
+    let got = ids(&out);
+    assert_eq!(got, m.encode_prompt(nul));
+    assert_eq!(m.tokenizer.decode(&got), nul, "the NULs survive");
+
+    // Not UTF-8: a runtime error that says where.
+    let (c, _, err) = lantern_with_stdin(
+        &[
+            "tokenize",
+            "--model",
+            dir.to_str().unwrap(),
+            "--text-file",
+            "-",
+        ],
+        b"ok \xff",
+    );
+    assert!(
+        c == 1 && err.contains("standard input is not UTF-8 text (invalid byte at offset 3)"),
+        "{err}"
+    );
+    let (c, _, err) = lantern_with_stdin(
+        &[
+            "generate",
+            "--model",
+            dir.to_str().unwrap(),
+            "--prompt-file",
+            "/no/such/file",
+        ],
+        b"",
+    );
+    assert!(c == 1 && err.contains("cannot read /no/such/file"), "{err}");
 }
 
 #[test]
@@ -404,5 +580,8 @@ fn f16_weights_halve_an_f32_gpt2s_matrices() {
         "--weights",
         "f8",
     ]);
-    assert!(!ok && err.contains("--weights takes f32 or f16"), "{err}");
+    assert!(
+        !ok && err.contains("invalid value 'f8' for '--weights"),
+        "{err}"
+    );
 }

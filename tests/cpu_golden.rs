@@ -36,6 +36,7 @@ fn cpu_logits_and_greedy_tokens_match_golden() {
                 temperature: 0.0,
                 top_k: 0,
                 top_p: 1.0,
+                repeat_penalty: 1.0,
             };
             let opts = GenerateOptions {
                 max_tokens: 12,

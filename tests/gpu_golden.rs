@@ -11,16 +11,18 @@
 mod common;
 use common::*;
 use lantern::cpu::SampleParams;
-use lantern::generate::{GenerateOptions, Generation, StopReason};
+use lantern::generate::{GenerateOptions, Generation, StopReason, generate_cpu};
 use lantern::gpu::attention::KvCache;
 use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::gpu::top_k::{self, TopK};
 use lantern::model::LoadedModel;
+use lantern::model::chat::Message;
 
 const GREEDY: SampleParams = SampleParams {
     temperature: 0.0,
     top_k: 0,
     top_p: 1.0,
+    repeat_penalty: 1.0,
 };
 const ATOL: f32 = 2e-3;
 const RTOL: f32 = 1e-3;
@@ -155,6 +157,62 @@ fn gpu_greedy_generation_matches_golden() {
     }
 }
 
+/// The repetition penalty on the GPU (applied in the sampler over the last 64 tokens)
+/// picks the tokens the CPU reference picks, greedy and sampled, and it changes them.
+#[test]
+fn repetition_penalty_matches_the_cpu_reference() {
+    let Some(gpu) = gpu() else { return };
+    let mut changed = 0;
+    for name in FIXTURES {
+        let m = LoadedModel::from_path(&fixture(name)).unwrap();
+        let opts = ModelOptions {
+            kv_cache: KvCache::F32,
+            ..Default::default()
+        };
+        let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
+        let ids = golden(name).cases[0].prompt_ids.clone();
+        for (temperature, top_k, top_p, repeat_penalty) in
+            [(0.0, 0, 1.0, 1.5), (0.9, 40, 0.95, 1.3)]
+        {
+            let opts = GenerateOptions {
+                max_tokens: 16,
+                sample: SampleParams {
+                    temperature,
+                    top_k,
+                    top_p,
+                    repeat_penalty,
+                },
+                seed: 3,
+            };
+            model.reset();
+            let mut g = Generation::new(
+                gpu,
+                &mut model,
+                &m.tokenizer,
+                &m.stop_ids,
+                ids.clone(),
+                opts,
+            )
+            .unwrap();
+            g.by_ref().for_each(|p| {
+                p.unwrap();
+            });
+            let (want, _) = generate_cpu(&m.weights, &m.stop_ids, &ids, opts).unwrap();
+            assert_eq!(g.generated_ids, want, "{name}: {:?}", opts.sample);
+            let plain = GenerateOptions {
+                sample: SampleParams {
+                    repeat_penalty: 1.0,
+                    ..opts.sample
+                },
+                ..opts
+            };
+            let (unpenalized, _) = generate_cpu(&m.weights, &m.stop_ids, &ids, plain).unwrap();
+            changed += (unpenalized != want) as usize;
+        }
+    }
+    assert!(changed > 0, "the penalty changed no generation");
+}
+
 /// A second chat turn that reuses the KV cache of the first gives the same tokens as the
 /// same prompt run from scratch.
 #[test]
@@ -205,6 +263,58 @@ fn chat_turns_reuse_the_kv_cache_exactly() {
     .unwrap();
     let _: String = fresh.by_ref().map(|p| p.unwrap()).collect();
     assert_eq!(&fresh.generated_ids, reused);
+}
+
+/// Editing the second question (and changing the system prompt) and sending it again, as
+/// the page does: the KV cache is reused up to the first changed token, and the answer is
+/// the one a fresh run of the edited conversation gives.
+#[test]
+fn an_edited_question_reuses_the_cache_up_to_the_edit() {
+    let Some(gpu) = gpu() else { return };
+    let m = LoadedModel::from_path(&fixture("llama-tiny-f16")).unwrap();
+    let mut model =
+        pollster::block_on(GpuModel::new(gpu, &m.weights, ModelOptions::default())).unwrap();
+    let opts = GenerateOptions {
+        max_tokens: 6,
+        sample: GREEDY,
+        seed: 0,
+    };
+    let run = |model: &mut GpuModel, ids: Vec<u32>, cached: usize| {
+        let mut g =
+            Generation::resume(gpu, model, &m.tokenizer, &m.stop_ids, ids, cached, opts).unwrap();
+        let _: String = g.by_ref().map(|p| p.unwrap()).collect();
+        (g.generated_ids.clone(), g.cached_ids())
+    };
+    let mut chat = lantern::chat::Chat::new("Be brief.");
+    let mut turns = Vec::new();
+    for text in ["Hi there!", "And again?"] {
+        let (ids, cached) = chat.prompt_for(&m, text, 64, 6).unwrap();
+        let (generated, kept) = run(&mut model, ids, cached);
+        let answer = m.tokenizer.decode(&generated);
+        chat.answered(&answer, kept);
+        turns.push(Message::new("user", text));
+        turns.push(Message::new("assistant", &answer));
+    }
+    for (system, edit_at) in [("Be brief.", 2), ("Be very brief.", 0)] {
+        let mut edited = turns[..edit_at].to_vec();
+        edited.push(Message::new("user", "Once more?"));
+        chat.set_turns(system, edited);
+        let (ids, cached) = chat.prompt(&m, 64, 6).unwrap();
+        let before = chat.token_count(&m).unwrap();
+        assert_eq!(before, ids.len());
+        if edit_at == 2 {
+            assert!(
+                cached > 10 && cached < ids.len(),
+                "reused {cached} of {}",
+                ids.len()
+            );
+        }
+        let (generated, kept) = run(&mut model, ids.clone(), cached);
+        chat.answered(&m.tokenizer.decode(&generated), kept);
+        model.reset();
+        let (fresh, _) = run(&mut model, ids, 0);
+        assert_eq!(generated, fresh, "{system:?}, edit at {edit_at}");
+    }
 }
 
 /// The attention probabilities the GPU kernels write (captured over a prompt in several
@@ -440,6 +550,7 @@ fn non_finite_logits_are_an_error_at_their_step() {
             temperature: 0.8,
             top_k: 40,
             top_p: 0.95,
+            repeat_penalty: 1.0,
         },
     ] {
         let opts = GenerateOptions {

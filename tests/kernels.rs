@@ -258,6 +258,25 @@ fn attention_matches_cpu_with_probabilities() {
     }
 }
 
+/// The ids a test penalizes: the arg max, a few negative logits, and a spread of others
+/// (repeats included, as a real window has them); `penalty_window` makes them distinct.
+fn test_window(logits: &[f32], rng: &mut Rng) -> Vec<u32> {
+    let v = logits.len();
+    let argmax = cpu::sample(logits, cpu::SampleParams::GREEDY, 0.0);
+    let mut ids = vec![argmax, argmax];
+    ids.extend(
+        logits
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l < 0.0)
+            .take(5)
+            .map(|(i, _)| i as u32),
+    );
+    ids.extend((0..80).map(|_| (rng.next_u64() % v as u64) as u32));
+    ids.push(argmax);
+    cpu::penalty_window(&ids)
+}
+
 #[test]
 fn sampling_matches_cpu_rule() {
     for gpu in gpus() {
@@ -265,13 +284,17 @@ fn sampling_matches_cpu_rule() {
         let k = pollster::block_on(gpu::sample::kernel(gpu)).unwrap();
         let mut rng = Rng(7);
         let settings = [
-            (0.0, 0, 1.0),
-            (1.0, 0, 1.0),
-            (0.7, 40, 1.0),
-            (1.3, 0, 0.9),
-            (0.8, 50, 0.5),
-            (1.0, 1, 1.0),
-            (2.0, 3, 0.95),
+            (0.0, 0, 1.0, 1.0),
+            (1.0, 0, 1.0, 1.0),
+            (0.7, 40, 1.0, 1.0),
+            (1.3, 0, 0.9, 1.0),
+            (0.8, 50, 0.5, 1.0),
+            (1.0, 1, 1.0, 1.0),
+            (2.0, 3, 0.95, 1.0),
+            // The repetition penalty: greedy and sampled, mild and strong.
+            (0.0, 0, 1.0, 1.3),
+            (0.8, 40, 0.95, 1.1),
+            (1.0, 0, 0.9, 3.0),
         ];
         let mut draws = 0;
         for v in [1usize, 7, 1000, 50257] {
@@ -279,31 +302,52 @@ fn sampling_matches_cpu_rule() {
             if v > 7 {
                 logits[v / 3] = logits.iter().cloned().fold(f32::MIN, f32::max); // a tie for the max
             }
+            let window = test_window(&logits, &mut rng);
+            assert!(window.len() <= cpu::PENALTY_WINDOW);
+            let recent = gpu
+                .storage_init("recent", &gpu::sample::recent_words(&window))
+                .unwrap();
             let lb = buf(gpu, &logits);
             let out = gpu.storage("out", 16).unwrap();
-            for &(temperature, top_k, top_p) in &settings {
+            for &(temperature, top_k, top_p, repeat_penalty) in &settings {
                 let sp = cpu::SampleParams {
                     temperature,
                     top_k,
                     top_p,
+                    repeat_penalty,
                 };
+                let mut penalized = logits.clone();
+                cpu::penalize(&mut penalized, &window, repeat_penalty);
                 let params = gpu.uniform("p", &gpu::sample::Params::new(v as u32, sp));
                 for _ in 0..6 {
                     let u = (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
                     let st = step(gpu, 1, 0, u);
-                    let bg = k.bind(gpu, &[&params, &st, &lb, &out]);
+                    let bg = k.bind(gpu, &[&params, &st, &lb, &out, &recent]);
                     run(gpu, |pass| gpu::sample::dispatch(gpu, &k, pass, &bg));
                     let got = pollster::block_on(gpu.read_u32(&out, 1)).unwrap()[0];
-                    let want = cpu::sample(&logits, sp, u);
+                    let want = cpu::sample(&penalized, sp, u);
                     assert_eq!(
                         got, want,
                         "V={v} {sp:?} u={u}: GPU picked {got}, CPU {want}"
                     );
                     draws += 1;
                 }
+                // The penalty was for this pick only: the logits are the model's again.
+                assert_eq!(
+                    read(gpu, &lb, v),
+                    logits,
+                    "V={v} {sp:?}: logits not restored"
+                );
+            }
+            if v > 7 {
+                // A strong penalty on the arg max moves the greedy pick.
+                let argmax = cpu::sample(&logits, cpu::SampleParams::GREEDY, 0.0);
+                let mut p = logits.clone();
+                cpu::penalize(&mut p, &window, 3.0);
+                assert_ne!(cpu::sample(&p, cpu::SampleParams::GREEDY, 0.0), argmax);
             }
         }
-        assert_eq!(draws, 4 * 7 * 6);
+        assert_eq!(draws, 4 * 10 * 6);
     }
 }
 
@@ -324,15 +368,21 @@ fn sampling_refuses_non_finite_logits() {
             logits[at] = bad;
             let lb = buf(gpu, &logits);
             let out = gpu.storage("out", 16).unwrap();
-            for (temperature, top_k, top_p) in [(0.0, 0, 1.0), (0.8, 40, 0.95), (1.0, 0, 0.9)] {
+            let recent = gpu
+                .storage_init("recent", &gpu::sample::recent_words(&[0, 1]))
+                .unwrap();
+            for (temperature, top_k, top_p, repeat_penalty) in
+                [(0.0, 0, 1.0, 1.0), (0.8, 40, 0.95, 1.0), (1.0, 0, 0.9, 1.2)]
+            {
                 let sp = cpu::SampleParams {
                     temperature,
                     top_k,
                     top_p,
+                    repeat_penalty,
                 };
                 let params = gpu.uniform("p", &gpu::sample::Params::new(v as u32, sp));
                 let st = step(gpu, 1, 0, 0.5);
-                let bg = k.bind(gpu, &[&params, &st, &lb, &out]);
+                let bg = k.bind(gpu, &[&params, &st, &lb, &out, &recent]);
                 run(gpu, |pass| gpu::sample::dispatch(gpu, &k, pass, &bg));
                 let got = pollster::block_on(gpu.read_u32(&out, 1)).unwrap()[0];
                 assert_eq!(got, u32::MAX, "V={v}, {bad} at {at}, {sp:?}");

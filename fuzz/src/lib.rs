@@ -53,6 +53,7 @@ pub fn safetensors(data: &[u8]) {
         vocab_json: Some(&vocab),
         merges_txt: Some(""),
         tokenizer_config_json: None,
+        generation_config_json: None,
     };
     if let Ok(model) = LoadedModel::from_files(&files) {
         exercise(&model);

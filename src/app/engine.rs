@@ -10,8 +10,9 @@ use web_sys::AbortSignal;
 /// The default model, served by `scripts/run.sh` from the page's own origin.
 pub const DEFAULT_MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
-/// Tokens of context the page allocates a KV cache for (SmolLM2: 94 MB at 2048).
-pub const CONTEXT: usize = 2048;
+/// Tokens of context the page allocates a KV cache for (SmolLM2: 47 MB at 2048 in f16), as
+/// the `lantern` tool does: [`crate::defaults::CONTEXT`].
+pub const CONTEXT: usize = crate::defaults::CONTEXT;
 
 /// Positions whose attention the page can show (SmolLM2: 30 layers × 9 heads × 256² floats,
 /// 71 MB of GPU memory).
@@ -104,6 +105,7 @@ impl Download {
                     ("vocab.json", &f.vocab_json),
                     ("merges.txt", &f.merges_txt),
                     ("tokenizer_config.json", &f.tokenizer_config_json),
+                    ("generation_config.json", &f.generation_config_json),
                 ];
                 let mut out: Vec<(&str, &[u8])> = text
                     .into_iter()
@@ -142,6 +144,7 @@ pub struct Folder {
     vocab_json: Option<String>,
     merges_txt: Option<String>,
     tokenizer_config_json: Option<String>,
+    generation_config_json: Option<String>,
 }
 
 impl Folder {
@@ -155,6 +158,7 @@ impl Folder {
             "vocab.json" => self.vocab_json = Some(text(bytes)?),
             "merges.txt" => self.merges_txt = Some(text(bytes)?),
             "tokenizer_config.json" => self.tokenizer_config_json = Some(text(bytes)?),
+            "generation_config.json" => self.generation_config_json = Some(text(bytes)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -180,6 +184,7 @@ impl Folder {
             vocab_json: self.vocab_json.as_deref(),
             merges_txt: self.merges_txt.as_deref(),
             tokenizer_config_json: self.tokenizer_config_json.as_deref(),
+            generation_config_json: self.generation_config_json.as_deref(),
         })
     }
 }
@@ -194,12 +199,13 @@ pub struct Progress {
 }
 
 /// Files of a checkpoint folder, fetched in this order; the optional ones may be absent.
-const FOLDER_FILES: [(&str, bool); 6] = [
+const FOLDER_FILES: [(&str, bool); 7] = [
     ("config.json", true),
     ("tokenizer.json", false),
     ("vocab.json", false),
     ("merges.txt", false),
     ("tokenizer_config.json", false),
+    ("generation_config.json", false),
     ("model.safetensors", true),
 ];
 

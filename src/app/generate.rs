@@ -21,6 +21,7 @@ pub struct Outcome {
 pub async fn stream(
     state: AppState,
     chat: bool,
+    seed: u64,
     prompt: impl FnOnce(&mut Engine) -> crate::Result<(Vec<u32>, usize)>,
     mut on_piece: impl FnMut(&str, &[u32]),
 ) -> Result<Outcome, String> {
@@ -28,7 +29,7 @@ pub async fn stream(
     // it back whatever happens.
     let cell = state.engine();
     let mut engine = cell.borrow_mut().take().ok_or("no model is loaded")?;
-    let out = run(state, &mut engine, chat, prompt, &mut on_piece).await;
+    let out = run(state, &mut engine, chat, seed, prompt, &mut on_piece).await;
     *cell.borrow_mut() = Some(engine);
     out
 }
@@ -37,11 +38,15 @@ async fn run(
     state: AppState,
     e: &mut Engine,
     chat: bool,
+    seed: u64,
     prompt: impl FnOnce(&mut Engine) -> crate::Result<(Vec<u32>, usize)>,
     on_piece: &mut impl FnMut(&str, &[u32]),
 ) -> Result<Outcome, String> {
     let (prompt_ids, cached) = prompt(e).map_err(|e| e.to_string())?;
-    let opts = state.settings.get_untracked().options();
+    let opts = crate::generate::GenerateOptions {
+        seed,
+        ..state.settings.get_untracked().options()
+    };
     let fresh = prompt_ids.len() - cached.min(prompt_ids.len());
     let mut g = Generation::resume(
         &e.gpu,
@@ -132,10 +137,12 @@ pub fn GeneratePanel() -> impl IntoView {
         let text = prompt.get_untracked();
         output.set(String::new());
         ids.set(Vec::new());
+        let seed = state.settings.get_untracked().seed;
         spawn_generation(state, async move {
             stream(
                 state,
                 false,
+                seed,
                 |e| Ok((e.loaded.encode_prompt(&text), 0)),
                 |piece, all| {
                     output.update(|o| o.push_str(piece));
@@ -180,12 +187,12 @@ pub fn StopButton() -> impl IntoView {
     }
 }
 
-/// Temperature, top-k, top-p, max new tokens and seed. A value that does not parse keeps
-/// the last good one.
+/// Temperature, top-k, top-p, repetition penalty, max new tokens and seed. A value that
+/// does not parse keeps the last good one. A model that loads brings its own sampling
+/// defaults, and the inputs show them (with where they come from).
 #[component]
 pub fn SettingsPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let s = state.settings.get_untracked();
     let field = move |label: &'static str,
                       id: &'static str,
                       step: &'static str,
@@ -204,19 +211,36 @@ pub fn SettingsPanel() -> impl IntoView {
             </label>
         }
     };
-    view! {
-        <details class="panel settings" open>
-            <summary>"Sampling"</summary>
-            {field("Temperature (0 = greedy)", "temperature-input", "0.1", s.temperature.to_string(),
-                |s, t| t.parse().ok().filter(|v: &f32| *v >= 0.0).map(|v| s.temperature = v).is_some())}
-            {field("Top-k (0 = off)", "top-k-input", "1", s.top_k.to_string(),
-                |s, t| t.parse().ok().map(|v| s.top_k = v).is_some())}
-            {field("Top-p", "top-p-input", "0.05", s.top_p.to_string(),
-                |s, t| t.parse().ok().filter(|v: &f32| *v > 0.0 && *v <= 1.0).map(|v| s.top_p = v).is_some())}
+    // Made again when a model brings its defaults (the source changes), not while typing.
+    let fields = move || {
+        state.settings_source.track();
+        let s = state.settings.get_untracked();
+        let p = s.sample;
+        view! {
+            {field("Temperature (0 = greedy)", "temperature-input", "0.1", p.temperature.to_string(),
+                |s, t| t.parse().ok().filter(|v: &f32| *v >= 0.0).map(|v| s.sample.temperature = v).is_some())}
+            {field("Top-k (0 = off)", "top-k-input", "1", p.top_k.to_string(),
+                |s, t| t.parse().ok().map(|v| s.sample.top_k = v).is_some())}
+            {field("Top-p", "top-p-input", "0.05", p.top_p.to_string(),
+                |s, t| t.parse().ok().filter(|v: &f32| *v > 0.0 && *v <= 1.0).map(|v| s.sample.top_p = v).is_some())}
+            {field("Repetition penalty (1 = off)", "repeat-penalty-input", "0.05", p.repeat_penalty.to_string(),
+                |s, t| t.parse().ok().filter(|v: &f32| *v > 0.0 && v.is_finite()).map(|v| s.sample.repeat_penalty = v).is_some())}
             {field("Max new tokens", "max-tokens-input", "1", s.max_tokens.to_string(),
                 |s, t| t.parse().ok().filter(|v: &usize| *v > 0).map(|v| s.max_tokens = v).is_some())}
             {field("Seed", "seed-input", "1", s.seed.to_string(),
                 |s, t| t.parse().ok().map(|v| s.seed = v).is_some())}
+        }
+    };
+    view! {
+        <details class="panel settings" open>
+            <summary>"Sampling"</summary>
+            {fields}
+            <p class="muted" data-testid="settings-source">
+                {move || {
+                    let from = state.settings_source.get();
+                    if from.is_empty() { String::new() } else { format!("Defaults from {from}.") }
+                }}
+            </p>
         </details>
     }
 }

@@ -6,7 +6,6 @@
 use super::AppState;
 use super::chat::Line;
 use super::web::{self, from_js, js_error, to_js};
-use crate::model::chat::Message;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -41,7 +40,15 @@ pub struct Record {
     pub updated: f64,
     /// The model that answered (its name).
     pub model: String,
+    /// The conversation's system prompt (absent in records saved before it was kept:
+    /// Lantern's default then).
+    #[serde(default = "default_system")]
+    pub system: String,
     pub messages: Vec<Saved>,
+}
+
+fn default_system() -> String {
+    crate::defaults::SYSTEM_PROMPT.to_string()
 }
 
 /// A conversation in the sidebar.
@@ -92,6 +99,7 @@ fn record(state: AppState) -> Record {
         created: state.chat_created.get_value().unwrap_or_else(now),
         updated: now(),
         model: state.model_name(),
+        system: state.chat_system.get_untracked(),
         messages,
     }
 }
@@ -137,6 +145,7 @@ pub async fn refresh(state: AppState) {
 pub fn start_new(state: AppState) {
     state.chat.get_value().borrow_mut().reset();
     state.chat_log.set(Vec::new());
+    state.chat_system.set(default_system());
     state.chat_id.set(None);
     state.chat_title.set(None);
     state.chat_created.set_value(None);
@@ -146,29 +155,23 @@ pub fn start_new(state: AppState) {
 /// text runs through the model again then: the KV cache holds another conversation).
 pub async fn open(state: AppState, id: &str) -> Result<(), String> {
     let r: Record = from_js(&js_load(id).await.map_err(js_error)?)?;
-    {
-        let chat = state.chat.get_value();
-        let mut chat = chat.borrow_mut();
-        chat.reset();
-        chat.cache_lost();
-        for m in &r.messages {
-            chat.messages.push(Message::new(&m.role, &m.text));
-        }
-    }
+    // The KV cache holds another conversation; the next answer prompts from the screen.
+    state.chat.get_value().borrow_mut().cache_lost();
     let lines = r
         .messages
         .iter()
-        .enumerate()
-        .map(|(i, m)| {
+        .map(|m| {
             let role = if m.role == "user" {
                 "user"
             } else {
                 "assistant"
             };
-            Line::new(i, role, m.text.clone())
+            Line::new(role, m.text.clone())
         })
         .collect();
     state.chat_log.set(lines);
+    state.chat_system.set(r.system);
+    super::chat::count_tokens(state);
     state.chat_id.set(Some(r.id));
     state.chat_title.set(Some(r.title));
     state.chat_created.set_value(Some(r.created));
@@ -189,6 +192,9 @@ pub async fn restore_latest(state: AppState) {
 
 fn markdown(r: &Record) -> String {
     let mut md = format!("# {}\n\n*Lantern, {}*\n", r.title, r.model);
+    if !r.system.is_empty() {
+        md.push_str(&format!("\n**System:** {}\n", r.system));
+    }
     for m in &r.messages {
         let who = if m.role == "user" { "You" } else { "Lantern" };
         md.push_str(&format!("\n**{who}:** {}\n", m.text));

@@ -13,6 +13,7 @@ mod grid;
 mod history;
 mod lens;
 mod loader;
+mod markdown;
 mod predictions;
 mod store;
 mod viz;
@@ -48,12 +49,11 @@ pub struct DeviceInfo {
     pub base_model: bool,
 }
 
-/// Sampling settings, as the inputs hold them.
+/// Sampling settings, as the inputs hold them. A loaded model brings its own sampling
+/// defaults ([`crate::defaults::sampling`], as `lantern` uses them).
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
-    pub temperature: f32,
-    pub top_k: u32,
-    pub top_p: f32,
+    pub sample: crate::cpu::SampleParams,
     pub max_tokens: usize,
     pub seed: u64,
 }
@@ -61,10 +61,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            temperature: 0.7,
-            top_k: 40,
-            top_p: 0.95,
-            max_tokens: 128,
+            sample: crate::defaults::OTHER,
+            max_tokens: crate::defaults::MAX_TOKENS_CHAT,
             seed: 0,
         }
     }
@@ -74,11 +72,7 @@ impl Settings {
     pub fn options(&self) -> crate::generate::GenerateOptions {
         crate::generate::GenerateOptions {
             max_tokens: self.max_tokens,
-            sample: crate::cpu::SampleParams {
-                temperature: self.temperature,
-                top_k: self.top_k,
-                top_p: self.top_p,
-            },
+            sample: self.sample,
             seed: self.seed,
         }
     }
@@ -143,6 +137,13 @@ pub struct AppState {
     /// Tokens and speed of the generation running or last run.
     pub speed: RwSignal<String>,
     pub settings: RwSignal<Settings>,
+    /// Where the sampling defaults came from ("SmolLM2's model card: …"); changes when a
+    /// model loads, which sets the inputs again.
+    pub settings_source: RwSignal<String>,
+    /// The conversation's system prompt (saved with it).
+    pub chat_system: RwSignal<String>,
+    /// Tokens of the conversation as the model reads it, once counted.
+    pub chat_tokens: RwSignal<Option<usize>>,
 }
 
 impl AppState {
@@ -181,6 +182,9 @@ impl AppState {
             chat_created: StoredValue::new(None),
             chats: RwSignal::new(Vec::new()),
             settings: RwSignal::new(Settings::default()),
+            settings_source: RwSignal::new(String::new()),
+            chat_system: RwSignal::new(crate::defaults::SYSTEM_PROMPT.to_string()),
+            chat_tokens: RwSignal::new(None),
             stored: RwSignal::new(Vec::new()),
             estimate: RwSignal::new(None),
             storage_note: RwSignal::new(None),
@@ -369,7 +373,11 @@ impl AppState {
         self.lens_pos.set(None);
         self.lens.set(None);
         self.device.set(Some(device::describe(&engine).await));
+        let (sample, from) = crate::defaults::sampling(&engine.loaded);
+        self.settings.update(|s| s.sample = sample);
+        self.settings_source.set(from);
         *cell.borrow_mut() = Some(engine);
+        chat::count_tokens(self);
         if from_store {
             self.storage_note.set(Some(format!(
                 "{name} was loaded from this browser's storage."

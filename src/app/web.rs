@@ -1,5 +1,6 @@
 //! The browser APIs the page needs, wrapped once: fetch with progress and cancel, reading
-//! local files, yielding to the event loop, the clock, and what WebGPU says of itself.
+//! local files, yielding to the event loop, the clock, the clipboard, and what WebGPU says
+//! of itself.
 
 use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -37,6 +38,12 @@ pub async fn yield_now() {
         let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
     });
     let _ = JsFuture::from(promise).await;
+}
+
+/// Puts `text` on the clipboard (`navigator.clipboard.writeText`).
+pub async fn copy_text(text: &str) -> Result<(), String> {
+    let promise = window().navigator().clipboard().write_text(text);
+    JsFuture::from(promise).await.map(|_| ()).map_err(js_error)
 }
 
 /// Why a fetch gave no bytes.

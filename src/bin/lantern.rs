@@ -1,7 +1,9 @@
-//! `lantern`: the engine on the command line (wgpu on Vulkan). Run `lantern help`.
+//! `lantern`: the engine on the command line (wgpu on Vulkan). Run `lantern --help`.
 
-use lantern::chat::{Chat, DEFAULT_SYSTEM_PROMPT};
+use clap::{Parser, Subcommand, ValueEnum};
+use lantern::chat::Chat;
 use lantern::cpu::SampleParams;
+use lantern::defaults;
 use lantern::generate::{GenerateOptions, Generation, check_prompt, generate_cpu};
 use lantern::gpu::Gpu;
 use lantern::gpu::attention::KvCache;
@@ -9,64 +11,354 @@ use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::gpu::profile::Profile;
 use lantern::model::gguf::Gguf;
 use lantern::model::{LoadedModel, Weights, list_tensors};
-use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "\
-lantern: a small GPT on hand-written WGSL compute shaders
+const ABOUT: &str = "A small GPT on hand-written WGSL compute shaders (wgpu on Vulkan)";
 
-USAGE:
-  lantern generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T]
-                   [--top-k K] [--top-p P] [--seed S] [--context N] [--kv-cache f16|f32]
-                   [--weights f32|f16] [--json] [--cpu]
-  lantern chat     --model PATH [--system TEXT] [--max-tokens N] [--temperature T]
-                   [--top-k K] [--top-p P] [--seed S] [--context N] [--kv-cache f16|f32]
-                   [--weights f32|f16]
-  lantern tokenize --model PATH --text TEXT
-  lantern attention --model PATH --prompt TEXT [--layer L] [--kv-cache f16|f32]
-  lantern lens     --model PATH --prompt TEXT [--pos I] [--kv-cache f16|f32]
-  lantern info     --model PATH [--context N] [--kv-cache f16|f32] [--weights f32|f16]
-  lantern bench    --model PATH [--prompt-tokens N] [--gen-tokens M] [--context N] [--json]
-                   [--temperature T] [--top-k K] [--top-p P] [--kv-cache f16|f32]
-                   [--weights f32|f16] [--capture] [--profile] [--roofline]
+const LONG_ABOUT: &str = "\
+A small GPT on hand-written WGSL compute shaders (wgpu on Vulkan).
 
-PATH is a .gguf file (Llama architecture; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and
-Q2_K..Q6_K tensors) or a Hugging Face folder (config.json, model.safetensors, and tokenizer.json or vocab.json + merges.txt)
-of a GPT-2 or Llama model.
+A model (--model PATH) is a .gguf file (Llama, Qwen 2/3, Gemma 3 or GPT-2; F32, F16, BF16,
+Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and Q2_K..Q6_K tensors) or a Hugging Face folder (config.json,
+model.safetensors, and tokenizer.json or vocab.json + merges.txt) of a GPT-2, Llama or Qwen
+model.
 
---kv-cache f32 keeps the KV cache in f32 (default f16: half the memory and reads).
---weights f16 rounds a GPT-2's f32 matrices to f16 on the GPU (half the memory and reads,
-not exact; default f32). 16-bit and quantized weights always stay as stored.
---temperature 0 is greedy. Defaults: --max-tokens 64 (chat: 256), --temperature 0.8,
---top-k 40, --top-p 0.95, --seed 0, --context 2048 (the KV cache; at most the model's),
---prompt-tokens 32, --gen-tokens 32. --cpu runs the CPU reference instead of the GPU (slow).
+Sampling defaults come from the model: its generation_config.json when it has one, else the
+settings its family is recommended with (`lantern info` prints them and where they come
+from). --temperature 0 is greedy.";
 
-`attention` prints, as JSON, the prompt's tokens and the attention probabilities the GPU
-kernels computed over them: per layer (or only --layer L), [head][query][key] (at most 256
-tokens).
-`lens` prints the logit lens at prompt position I (default: the last): for each layer, the
-10 tokens the model would predict from that layer's output (final norm + unembedding), with
-their probabilities and that of the token that follows position I.
+const EXIT_CODES: &str = "\
+Exit codes: 0 success, 1 a runtime error (a bad model file, a prompt too long for the
+context, no GPU), 2 a usage error (an unknown flag, a value that does not parse).";
 
-`bench` samples as `generate` does (--temperature 0: greedy). `bench --capture` runs as the
-page does, capturing what its visualization reads (attention probabilities, each block's
-output rows, the top-k of each token) for the first 256 positions. `--profile` adds the GPU
-time of each kernel per decoded token and per prompt (timestamp queries; the adapter needs
-TIMESTAMP_QUERY_INSIDE_PASSES). `--roofline` measures the adapter's read bandwidth and f32
-multiply-add rate with two microkernels, and prints decode's speed as a fraction of what
-they allow for the bytes and multiply-adds of a token.
+#[derive(Parser)]
+#[command(name = "lantern", version, about = ABOUT, long_about = LONG_ABOUT,
+    after_help = EXIT_CODES, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-In chat, /reset starts a new conversation and /quit (or end of input) leaves. When stdin is
-not a terminal, each line is one user turn and the answers are printed in order.";
+#[derive(Subcommand)]
+enum Command {
+    /// Continue a text: prints the new text as it comes (--json: the ids too)
+    Generate(GenerateArgs),
+    /// Chat on the terminal; from a pipe, each line is one user turn
+    #[command(
+        long_about = "Chat with the model on the terminal. /reset starts a new \
+        conversation and /quit (or the end of input) leaves. When stdin is not a terminal, \
+        each line is one user turn and the answers are printed in order."
+    )]
+    Chat(ChatArgs),
+    /// Print a text's token ids as JSON
+    Tokenize(TokenizeArgs),
+    /// Print the attention probabilities the GPU computed over a prompt, as JSON
+    #[command(long_about = "Print, as JSON, the prompt's tokens and the attention \
+        probabilities the GPU kernels computed over them: per layer (or only --layer L), \
+        [head][query][key] (at most 256 tokens).")]
+    Attention(AttentionArgs),
+    /// Print the logit lens at one prompt position, as JSON
+    #[command(
+        long_about = "Print the logit lens at prompt position I (default: the last): \
+        for each layer, the 10 tokens the model would predict from that layer's output (final \
+        norm + unembedding), with their probabilities and that of the token that follows \
+        position I."
+    )]
+    Lens(LensArgs),
+    /// Describe a checkpoint: configuration, tensors, sampling defaults, GPU memory
+    Info(InfoArgs),
+    /// Measure prompt and decode speed, dispatches, submits and bytes read back per token
+    #[command(
+        long_about = "Measure prompt and decode speed, and per decoded token the \
+        dispatches, submits and bytes read back. Samples as `generate` does (--temperature 0: \
+        greedy). --capture runs as the page does, capturing what its visualization reads \
+        (attention probabilities, each block's output rows, the top-k of each token) for the \
+        first 256 positions. --profile adds the GPU time of each kernel per decoded token and \
+        per prompt (timestamp queries; the adapter needs TIMESTAMP_QUERY_INSIDE_PASSES). \
+        --roofline measures the adapter's read bandwidth and f32 multiply-add rate with two \
+        microkernels, and prints decode's speed as a fraction of what they allow for the \
+        bytes and multiply-adds of a token."
+    )]
+    Bench(BenchArgs),
+}
 
-const DEFAULT_CONTEXT: usize = 2048;
+#[derive(clap::Args)]
+struct ModelArg {
+    /// A .gguf file or a Hugging Face model folder
+    #[arg(long, short, value_name = "PATH")]
+    model: PathBuf,
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct PromptArg {
+    /// The prompt
+    #[arg(long, short, value_name = "TEXT")]
+    prompt: Option<String>,
+    /// Read the prompt from a file (`-`: standard input)
+    #[arg(long, value_name = "PATH")]
+    prompt_file: Option<PathBuf>,
+}
+
+impl PromptArg {
+    fn text(&self) -> Result<String, String> {
+        read_text(self.prompt.as_deref(), self.prompt_file.as_deref())
+    }
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct TextArg {
+    /// The text
+    #[arg(long, short, value_name = "TEXT")]
+    text: Option<String>,
+    /// Read the text from a file (`-`: standard input)
+    #[arg(long, value_name = "PATH")]
+    text_file: Option<PathBuf>,
+}
+
+/// The text given inline, or read from a file (`-`: standard input), all of it: any
+/// length, NUL bytes included; it must be UTF-8.
+fn read_text(inline: Option<&str>, file: Option<&Path>) -> Result<String, String> {
+    let (bytes, what) = match (inline, file) {
+        (Some(t), _) => return Ok(t.to_string()),
+        (None, Some(p)) if p == Path::new("-") => {
+            let mut b = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut b)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            (b, "standard input".to_string())
+        }
+        (None, Some(p)) => (
+            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+            p.display().to_string(),
+        ),
+        (None, None) => unreachable!("clap requires one of them"),
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{what} is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Sampling; each left out takes the model's default (`lantern info` shows them).
+#[derive(clap::Args)]
+struct SamplingArgs {
+    /// Temperature (0: greedy) [default: the model's]
+    #[arg(long, value_name = "T", value_parser = non_negative)]
+    temperature: Option<f32>,
+    /// Keep the K most likely tokens (0: all) [default: the model's]
+    #[arg(long, value_name = "K")]
+    top_k: Option<u32>,
+    /// Keep the most likely tokens whose mass reaches P, in (0, 1] [default: the model's]
+    #[arg(long, value_name = "P", value_parser = probability)]
+    top_p: Option<f32>,
+    /// Penalize the last 64 tokens' repeats (1: off; 1.1 is common) [default: the model's]
+    #[arg(long, value_name = "R", value_parser = positive)]
+    repeat_penalty: Option<f32>,
+}
+
+impl SamplingArgs {
+    /// The settings for `m`: what was given, the model's defaults for the rest.
+    fn resolve(&self, m: &LoadedModel) -> SampleParams {
+        let (d, _) = defaults::sampling(m);
+        SampleParams {
+            temperature: self.temperature.unwrap_or(d.temperature),
+            top_k: self.top_k.unwrap_or(d.top_k),
+            top_p: self.top_p.unwrap_or(d.top_p),
+            repeat_penalty: self.repeat_penalty.unwrap_or(d.repeat_penalty),
+        }
+    }
+}
+
+fn number(s: &str) -> Result<f32, String> {
+    s.parse::<f32>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("`{s}` is not a number"))
+}
+
+fn non_negative(s: &str) -> Result<f32, String> {
+    number(s).and_then(|v| (v >= 0.0).then_some(v).ok_or("must be 0 or more".into()))
+}
+
+fn positive(s: &str) -> Result<f32, String> {
+    number(s).and_then(|v| (v > 0.0).then_some(v).ok_or("must be more than 0".into()))
+}
+
+fn probability(s: &str) -> Result<f32, String> {
+    number(s).and_then(|v| {
+        (v > 0.0 && v <= 1.0)
+            .then_some(v)
+            .ok_or("must be more than 0 and at most 1".into())
+    })
+}
+
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum KvArg {
+    /// Half the memory and reads
+    #[default]
+    F16,
+    F32,
+}
+
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum WeightsArg {
+    /// As stored
+    #[default]
+    F32,
+    /// A GPT-2's f32 matrices rounded to f16 on the GPU (half the memory and reads, not exact)
+    F16,
+}
+
+/// How the model sits on the GPU.
+#[derive(clap::Args)]
+struct GpuArgs {
+    /// Tokens of context (the KV cache; at most the model's)
+    #[arg(long, value_name = "N", default_value_t = defaults::CONTEXT)]
+    context: usize,
+    /// The KV cache's precision
+    #[arg(long, value_enum, default_value_t)]
+    kv_cache: KvArg,
+    /// The GPU copy of an f32 GPT-2's matrices (16-bit and quantized weights stay as stored)
+    #[arg(long, value_enum, default_value_t)]
+    weights: WeightsArg,
+}
+
+#[derive(clap::Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    #[command(flatten)]
+    prompt: PromptArg,
+    /// New tokens at most
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_TOKENS_GENERATE)]
+    max_tokens: usize,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Seed of the sampler's random numbers
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    gpu: GpuArgs,
+    /// Print {prompt_ids, generated_ids, text} as JSON at the end
+    #[arg(long)]
+    json: bool,
+    /// Run the CPU reference instead of the GPU (slow)
+    #[arg(long)]
+    cpu: bool,
+}
+
+#[derive(clap::Args)]
+struct ChatArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// The system prompt ("" for none)
+    #[arg(long, value_name = "TEXT", default_value = defaults::SYSTEM_PROMPT)]
+    system: String,
+    /// New tokens at most per answer
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_TOKENS_CHAT)]
+    max_tokens: usize,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Seed of the sampler's random numbers (the next turn takes the next seed)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    gpu: GpuArgs,
+}
+
+#[derive(clap::Args)]
+struct TokenizeArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    #[command(flatten)]
+    text: TextArg,
+}
+
+#[derive(clap::Args)]
+struct AttentionArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    #[command(flatten)]
+    prompt: PromptArg,
+    /// Only this layer
+    #[arg(long, value_name = "L")]
+    layer: Option<usize>,
+    /// The KV cache's precision
+    #[arg(long, value_enum, default_value_t)]
+    kv_cache: KvArg,
+}
+
+#[derive(clap::Args)]
+struct LensArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    #[command(flatten)]
+    prompt: PromptArg,
+    /// The prompt position [default: the last]
+    #[arg(long, value_name = "I")]
+    pos: Option<usize>,
+    /// The KV cache's precision
+    #[arg(long, value_enum, default_value_t)]
+    kv_cache: KvArg,
+}
+
+#[derive(clap::Args)]
+struct InfoArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    #[command(flatten)]
+    gpu: GpuArgs,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// Tokens in the prompt pass
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    prompt_tokens: usize,
+    /// Tokens decoded
+    #[arg(long, value_name = "M", default_value_t = 32)]
+    gen_tokens: usize,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    #[command(flatten)]
+    gpu: GpuArgs,
+    /// Print the figures as one JSON object
+    #[arg(long)]
+    json: bool,
+    /// Capture what the page's visualization reads, as the page does
+    #[arg(long)]
+    capture: bool,
+    /// GPU time per kernel (timestamp queries)
+    #[arg(long)]
+    profile: bool,
+    /// The adapter's bandwidth and multiply-add rate, and decode against them
+    #[arg(long)]
+    roofline: bool,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    // Usage errors exit with 2 (clap), `--help` and `--version` with 0.
+    let cli = Cli::parse();
+    let done = match &cli.command {
+        Command::Generate(a) => generate(a),
+        Command::Chat(a) => chat(a),
+        Command::Tokenize(a) => tokenize(a),
+        Command::Attention(a) => attention(a),
+        Command::Lens(a) => lens(a),
+        Command::Info(a) => info(a),
+        Command::Bench(a) => bench(a),
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -85,140 +377,9 @@ macro_rules! say {
     }};
 }
 
-/// `--name value` options and `--flag` switches after the command.
-struct Args {
-    values: HashMap<String, String>,
-    flags: Vec<String>,
-}
-
-impl Args {
-    fn parse(args: &[String], valued: &[&str], switches: &[&str]) -> Result<Self, String> {
-        let mut values = HashMap::new();
-        let mut flags = Vec::new();
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let name = a
-                .strip_prefix("--")
-                .ok_or_else(|| format!("unexpected argument `{a}`\n\n{USAGE}"))?;
-            if valued.contains(&name) {
-                let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-                values.insert(name.to_string(), v.clone());
-            } else if switches.contains(&name) {
-                flags.push(name.to_string());
-            } else {
-                return Err(format!("unknown option --{name}\n\n{USAGE}"));
-            }
-        }
-        Ok(Self { values, flags })
-    }
-
-    fn required(&self, name: &str) -> Result<&str, String> {
-        self.values
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| format!("--{name} is required\n\n{USAGE}"))
-    }
-
-    fn get<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
-        match self.values.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("--{name}: cannot read `{v}` as a number")),
-        }
-    }
-
-    fn value(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-
-    fn flag(&self, name: &str) -> bool {
-        self.flags.iter().any(|f| f == name)
-    }
-
-    fn options(&self, default_max_tokens: usize) -> Result<GenerateOptions, String> {
-        let opts = GenerateOptions {
-            max_tokens: self.get("max-tokens", default_max_tokens)?,
-            sample: SampleParams {
-                temperature: self.get("temperature", 0.8)?,
-                top_k: self.get("top-k", 40)?,
-                top_p: self.get("top-p", 0.95)?,
-            },
-            seed: self.get("seed", 0)?,
-        };
-        opts.validate().map_err(|e| e.to_string())?;
-        Ok(opts)
-    }
-}
-
-const SAMPLING: [&str; 8] = [
-    "max-tokens",
-    "temperature",
-    "top-k",
-    "top-p",
-    "seed",
-    "context",
-    "kv-cache",
-    "weights",
-];
-
-fn run(args: &[String]) -> Result<(), String> {
-    let Some((command, rest)) = args.split_first() else {
-        return Err(USAGE.to_string());
-    };
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        SAMPLING.iter().chain(extra).copied().collect()
-    };
-    match command.as_str() {
-        "generate" => generate(&Args::parse(
-            rest,
-            &with(&["model", "prompt"]),
-            &["json", "cpu"],
-        )?),
-        "chat" => chat(&Args::parse(rest, &with(&["model", "system"]), &[])?),
-        "tokenize" => tokenize(&Args::parse(rest, &["model", "text"], &[])?),
-        "attention" => attention(&Args::parse(
-            rest,
-            &["model", "prompt", "layer", "kv-cache"],
-            &[],
-        )?),
-        "lens" => lens(&Args::parse(
-            rest,
-            &["model", "prompt", "pos", "kv-cache"],
-            &[],
-        )?),
-        "info" => info(&Args::parse(
-            rest,
-            &["model", "context", "kv-cache", "weights"],
-            &[],
-        )?),
-        "bench" => bench(&Args::parse(
-            rest,
-            &[
-                "model",
-                "prompt-tokens",
-                "gen-tokens",
-                "context",
-                "kv-cache",
-                "weights",
-                "temperature",
-                "top-k",
-                "top-p",
-            ],
-            &["json", "capture", "profile", "roofline"],
-        )?),
-        "help" | "--help" | "-h" => {
-            say!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
-    }
-}
-
-fn load(args: &Args) -> Result<(PathBuf, LoadedModel), String> {
-    let path = PathBuf::from(args.required("model")?);
-    let model = LoadedModel::from_path(&path).map_err(|e| e.to_string())?;
-    Ok((path, model))
+fn load(m: &ModelArg) -> Result<(PathBuf, LoadedModel), String> {
+    let model = LoadedModel::from_path(&m.model).map_err(|e| e.to_string())?;
+    Ok((m.model.clone(), model))
 }
 
 fn open_gpu() -> Result<Gpu, String> {
@@ -227,33 +388,21 @@ fn open_gpu() -> Result<Gpu, String> {
     Ok(gpu)
 }
 
-/// `--kv-cache f16|f32` (f16 unless given).
-/// `--weights f16`: a GPT-2's f32 matrices rounded to f16 on the GPU.
-fn f16_weights(args: &Args) -> Result<bool, String> {
-    match args.value("weights").unwrap_or("f32") {
-        "f32" => Ok(false),
-        "f16" => Ok(true),
-        other => Err(format!("--weights takes f32 or f16, not `{other}`")),
-    }
-}
-
-fn kv_cache(args: &Args) -> Result<KvCache, String> {
-    match args.value("kv-cache").unwrap_or("f16") {
-        "f16" => Ok(KvCache::F16),
-        "f32" => Ok(KvCache::F32),
-        other => Err(format!("--kv-cache takes f16 or f32, not `{other}`")),
+fn kv_cache(k: KvArg) -> KvCache {
+    match k {
+        KvArg::F16 => KvCache::F16,
+        KvArg::F32 => KvCache::F32,
     }
 }
 
 /// The model on the GPU with `--context`; `capture` positions of what the page's
 /// visualization reads (0: none, as generation needs).
-fn upload(gpu: &Gpu, m: &LoadedModel, args: &Args, capture: usize) -> Result<GpuModel, String> {
-    let context = args.get("context", DEFAULT_CONTEXT)?;
+fn upload(gpu: &Gpu, m: &LoadedModel, g: &GpuArgs, capture: usize) -> Result<GpuModel, String> {
     let opts = ModelOptions {
-        context: Some(context),
+        context: Some(g.context),
         capture,
-        kv_cache: kv_cache(args)?,
-        f16_weights: f16_weights(args)?,
+        kv_cache: kv_cache(g.kv_cache),
+        f16_weights: matches!(g.weights, WeightsArg::F16),
         ..Default::default()
     };
     let mut model =
@@ -262,18 +411,32 @@ fn upload(gpu: &Gpu, m: &LoadedModel, args: &Args, capture: usize) -> Result<Gpu
     Ok(model)
 }
 
-fn generate(args: &Args) -> Result<(), String> {
-    let prompt = args.required("prompt")?;
-    let opts = args.options(64)?;
-    let (_, m) = load(args)?;
-    let json = args.flag("json");
-    let prompt_ids = m.encode_prompt(prompt);
-    let context = args
-        .get("context", DEFAULT_CONTEXT)?
-        .min(m.weights.context_length());
+/// The generation options: `max_tokens`, `seed`, and sampling over the model's defaults.
+fn options(
+    m: &LoadedModel,
+    s: &SamplingArgs,
+    max_tokens: usize,
+    seed: u64,
+) -> Result<GenerateOptions, String> {
+    let opts = GenerateOptions {
+        max_tokens,
+        sample: s.resolve(m),
+        seed,
+    };
+    opts.validate().map_err(|e| e.to_string())?;
+    Ok(opts)
+}
+
+fn generate(args: &GenerateArgs) -> Result<(), String> {
+    let prompt = args.prompt.text()?;
+    let (_, m) = load(&args.model)?;
+    let opts = options(&m, &args.sampling, args.max_tokens, args.seed)?;
+    let json = args.json;
+    let prompt_ids = m.encode_prompt(&prompt);
+    let context = args.gpu.context.min(m.weights.context_length());
     check_prompt(&prompt_ids, context).map_err(|e| e.to_string())?;
 
-    let generated_ids = if args.flag("cpu") {
+    let generated_ids = if args.cpu {
         let (ids, _) =
             generate_cpu(&m.weights, &m.stop_ids, &prompt_ids, opts).map_err(|e| e.to_string())?;
         if !json {
@@ -282,7 +445,7 @@ fn generate(args: &Args) -> Result<(), String> {
         ids
     } else {
         let gpu = open_gpu()?;
-        let mut model = upload(&gpu, &m, args, 0)?;
+        let mut model = upload(&gpu, &m, &args.gpu, 0)?;
         let mut generation = Generation::new(
             &gpu,
             &mut model,
@@ -320,9 +483,9 @@ fn generate(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn chat(args: &Args) -> Result<(), String> {
-    let opts = args.options(256)?;
-    let (_, m) = load(args)?;
+fn chat(args: &ChatArgs) -> Result<(), String> {
+    let (_, m) = load(&args.model)?;
+    let opts = options(&m, &args.sampling, args.max_tokens, args.seed)?;
     if m.is_base_model() {
         eprintln!(
             "note: this is a base model (no chat template in the file): it chats in a plain \
@@ -331,18 +494,19 @@ fn chat(args: &Args) -> Result<(), String> {
         );
     }
     let gpu = open_gpu()?;
-    let mut model = upload(&gpu, &m, args, 0)?;
-    let system = args
-        .values
-        .get("system")
-        .map_or(DEFAULT_SYSTEM_PROMPT, String::as_str);
-    let mut chat = Chat::new(system);
+    let mut model = upload(&gpu, &m, &args.gpu, 0)?;
+    let mut chat = Chat::new(&args.system);
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!(
-            "chatting with {} ({} tokens of context); /reset starts over, /quit leaves",
+            "chatting with {} ({} tokens of context; temperature {}, top-k {}, top-p {}, \
+             repetition penalty {}); /reset starts over, /quit leaves",
             m.weights.architecture(),
-            model.context
+            model.context,
+            opts.sample.temperature,
+            opts.sample.top_k,
+            opts.sample.top_p,
+            opts.sample.repeat_penalty
         );
     }
     let stdin = std::io::stdin();
@@ -418,9 +582,11 @@ fn chat(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn tokenize(args: &Args) -> Result<(), String> {
-    let (_, m) = load(args)?;
-    let ids = m.encode_prompt(args.required("text")?);
+fn tokenize(args: &TokenizeArgs) -> Result<(), String> {
+    let t = &args.text;
+    let text = read_text(t.text.as_deref(), t.text_file.as_deref())?;
+    let (_, m) = load(&args.model)?;
+    let ids = m.encode_prompt(&text);
     say!("{}", serde_json::json!({ "ids": ids }));
     Ok(())
 }
@@ -429,9 +595,14 @@ fn tokenize(args: &Args) -> Result<(), String> {
 const MAX_CAPTURE: usize = 256;
 
 /// The prompt of `args` run through a model that captures it (as the page's visualization).
-fn captured(args: &Args) -> Result<(LoadedModel, Gpu, GpuModel, Vec<u32>), String> {
-    let (_, m) = load(args)?;
-    let ids = m.encode_prompt(args.required("prompt")?);
+fn captured(
+    model: &ModelArg,
+    prompt: &PromptArg,
+    kv: KvArg,
+) -> Result<(LoadedModel, Gpu, GpuModel, Vec<u32>), String> {
+    let prompt = prompt.text()?;
+    let (_, m) = load(model)?;
+    let ids = m.encode_prompt(&prompt);
     let n = ids.len();
     check_prompt(&ids, MAX_CAPTURE.min(m.weights.context_length())).map_err(|e| e.to_string())?;
     let gpu = open_gpu()?;
@@ -439,7 +610,7 @@ fn captured(args: &Args) -> Result<(LoadedModel, Gpu, GpuModel, Vec<u32>), Strin
         context: Some(n),
         chunk: lantern::gpu::model::MAX_CHUNK,
         capture: n,
-        kv_cache: kv_cache(args)?,
+        kv_cache: kv_cache(kv),
         ..Default::default()
     };
     let mut model =
@@ -456,14 +627,13 @@ fn token_texts(m: &LoadedModel, ids: &[u32]) -> Vec<String> {
         .collect()
 }
 
-fn attention(args: &Args) -> Result<(), String> {
-    let (m, gpu, model, ids) = captured(args)?;
+fn attention(args: &AttentionArgs) -> Result<(), String> {
+    let (m, gpu, model, ids) = captured(&args.model, &args.prompt, args.kv_cache)?;
     let n = ids.len();
     let n_layer = m.weights.n_layer();
-    let layers: Vec<usize> = match args.values.get("layer") {
+    let layers: Vec<usize> = match args.layer {
         None => (0..n_layer).collect(),
-        Some(_) => {
-            let l = args.get("layer", 0usize)?;
+        Some(l) => {
             if l >= n_layer {
                 return Err(format!(
                     "--layer {l}: the model has layers 0 to {}",
@@ -487,10 +657,10 @@ fn attention(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn lens(args: &Args) -> Result<(), String> {
-    let (m, gpu, model, ids) = captured(args)?;
+fn lens(args: &LensArgs) -> Result<(), String> {
+    let (m, gpu, model, ids) = captured(&args.model, &args.prompt, args.kv_cache)?;
     let n = ids.len();
-    let pos = args.get("pos", n - 1)?;
+    let pos = args.pos.unwrap_or(n - 1);
     if pos >= n {
         return Err(format!(
             "--pos {pos}: the prompt has positions 0 to {}",
@@ -519,8 +689,8 @@ fn lens(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn info(args: &Args) -> Result<(), String> {
-    let (path, m) = load(args)?;
+fn info(args: &InfoArgs) -> Result<(), String> {
+    let (path, m) = load(&args.model)?;
     say!("model:        {}", path.display());
     say!("architecture: {}", m.weights.architecture());
     let mut dtypes: BTreeMap<String, usize> = BTreeMap::new();
@@ -626,6 +796,14 @@ fn info(args: &Args) -> Result<(), String> {
             "the file's"
         }
     );
+    let (s, source) = defaults::sampling(&m);
+    say!(
+        "sampling:     temperature {}, top-k {}, top-p {}, repetition penalty {} (from {source})",
+        s.temperature,
+        s.top_k,
+        s.top_p,
+        s.repeat_penalty
+    );
     say!(
         "tensors:      {} stored; formats {:?}",
         tensors.len(),
@@ -636,7 +814,7 @@ fn info(args: &Args) -> Result<(), String> {
     }
     // Measured, not estimated: the bytes of every buffer the model makes on the GPU.
     let gpu = open_gpu()?;
-    let model = upload(&gpu, &m, args, 0)?;
+    let model = upload(&gpu, &m, &args.gpu, 0)?;
     say!(
         "gpu memory:   {:.1} MB in all: KV cache {:.1} MB for {} tokens, weights and activations {:.1} MB",
         model.gpu_bytes as f64 / 1e6,
@@ -647,13 +825,10 @@ fn info(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn bench(args: &Args) -> Result<(), String> {
-    let n_prompt: usize = args.get("prompt-tokens", 32)?;
-    let n_gen: usize = args.get("gen-tokens", 32)?;
-    let (path, m) = load(args)?;
-    let ctx = args
-        .get("context", DEFAULT_CONTEXT)?
-        .min(m.weights.context_length());
+fn bench(args: &BenchArgs) -> Result<(), String> {
+    let (n_prompt, n_gen) = (args.prompt_tokens, args.gen_tokens);
+    let (path, m) = load(&args.model)?;
+    let ctx = args.gpu.context.min(m.weights.context_length());
     if n_prompt == 0 || n_gen == 0 || n_prompt + n_gen > ctx {
         return Err(format!(
             "--prompt-tokens ({n_prompt}) and --gen-tokens ({n_gen}) must be at least 1 and add up to at most the context ({ctx})"
@@ -663,11 +838,11 @@ fn bench(args: &Args) -> Result<(), String> {
     let seed_ids = m.encode_prompt("The quick brown fox jumps over the lazy dog. ");
     let prompt: Vec<u32> = seed_ids.iter().cycle().take(n_prompt).copied().collect();
     // Sampling as generate does by default, so the sampler's cost counts.
-    let s = args.options(n_gen)?.sample;
+    let s = options(&m, &args.sampling, n_gen, 0)?.sample;
 
     let gpu = open_gpu()?;
-    let capture = if args.flag("capture") { MAX_CAPTURE } else { 0 };
-    let mut model = upload(&gpu, &m, args, capture)?;
+    let capture = if args.capture { MAX_CAPTURE } else { 0 };
+    let mut model = upload(&gpu, &m, &args.gpu, capture)?;
     let err = |e: lantern::LanternError| e.to_string();
     let u = |i: usize| (i as f32 * 0.618).fract();
     // Warm-up: drivers may finish compiling pipelines on first use.
@@ -696,7 +871,7 @@ fn bench(args: &Args) -> Result<(), String> {
         "adapter": gpu.describe(),
         "prompt_tokens": n_prompt,
         "gen_tokens": n_gen,
-        "sampling": {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p},
+        "sampling": {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "repeat_penalty": s.repeat_penalty},
         "prefill_tokens_per_s": n_prompt as f64 / prefill_s,
         "decode_tokens_per_s": n_gen as f64 / decode_s,
         "dispatches_per_token": per(d.dispatches),
@@ -711,7 +886,7 @@ fn bench(args: &Args) -> Result<(), String> {
     });
     // Decode's tokens sat at positions n_prompt .. n_prompt + n_gen: their mean.
     let mean_pos = n_prompt + n_gen / 2;
-    let roofline = if args.flag("roofline") {
+    let roofline = if args.roofline {
         let r = pollster::block_on(lantern::gpu::roofline::measure(&gpu)).map_err(err)?;
         let (bytes, fma) = model.decode_cost().at(mean_pos);
         let bound = r.bound_s(bytes, fma);
@@ -728,7 +903,7 @@ fn bench(args: &Args) -> Result<(), String> {
     } else {
         None
     };
-    let profile = if args.flag("profile") {
+    let profile = if args.profile {
         gpu.start_profiling().map_err(err)?;
         model.reset();
         let mut prefill = Profile::default();
@@ -763,7 +938,7 @@ fn bench(args: &Args) -> Result<(), String> {
     } else {
         false
     };
-    if args.flag("json") {
+    if args.json {
         say!("{report}");
         return Ok(());
     }

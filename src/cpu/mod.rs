@@ -10,7 +10,7 @@ mod sample;
 pub use gpt2::{gpt2_forward, gpt2_head};
 pub use llama::{llama_forward, llama_head};
 pub use ops::*;
-pub use sample::{SampleParams, sample, top_k};
+pub use sample::{PENALTY_WINDOW, SampleParams, penalize, penalty_window, sample, top_k};
 
 use crate::model::Weights;
 

@@ -2,6 +2,8 @@
 //! same rule with a different method (threshold search instead of sorting); this is the
 //! definition both follow:
 //!
+//! 0. the repetition penalty ([`penalize`]: the logits of the last [`PENALTY_WINDOW`]
+//!    tokens divided by it where positive, multiplied where negative; 1.0 = off);
 //! 1. temperature 0: the arg max (lowest id on a tie);
 //! 2. otherwise keep the tokens whose logit is at least the k-th largest (`top_k`, 0 = all);
 //! 3. of those, with p ∝ exp(logit / temperature), keep the most likely tokens whose mass
@@ -15,6 +17,9 @@ pub struct SampleParams {
     pub temperature: f32,
     pub top_k: u32,
     pub top_p: f32,
+    /// Makes the tokens of the last [`PENALTY_WINDOW`] less likely (1.0 = off; 1.1 is
+    /// a common choice). Applies to greedy picks too.
+    pub repeat_penalty: f32,
 }
 
 impl SampleParams {
@@ -23,7 +28,39 @@ impl SampleParams {
         temperature: 0.0,
         top_k: 0,
         top_p: 1.0,
+        repeat_penalty: 1.0,
     };
+}
+
+/// How many of the latest tokens (prompt and generated) the repetition penalty looks at
+/// (llama.cpp's `repeat_last_n` default).
+pub const PENALTY_WINDOW: usize = 64;
+
+/// The distinct ids among the last [`PENALTY_WINDOW`] of `ids`, each once, in order of
+/// first appearance: what [`penalize`] and the GPU sampler penalize.
+pub fn penalty_window(ids: &[u32]) -> Vec<u32> {
+    let tail = &ids[ids.len().saturating_sub(PENALTY_WINDOW)..];
+    let mut out: Vec<u32> = Vec::with_capacity(tail.len());
+    for &id in tail {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// The repetition penalty of CTRL (Keskar et al., 2019), as Hugging Face and llama.cpp
+/// apply it: each distinct id of `window` has its logit divided by `penalty` when positive
+/// and multiplied by it when not, once however often it appeared.
+pub fn penalize(logits: &mut [f32], window: &[u32], penalty: f32) {
+    if penalty == 1.0 {
+        return;
+    }
+    for &id in window {
+        if let Some(l) = logits.get_mut(id as usize) {
+            *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
+        }
+    }
 }
 
 /// The sampled token id; `u` is a uniform random number in [0, 1).

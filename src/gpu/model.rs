@@ -70,6 +70,8 @@ pub struct Io {
     /// The sampled id, then (while capturing) the top-k row of the same logits.
     readback: wgpu::Buffer,
     sample_params: wgpu::Buffer,
+    /// The distinct recent ids the repetition penalty applies to (`sample::recent_words`).
+    recent: wgpu::Buffer,
     sample: Kernel,
     sample_bind: wgpu::BindGroup,
     top_k: Kernel,
@@ -88,8 +90,9 @@ impl Io {
             "sample params",
             &sample::Params::new(vocab as u32, SampleParams::GREEDY),
         );
+        let recent = gpu.storage("recent", sample::RECENT_BYTES)?;
         let sample = sample::kernel(gpu).await?;
-        let sample_bind = sample.bind(gpu, &[&sample_params, &step, &logits, &sampled]);
+        let sample_bind = sample.bind(gpu, &[&sample_params, &step, &logits, &sampled, &recent]);
         let top_k = top_k::kernel(gpu).await?;
         let top_k_params = gpu.uniform(
             "top_k params",
@@ -111,6 +114,7 @@ impl Io {
             logits,
             sampled,
             sample_params,
+            recent,
             sample,
             sample_bind,
             top_k,
@@ -414,6 +418,14 @@ impl GpuModel {
             self.pass(gpu, chunk.len(), last.then_some((s, u)));
         }
         self.read_sampled(gpu).await
+    }
+
+    /// The ids the repetition penalty applies to in the next passes
+    /// ([`crate::cpu::penalty_window`] of the sequence so far).
+    pub fn set_penalty_window(&self, gpu: &Gpu, window: &[u32]) {
+        let words = sample::recent_words(window);
+        gpu.queue
+            .write_buffer(&self.io.recent, 0, bytemuck::cast_slice(&words));
     }
 
     /// Runs the token the sampler picked last (still on the GPU) and samples the next one:

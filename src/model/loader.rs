@@ -18,6 +18,8 @@ pub struct ModelFiles<'a> {
     pub merges_txt: Option<&'a str>,
     /// `tokenizer_config.json`: the chat template, if the model has one.
     pub tokenizer_config_json: Option<&'a str>,
+    /// `generation_config.json`: the sampling its makers recommend, if it says.
+    pub generation_config_json: Option<&'a str>,
 }
 
 /// The weights of one of the architectures Lantern runs.
@@ -77,6 +79,14 @@ impl Weights {
             Weights::Llama(w) => w.config.arch.title(),
         }
     }
+
+    /// As GGUF's `general.architecture` names it: "gpt2", "llama", "qwen2", "gemma3".
+    pub fn arch_key(&self) -> &'static str {
+        match self {
+            Weights::Gpt2(_) => "gpt2",
+            Weights::Llama(w) => w.config.arch.name(),
+        }
+    }
 }
 
 /// A model ready to upload: weights, tokenizer, the ids that end a text, the chat template.
@@ -91,6 +101,11 @@ pub struct LoadedModel {
     /// [`ChatTemplate::fallback`].
     pub chat_template: Option<ChatTemplate>,
     fallback_template: ChatTemplate,
+    /// What the file calls the model (GGUF's `general.name`, config.json's `_name_or_path`);
+    /// may be empty. [`crate::defaults`] picks the model family's sampling by it.
+    pub name: String,
+    /// `generation_config.json`, when the checkpoint has one.
+    pub generation_config: Option<Value>,
 }
 
 /// Texts of tokens that end a text or a turn in common models.
@@ -218,6 +233,15 @@ impl LoadedModel {
             }
             None => None,
         };
+        let name = obj
+            .get("_name_or_path")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        // A malformed generation config only loses its advice, not the model.
+        let generation_config = f
+            .generation_config_json
+            .and_then(|t| serde_json::from_str(t).ok());
         Ok(Self {
             stop_ids: stop_ids(&tokenizer, eos),
             bos: None,
@@ -225,6 +249,8 @@ impl LoadedModel {
             tokenizer,
             chat_template,
             fallback_template: ChatTemplate::fallback(""),
+            name,
+            generation_config,
         })
     }
 
@@ -262,6 +288,12 @@ impl LoadedModel {
             weights,
             tokenizer,
             chat_template,
+            name: g
+                .get("general.name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            generation_config: None,
         })
     }
 
@@ -323,6 +355,7 @@ impl LoadedModel {
             read("merges.txt")?,
             read("tokenizer_config.json")?,
         );
+        let generation_config_json = read("generation_config.json")?;
         Self::from_files(&ModelFiles {
             config_json: &config_json,
             safetensors: &map,
@@ -330,6 +363,7 @@ impl LoadedModel {
             vocab_json: vocab_json.as_deref(),
             merges_txt: merges_txt.as_deref(),
             tokenizer_config_json: tokenizer_config_json.as_deref(),
+            generation_config_json: generation_config_json.as_deref(),
         })
     }
 }

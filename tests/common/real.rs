@@ -13,6 +13,7 @@ pub const GREEDY: SampleParams = SampleParams {
     temperature: 0.0,
     top_k: 0,
     top_p: 1.0,
+    repeat_penalty: 1.0,
 };
 
 #[derive(Deserialize)]
