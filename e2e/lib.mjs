@@ -172,10 +172,11 @@ export async function usage(page) {
   return Number(await byId(page, 'storage-estimate').getAttribute('data-usage'));
 }
 
-/** The conversation on screen: [[role, text], …]. */
+/** The conversation on screen: [[role, text], …], each text as written (an answer's
+ * Markdown source, not what it renders to). */
 export async function chatOnScreen(page) {
   return page.locator('[data-testid="chat-log"] [data-role]').evaluateAll((els) =>
-    els.map((el) => [el.dataset.role, el.querySelector('.text').textContent]));
+    els.map((el) => [el.dataset.role, el.dataset.text]));
 }
 
 /** The saved conversations as the sidebar lists them: [{id, title, count}]. */
@@ -193,5 +194,83 @@ export async function chatTurn(page, text, maxTokens = 4) {
   await byId(page, 'chat-send').click();
   await page.waitForFunction(() => document.querySelector('[data-testid="chat-log"]')?.dataset.busy === 'false'
     && document.querySelector('[data-testid="chat-log"] [data-role="assistant"]'), null, { timeout: SLOW, polling: 250 });
-  return page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last().textContent();
+  return page.locator('[data-testid="chat-log"] [data-role="assistant"]').last().getAttribute('data-text');
 }
+
+// --- a GGUF's metadata, rewritten (the tensors' bytes stay as they are) --------------------
+
+const SIZES = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+
+/** The metadata of GGUF `bytes` as [{key, type, value}] (strings decoded, arrays as
+ * {elem, items}, other values as raw bytes), and where the tensor infos and data lie. */
+export function readGguf(bytes) {
+  let pos = 24;
+  const u32 = () => { const v = bytes.readUInt32LE(pos); pos += 4; return v; };
+  const u64 = () => { const v = Number(bytes.readBigUInt64LE(pos)); pos += 8; return v; };
+  const str = () => { const n = u64(); const s = bytes.toString('utf8', pos, pos + n); pos += n; return s; };
+  const value = (type) => {
+    if (type === 8) return str();
+    if (type === 9) {
+      const elem = u32();
+      const n = u64();
+      return { elem, items: Array.from({ length: n }, () => value(elem)) };
+    }
+    const raw = bytes.subarray(pos, pos + SIZES[type]);
+    pos += SIZES[type];
+    return raw;
+  };
+  const nTensors = Number(bytes.readBigUInt64LE(8));
+  const nKv = Number(bytes.readBigUInt64LE(16));
+  const meta = [];
+  for (let i = 0; i < nKv; i++) {
+    const key = str();
+    const type = u32();
+    meta.push({ key, type, value: value(type) });
+  }
+  const infosStart = pos;
+  for (let i = 0; i < nTensors; i++) {
+    str();
+    const dims = u32();
+    pos += 8 * dims + 12;
+  }
+  return { meta, nTensors, infos: bytes.subarray(infosStart, pos), data: bytes.subarray(pos + (-pos & 31)) };
+}
+
+export function writeGguf({ meta, nTensors, infos, data }) {
+  const parts = [];
+  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); parts.push(b); };
+  const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); parts.push(b); };
+  const str = (s) => { const b = Buffer.from(s, 'utf8'); u64(b.length); parts.push(b); };
+  const value = (type, v) => {
+    if (type === 8) str(v);
+    else if (type === 9) { u32(v.elem); u64(v.items.length); v.items.forEach((x) => value(v.elem, x)); }
+    else parts.push(v);
+  };
+  parts.push(Buffer.from('GGUF'));
+  u32(3); u64(nTensors); u64(meta.length);
+  for (const { key, type, value: v } of meta) { str(key); u32(type); value(type, v); }
+  parts.push(infos);
+  const head = Buffer.concat(parts);
+  return Buffer.concat([head, Buffer.alloc(-head.length & 31), data]);
+}
+
+/** GGUF `bytes` (read) with tokens respelled: `spellings` maps ids to new texts. The merges
+ * that made or used an old spelling are dropped; the weights are untouched, so the model picks
+ * the same ids, which now read as the new texts. */
+export function respelled(bytes, spellings) {
+  const g = readGguf(bytes);
+  const get = (key) => g.meta.find((m) => m.key === key);
+  const tokens = get('tokenizer.ggml.tokens').value.items;
+  const old = new Set();
+  for (const [id, text] of spellings) {
+    old.add(tokens[id]);
+    tokens[id] = text;
+  }
+  const merges = get('tokenizer.ggml.merges').value;
+  merges.items = merges.items.filter((m) => {
+    const [a, b] = m.split(' ');
+    return !old.has(a) && !old.has(b) && !old.has(a + b);
+  });
+  return g;
+}
+

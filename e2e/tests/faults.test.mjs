@@ -8,85 +8,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ROOT, SLOW, byId, chatOnScreen, chatTurn, launch, open, savedChats, screenshot, serve, storedModels,
-  waitIdle, waitReady,
+  ROOT, SLOW, byId, chatOnScreen, chatTurn, launch, open, respelled, savedChats, screenshot, serve,
+  storedModels, waitIdle, waitReady, writeGguf,
 } from '../lib.mjs';
 
 const FIXTURE = 'tests/fixtures/qwen2-tiny/model.gguf';
 const READY = /model\.gguf · ready$/;
 const PAYLOAD = '<img src=x onerror="window.__pwned = true">';
 
-// --- a GGUF's metadata, rewritten (the tensors' bytes stay as they are) --------------------
-
-const SIZES = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-
-/** The metadata of GGUF `bytes` as [{key, type, value}] (strings decoded, arrays as
- * {elem, items}, other values as raw bytes), and where the tensor infos and data lie. */
-function readGguf(bytes) {
-  let pos = 24;
-  const u32 = () => { const v = bytes.readUInt32LE(pos); pos += 4; return v; };
-  const u64 = () => { const v = Number(bytes.readBigUInt64LE(pos)); pos += 8; return v; };
-  const str = () => { const n = u64(); const s = bytes.toString('utf8', pos, pos + n); pos += n; return s; };
-  const value = (type) => {
-    if (type === 8) return str();
-    if (type === 9) {
-      const elem = u32();
-      const n = u64();
-      return { elem, items: Array.from({ length: n }, () => value(elem)) };
-    }
-    const raw = bytes.subarray(pos, pos + SIZES[type]);
-    pos += SIZES[type];
-    return raw;
-  };
-  const nTensors = Number(bytes.readBigUInt64LE(8));
-  const nKv = Number(bytes.readBigUInt64LE(16));
-  const meta = [];
-  for (let i = 0; i < nKv; i++) {
-    const key = str();
-    const type = u32();
-    meta.push({ key, type, value: value(type) });
-  }
-  const infosStart = pos;
-  for (let i = 0; i < nTensors; i++) {
-    str();
-    const dims = u32();
-    pos += 8 * dims + 12;
-  }
-  return { meta, nTensors, infos: bytes.subarray(infosStart, pos), data: bytes.subarray(pos + (-pos & 31)) };
-}
-
-function writeGguf({ meta, nTensors, infos, data }) {
-  const parts = [];
-  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); parts.push(b); };
-  const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); parts.push(b); };
-  const str = (s) => { const b = Buffer.from(s, 'utf8'); u64(b.length); parts.push(b); };
-  const value = (type, v) => {
-    if (type === 8) str(v);
-    else if (type === 9) { u32(v.elem); u64(v.items.length); v.items.forEach((x) => value(v.elem, x)); }
-    else parts.push(v);
-  };
-  parts.push(Buffer.from('GGUF'));
-  u32(3); u64(nTensors); u64(meta.length);
-  for (const { key, type, value: v } of meta) { str(key); u32(type); value(type, v); }
-  parts.push(infos);
-  const head = Buffer.concat(parts);
-  return Buffer.concat([head, Buffer.alloc(-head.length & 31), data]);
-}
-
-/** The fixture with token `id` spelled `text` (the merges that made or used the old spelling
- * dropped),
- * and `text` in its name and chat template. */
+/** The fixture with token `id` spelled `text`, and `text` in its name and chat template. */
 function hostileModel(id, text) {
-  const g = readGguf(readFileSync(join(ROOT, FIXTURE)));
+  const g = respelled(readFileSync(join(ROOT, FIXTURE)), new Map([[id, text]]));
   const get = (key) => g.meta.find((m) => m.key === key);
-  const tokens = get('tokenizer.ggml.tokens').value.items;
-  const old = tokens[id];
-  tokens[id] = text;
-  const merges = get('tokenizer.ggml.merges').value;
-  merges.items = merges.items.filter((m) => {
-    const [a, b] = m.split(' ');
-    return a !== old && b !== old && a + b !== old;
-  });
   get('general.name').value = text;
   get('tokenizer.chat_template').value = `${text}${get('tokenizer.chat_template').value}`;
   return writeGguf(g);
@@ -193,7 +126,7 @@ describe('the page under faults', { timeout: 4 * SLOW }, () => {
     await byId(page, 'max-tokens-input').fill('60');
     await byId(page, 'chat-input').fill('Tell me everything');
     await byId(page, 'chat-send').click();
-    const answer = page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last();
+    const answer = page.locator('[data-testid="chat-log"] [data-role="assistant"]').last();
     await page.waitForFunction(() => {
       const log = document.querySelector('[data-testid="chat-log"]');
       const texts = log?.querySelectorAll('[data-role="assistant"] .text');
@@ -204,7 +137,7 @@ describe('the page under faults', { timeout: 4 * SLOW }, () => {
     await byId(page, 'device-lost').waitFor({ timeout: SLOW });
     await waitIdle(page, 'chat-log');
     const lost = await byId(page, 'device-lost').textContent();
-    console.log(`lost: ${lost}; answer so far ${JSON.stringify(await answer.textContent())}`);
+    console.log(`lost: ${lost}; answer so far ${JSON.stringify(await answer.getAttribute('data-text'))}`);
     // Its own message: the failed read that followed the loss adds no second banner.
     assert.equal(await byId(page, 'error').count(), 0);
     const chat = await chatOnScreen(page);

@@ -98,13 +98,13 @@ describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => 
     await byId(page, 'max-tokens-input').fill('40');
     await byId(page, 'chat-input').fill('Tell me a short story about a lantern.');
     await byId(page, 'chat-send').click();
-    const answer = page.locator('[data-testid="chat-log"] [data-role="assistant"] .text').last();
+    const answer = page.locator('[data-testid="chat-log"] [data-role="assistant"]').last();
     // At least two saves' worth of pieces (a save every 4).
     await page.waitForFunction(() => {
       const t = [...document.querySelectorAll('[data-testid="chat-log"] [data-role="assistant"] .text')].at(-1);
       return t && t.textContent.split(' ').length >= 9;
     }, null, { timeout: SLOW, polling: 100 });
-    const before = await answer.textContent();
+    const before = await answer.getAttribute('data-text');
     await page.reload();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="chat-log"] [data-role]').length === 2);
     const [[, question], [, restored]] = await chatOnScreen(page);

@@ -6,7 +6,6 @@
 //! that changed (`Chat::prompt`).
 
 use super::AppState;
-use super::engine::CONTEXT;
 use super::generate::{spawn_generation, stream};
 use super::{history, markdown, web};
 use crate::model::chat::Message;
@@ -27,15 +26,19 @@ pub struct Line {
 }
 
 impl Line {
-    pub fn new(role: &'static str, text: String) -> Self {
+    /// A line whose signals belong to the page (`AppState::root`), not to whatever component
+    /// is current: a handler of the line it replaces would otherwise take them with it.
+    pub fn new(state: AppState, role: &'static str, text: String) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        Self {
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
-            role,
-            text: RwSignal::new(text),
-            seed: RwSignal::new(0),
-            editing: RwSignal::new(false),
-        }
+        state.root.with_value(|root| {
+            root.with(|| Self {
+                id: NEXT.fetch_add(1, Ordering::Relaxed),
+                role,
+                text: RwSignal::new(text),
+                seed: RwSignal::new(0),
+                editing: RwSignal::new(false),
+            })
+        })
     }
 }
 
@@ -48,9 +51,9 @@ fn turns(lines: &[Line]) -> Vec<Message> {
         .collect()
 }
 
-/// Tokens the answer may take, as the prompt leaves room for.
-fn room(state: AppState) -> usize {
-    state.settings.get_untracked().max_tokens.min(CONTEXT / 2)
+/// Tokens the answer may take, as the prompt leaves room for in a context of `context`.
+fn room(max_tokens: usize, context: usize) -> usize {
+    max_tokens.min(context / 2)
 }
 
 /// Counts the conversation's tokens as the model reads it (when no task holds the model).
@@ -68,7 +71,8 @@ pub fn count_tokens(state: AppState) {
         &state.chat_system.get_untracked(),
         state.chat_log.with_untracked(|l| turns(l)),
     );
-    state.chat_tokens.set(chat.token_count(&e.loaded).ok());
+    let n = chat.token_count(&e.loaded).ok();
+    state.chat_tokens.set(n.map(|n| (n, e.model.context)));
 }
 
 /// Answers the conversation `before` (its last line the user's question) in a new line,
@@ -77,7 +81,7 @@ fn answer(state: AppState, before: Vec<Line>, seed: u64) {
     if state.busy.get_untracked() || !state.ready() {
         return;
     }
-    let reply = Line::new("assistant", String::new());
+    let reply = Line::new(state, "assistant", String::new());
     reply.seed.set(seed);
     let messages = turns(&before);
     state.chat_log.set([before, vec![reply.clone()]].concat());
@@ -94,10 +98,15 @@ fn answer(state: AppState, before: Vec<Line>, seed: u64) {
             |e| {
                 let mut chat = chat.borrow_mut();
                 chat.set_turns(&system, messages);
-                chat.prompt(&e.loaded, e.model.context, room(state))
+                let max_tokens = state.settings.get_untracked().max_tokens;
+                chat.prompt(
+                    &e.loaded,
+                    e.model.context,
+                    room(max_tokens, e.model.context),
+                )
             },
             |piece, _| {
-                reply.text.update(|t| t.push_str(piece));
+                reply.text.try_update(|t| t.push_str(piece));
                 pieces += 1;
                 if pieces % history::SAVE_EVERY == 0 {
                     history::save(state, false);
@@ -137,8 +146,11 @@ fn copy(state: AppState, text: String, done: Option<RwSignal<bool>>) {
             Ok(()) => {
                 if let Some(done) = done {
                     done.set(true);
+                    // The message may be gone by then (a new chat): no signal to set.
                     set_timeout(
-                        move || done.set(false),
+                        move || {
+                            done.try_set(false);
+                        },
                         std::time::Duration::from_millis(1500),
                     );
                 }
@@ -212,7 +224,7 @@ fn ChatMessage(line: Line, last: Signal<bool>) -> impl IntoView {
             return;
         }
         let mut before = state.chat_log.with_untracked(|l| l[..at].to_vec());
-        before.push(Line::new("user", text));
+        before.push(Line::new(state, "user", text));
         answer(state, before, state.settings.get_untracked().seed);
     };
     let text_for_copy = line.text;
@@ -273,19 +285,19 @@ fn ChatMessage(line: Line, last: Signal<bool>) -> impl IntoView {
 fn TokenCount() -> impl IntoView {
     let state = expect_context::<AppState>();
     let near = move || {
-        let n = state.chat_tokens.get()?;
-        let room = state.settings.get().max_tokens.min(CONTEXT / 2);
-        (n + room > CONTEXT).then_some((n, room))
+        let (n, context) = state.chat_tokens.get()?;
+        let room = room(state.settings.get().max_tokens, context);
+        (n + room > context).then_some((n, context, room))
     };
     view! {
         <p class="muted token-count" data-testid="token-count"
-            data-tokens=move || state.chat_tokens.get().map(|n| n.to_string()).unwrap_or_default()>
-            {move || state.chat_tokens.get().map(|n| format!("{n} of {CONTEXT} tokens of context"))}
+            data-tokens=move || state.chat_tokens.get().map(|(n, _)| n.to_string()).unwrap_or_default()>
+            {move || state.chat_tokens.get().map(|(n, c)| format!("{n} of {c} tokens of context"))}
         </p>
         <Show when=move || near().is_some()>
             <p class="warning" data-testid="context-warning">
-                {move || near().map(|(n, room)| format!(
-                    "This conversation takes {n} of the {CONTEXT} tokens of context, and an answer \
+                {move || near().map(|(n, context, room)| format!(
+                    "This conversation takes {n} of the {context} tokens of context, and an answer \
                      may take {room} more: the next answer will drop the oldest turns from what the \
                      model reads (they stay on screen). Start a new chat to begin afresh, or lower \
                      Max new tokens."))}
@@ -313,7 +325,7 @@ pub fn ChatPanel() -> impl IntoView {
         }
         input.set(String::new());
         let mut before = state.chat_log.get_untracked();
-        before.push(Line::new("user", text));
+        before.push(Line::new(state, "user", text));
         answer(state, before, state.settings.get_untracked().seed);
     };
     let new_chat = move |_| {

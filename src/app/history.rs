@@ -166,7 +166,7 @@ pub async fn open(state: AppState, id: &str) -> Result<(), String> {
             } else {
                 "assistant"
             };
-            Line::new(role, m.text.clone())
+            Line::new(state, role, m.text.clone())
         })
         .collect();
     state.chat_log.set(lines);

@@ -140,10 +140,14 @@ pub struct AppState {
     /// Where the sampling defaults came from ("SmolLM2's model card: …"); changes when a
     /// model loads, which sets the inputs again.
     pub settings_source: RwSignal<String>,
+    /// The page's own reactive owner (it lives as long as the page): the chat's lines are
+    /// made under it, so that a line made in a handler of a line being replaced (Regenerate,
+    /// Edit) is not dropped with that line.
+    pub root: StoredValue<Owner>,
     /// The conversation's system prompt (saved with it).
     pub chat_system: RwSignal<String>,
-    /// Tokens of the conversation as the model reads it, once counted.
-    pub chat_tokens: RwSignal<Option<usize>>,
+    /// Tokens of the conversation as the model reads it, once counted, and the context.
+    pub chat_tokens: RwSignal<Option<(usize, usize)>>,
 }
 
 impl AppState {
@@ -183,6 +187,7 @@ impl AppState {
             chats: RwSignal::new(Vec::new()),
             settings: RwSignal::new(Settings::default()),
             settings_source: RwSignal::new(String::new()),
+            root: StoredValue::new(Owner::current().expect("made inside the app")),
             chat_system: RwSignal::new(crate::defaults::SYSTEM_PROMPT.to_string()),
             chat_tokens: RwSignal::new(None),
             stored: RwSignal::new(Vec::new()),

@@ -77,6 +77,7 @@ pub fn PredictionView() -> impl IntoView {
                         class:focus=move || picked() == Some(i)
                         data-testid=format!("viz-pred-token-{i}")
                         data-prob=t.prob.map(|p| p.to_string())
+                        data-id=t.id.to_string()
                         on:click=move |_| state.viz_pick.set(Some(i))>{t.text.clone()}</span>
                 }
             }).collect_view()}
