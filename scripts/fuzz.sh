@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-600}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(gguf safetensors tokenizer chat_template gguf_roundtrip)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(gguf safetensors tokenizer chat_template gguf_roundtrip markdown)
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 python3 scripts/make_fuzz_corpus.py

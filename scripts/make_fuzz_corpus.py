@@ -11,6 +11,7 @@ test fixtures: small valid files of each kind, in the layouts fuzz/src/lib.rs re
 - tokenizer: every tokenizer.json and vocab.json + merges.txt of the fixtures, each with
   texts from tests/data/tokenizer_corpus.json.
 - chat_template: the fixtures' templates, Lantern's fallback, with a conversation.
+- markdown: answers in Markdown (every construct the page renders, raw HTML, bad links).
 - gguf_roundtrip: a few structured inputs (arbitrary bytes: any seed will do).
 
 Weights are bytes below 0x40 in every position: finite in every format, so the loaders get
@@ -285,6 +286,23 @@ def chat_seeds(out):
     return [t for _, t in found]
 
 
+def markdown_seeds(out):
+    docs = [
+        "Hello **bold** and *em* with `code`.\n\n- one\n- two\n\n1. first\n2. second\n",
+        "| a | b |\n|:--|--:|\n| 1 | 2 |\n",
+        "```rust\nfn main() {}\n```\n\n```\nunclosed",
+        "> quote\n>\n> more\n\n---\n\n# Title\n\n## Sub\n",
+        "<img src=x onerror=alert(1)> <script>alert(2)</script>\n\n<div onclick=\"x()\">block</div>",
+        "[ok](https://example.com) [js](javascript:alert(1)) ![img](https://x/p.png) <https://auto.link>",
+        "- [x] done\n- [ ] todo\n\n~~strike~~ a^sup^ ~sub~ [^1]\n\n[^1]: note",
+        "    indented code\n\n*a **b *c* d** e*\n\\*escaped\\*",
+    ]
+    for i, d in enumerate(docs):
+        with open(os.path.join(out, f"doc-{i}.md"), "w") as f:
+            f.write(d)
+    return docs
+
+
 def roundtrip_seeds(out):
     for i in range(8):
         with open(os.path.join(out, f"random-{i}.bin"), "wb") as f:
@@ -306,7 +324,7 @@ def main():
     shutil.rmtree(SEEDS, ignore_errors=True)
     os.makedirs(DICTS, exist_ok=True)
     dirs = {t: os.path.join(SEEDS, t) for t in ["gguf", "safetensors", "tokenizer", "chat_template",
-                                                 "gguf_roundtrip"]}
+                                                 "gguf_roundtrip", "markdown"]}
     for d in dirs.values():
         os.makedirs(d)
     gguf_names = gguf_seeds(dirs["gguf"])
@@ -314,6 +332,10 @@ def main():
     n_tok = tokenizer_seeds(dirs["tokenizer"])
     chat = chat_seeds(dirs["chat_template"])
     roundtrip_seeds(dirs["gguf_roundtrip"])
+    markdown_seeds(dirs["markdown"])
+    write_dict("markdown", ["**", "*", "_", "`", "```", "~~~", "~~", "[", "](", ")", "![", "<", ">", "|", "|---|",
+                            "- ", "1. ", "# ", "> ", "\n\n", "    ", "[^", "]:", "- [x] ", "http://", "https://",
+                            "javascript:", "<img ", "<script>", "&amp;", "&#x3c;", "\\"])
     write_dict("gguf", gguf_names + ["GGUF", "\x03\x00\x00\x00", "general.alignment", "tokenizer.ggml.pre",
                                      "tokenizer.ggml.model", "llama-bpe", "qwen2", "gpt2", "llama", "gemma3",
                                      "qwen3", "\xff\xff\xff\xff\xff\xff\xff\xff", "\x00\x7c", "\x00\xfe"])

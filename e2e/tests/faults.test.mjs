@@ -154,6 +154,7 @@ describe('the page under faults', { timeout: 4 * SLOW }, () => {
     // The token the model gives first after this prompt, respelled as HTML.
     await byId(page, 'mode-generate').click();
     await byId(page, 'temperature-input').fill('0');
+    await byId(page, 'repeat-penalty-input').fill('1');
     await byId(page, 'max-tokens-input').fill('3');
     await byId(page, 'prompt-input').fill('The lantern');
     await byId(page, 'generate-button').click();
@@ -165,6 +166,9 @@ describe('the page under faults', { timeout: 4 * SLOW }, () => {
     });
     await waitReady(page, /onerror.*· ready$/);
     assert.match(await byId(page, 'model-status').textContent(), /<img src=x onerror="window.__pwned = true">\.gguf/);
+    // A new model brings its family's sampling defaults: greedy again, as the id was read.
+    await byId(page, 'temperature-input').fill('0');
+    await byId(page, 'repeat-penalty-input').fill('1');
     await byId(page, 'generate-button').click();
     await waitIdle(page, 'output');
     assert.match(await byId(page, 'output').textContent(), /<img src=x onerror="window\.__pwned = true">/);

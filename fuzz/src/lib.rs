@@ -325,3 +325,80 @@ fn same(a: &Value, b: &Value) -> bool {
         _ => a == b,
     }
 }
+
+/// Elements `lantern::markdown::render` may make; anything else came from the text.
+const MARKDOWN_TAGS: [&str; 29] = [
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "code",
+    "pre",
+    "div",
+    "span",
+    "button",
+    "ol",
+    "ul",
+    "li",
+    "table",
+    "thead",
+    "tr",
+    "th",
+    "td",
+    "em",
+    "strong",
+    "del",
+    "sup",
+    "sub",
+    "a",
+    "br",
+    "hr",
+];
+
+/// A model's answer rendered as Markdown, as the page shows it, at every length it streams
+/// through: no panic, only Lantern's own elements, links only to http(s), and all the text
+/// of a raw-HTML answer kept as text.
+pub fn markdown(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    // A few cut points, as pieces arrive (each a char boundary).
+    let cuts: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .step_by((text.len() / 4).max(1))
+        .chain([text.len()])
+        .collect();
+    for cut in cuts {
+        for node in lantern::markdown::render(&text[..cut]) {
+            for el in node.elements() {
+                let lantern::markdown::Node::Element { tag, attrs, .. } = el else {
+                    continue;
+                };
+                assert!(MARKDOWN_TAGS.contains(tag), "made <{tag}>");
+                for (name, value) in attrs {
+                    assert!(
+                        [
+                            "class",
+                            "title",
+                            "data-lang",
+                            "data-testid",
+                            "type",
+                            "start",
+                            "href",
+                            "target",
+                            "rel"
+                        ]
+                        .contains(name),
+                        "attribute {name}"
+                    );
+                    if *name == "href" {
+                        assert!(lantern::markdown::safe_link(value), "link to {value}");
+                    }
+                }
+            }
+        }
+    }
+}

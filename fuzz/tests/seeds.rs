@@ -49,6 +49,7 @@ fn safetensors_seeds_load_as_models() {
             vocab_json: Some(&lantern_fuzz::byte_vocab_json()),
             merges_txt: Some(""),
             tokenizer_config_json: None,
+            generation_config_json: None,
         };
         LoadedModel::from_files(&files).unwrap_or_else(|e| panic!("{name}: {e}"));
         lantern_fuzz::safetensors(&bytes);
@@ -83,5 +84,18 @@ fn tokenizer_seeds_load_and_round_trip() {
                 "{name}: a byte-level BPE that does not round-trip"
             );
         }
+    }
+}
+
+#[test]
+fn markdown_seeds_render_to_elements() {
+    for (name, bytes) in seeds("markdown") {
+        let text = String::from_utf8(bytes.clone()).expect("UTF-8");
+        let nodes = lantern::markdown::render(&text);
+        assert!(
+            nodes.iter().any(|n| !n.elements().is_empty()),
+            "{name}: no elements"
+        );
+        lantern_fuzz::markdown(&bytes);
     }
 }

@@ -140,6 +140,8 @@ pub struct AppState {
     /// Where the sampling defaults came from ("SmolLM2's model card: …"); changes when a
     /// model loads, which sets the inputs again.
     pub settings_source: RwSignal<String>,
+    /// The model whose defaults the settings took last.
+    defaults_of: StoredValue<Option<String>>,
     /// The page's own reactive owner (it lives as long as the page): the chat's lines are
     /// made under it, so that a line made in a handler of a line being replaced (Regenerate,
     /// Edit) is not dropped with that line.
@@ -187,6 +189,7 @@ impl AppState {
             chats: RwSignal::new(Vec::new()),
             settings: RwSignal::new(Settings::default()),
             settings_source: RwSignal::new(String::new()),
+            defaults_of: StoredValue::new(None),
             root: StoredValue::new(Owner::current().expect("made inside the app")),
             chat_system: RwSignal::new(crate::defaults::SYSTEM_PROMPT.to_string()),
             chat_tokens: RwSignal::new(None),
@@ -378,9 +381,14 @@ impl AppState {
         self.lens_pos.set(None);
         self.lens.set(None);
         self.device.set(Some(device::describe(&engine).await));
-        let (sample, from) = crate::defaults::sampling(&engine.loaded);
-        self.settings.update(|s| s.sample = sample);
-        self.settings_source.set(from);
+        // A new model brings its sampling defaults; the same one loaded again (after a lost
+        // device) keeps what the user set.
+        if self.defaults_of.get_value().as_deref() != Some(name.as_str()) {
+            let (sample, from) = crate::defaults::sampling(&engine.loaded);
+            self.settings.update(|s| s.sample = sample);
+            self.settings_source.set(from);
+            self.defaults_of.set_value(Some(name.clone()));
+        }
         *cell.borrow_mut() = Some(engine);
         chat::count_tokens(self);
         if from_store {
