@@ -107,13 +107,14 @@ pub fn family(m: &LoadedModel) -> Option<&'static Family> {
 
 /// The sampling settings for `m`, and where they come from (for the user to read).
 pub fn sampling(m: &LoadedModel) -> (SampleParams, String) {
-    let base = family(m).map_or(OTHER, |f| f.sample);
+    let family = family(m);
+    let base = family.map_or(OTHER, |f| f.sample);
     if let Some(config) = &m.generation_config
         && let Some(s) = from_generation_config(config, base)
     {
         return (s, "the model's generation_config.json".into());
     }
-    match family(m) {
+    match family {
         Some(f) => (f.sample, f.source.into()),
         None => (
             OTHER,

@@ -417,33 +417,25 @@ fn tokenize_reads_files_and_standard_input() {
     assert_eq!(ids(&out), m.encode_prompt(&big));
     assert!(ids(&out).len() > 5000);
 
-    let nul = "before\0after \0\0 end";
-    let (c, out, err) = lantern_with_stdin(
-        &[
+    let from_stdin = |input: &[u8]| {
+        let args = [
             "tokenize",
             "--model",
             dir.to_str().unwrap(),
             "--text-file",
             "-",
-        ],
-        nul.as_bytes(),
-    );
+        ];
+        lantern_with_stdin(&args, input)
+    };
+    let nul = "before\0after \0\0 end";
+    let (c, out, err) = from_stdin(nul.as_bytes());
     assert_eq!(c, 0, "{err}");
     let got = ids(&out);
     assert_eq!(got, m.encode_prompt(nul));
     assert_eq!(m.tokenizer.decode(&got), nul, "the NULs survive");
 
     // Not UTF-8: a runtime error that says where.
-    let (c, _, err) = lantern_with_stdin(
-        &[
-            "tokenize",
-            "--model",
-            dir.to_str().unwrap(),
-            "--text-file",
-            "-",
-        ],
-        b"ok \xff",
-    );
+    let (c, _, err) = from_stdin(b"ok \xff");
     assert!(
         c == 1 && err.contains("standard input is not UTF-8 text (invalid byte at offset 3)"),
         "{err}"
