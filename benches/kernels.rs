@@ -113,7 +113,8 @@ fn main() {
         }
         // Attention over 100 cached positions (+ T new), SmolLM2's heads.
         let k: Kernel =
-            pollster::block_on(gpu::attention::kernel(&gpu, 64, Default::default())).unwrap();
+            pollster::block_on(gpu::attention::kernel(&gpu, 64, Default::default(), false))
+                .unwrap();
         let params = gpu.uniform(
             "p",
             &gpu::attention::Params {
@@ -126,7 +127,8 @@ fn main() {
                 probs_rows: 0,
                 scale: 0.125,
                 window: 0,
-                _pad: [0; 3],
+                eps: 0.0,
+                _pad: [0; 2],
             },
         );
         let (q, kc, vc, out, probs) = (
@@ -136,7 +138,11 @@ fn main() {
             zeros(gpu::attention::partial_floats(t as usize * 9, 64) * 4),
             zeros(4),
         );
-        let bind = k.bind(&gpu, &[&params, &step, &q, &kc, &vc, &out, &probs]);
+        let (table, norm) = (zeros(16), zeros(16)); // placeholders: no q/k norms
+        let bind = k.bind(
+            &gpu,
+            &[&params, &step, &q, &kc, &vc, &out, &probs, &table, &norm],
+        );
         time(&gpu, &format!("attention T={t} (100 cached)"), 10, |pass| {
             gpu::attention::dispatch(&gpu, &k, pass, &bind, 9, t, 1)
         });

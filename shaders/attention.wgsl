@@ -12,6 +12,14 @@
 // While step.capture is set (one split), a third pass writes the probabilities p_j = e^(s_j − m) / l
 // to probs (zeros where the mask hides a key) for the attention visualization: row
 // pos0 + t of head h, for the first probs_rows positions.
+//
+// QK_NORM (Qwen 3, Gemma 3, which RMS-norm each q and k head before RoPE): the q/k/v layer
+// left q and k as they came out of the matrix, side by side in q ([T, q_width + kv_width]).
+// Each workgroup norms and rotates its query head itself; a key of this pass (j >= pos0) is
+// normed, rotated and rounded as the cache holds it wherever it is read, so that every
+// query sees the value later passes read from the cache; and the workgroup of split 0 of
+// each key head's first query head writes its query's own key to the cache. No workgroup
+// reads the cache at this pass's positions, so the writes race with no read.
 
 struct Params {
     n_head: u32,        // query heads
@@ -23,7 +31,7 @@ struct Params {
     probs_rows: u32,    // positions probs holds per head (0: no buffer to write)
     scale: f32,         // of q · k, e.g. 1 / sqrt(head_size)
     window: u32,        // keys a query sees, itself included (sliding window); 0: all
-    _pad1: u32,
+    eps: f32,           // QK_NORM: the heads' RMS norm epsilon
     _pad2: u32,
     _pad3: u32,
 }
@@ -39,15 +47,22 @@ struct Step {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> q: array<f32>;            // [T, q_stride]
-@group(0) @binding(3) var<storage, read> k_cache: array<u32>;      // [ctx, kv_stride] (KV_F16: f16 pairs)
+@group(0) @binding(3) var<storage, read_write> k_cache: array<u32>;  // [ctx, kv_stride] (KV_F16: f16 pairs)
 @group(0) @binding(4) var<storage, read> v_cache: array<u32>;      // [ctx, kv_stride] (KV_F16: f16 pairs)
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;    // [T, n_head, S, 2 + head_size]
 @group(0) @binding(6) var<storage, read_write> probs: array<f32>;  // [n_head, probs_rows, probs_stride]
+@group(0) @binding(7) var<storage, read> table: array<vec2f>;      // QK_NORM: [ctx, head_size / 2] (cos, sin)
+@group(0) @binding(8) var<storage, read> norm: array<f32>;         // QK_NORM: [2, head_size] q's gain, then k's
 
 // WG (reduce.wgsl): a power of two, >= head_size.
 override KV_F16: bool = true;
+override QK_NORM: bool = false;
 var<workgroup> q_sh: array<f32, 256>;
 var<workgroup> p_sh: array<f32, WG>;
+var<workgroup> kg_sh: array<f32, 256>;  // QK_NORM: the k heads' norm gain
+// QK_NORM: head_inv of this pass's keys pos0 + i (i <= t), each computed once per workgroup.
+const NEW_KEYS: u32 = 128u;
+var<workgroup> new_inv: array<f32, NEW_KEYS>;
 
 // Keys e and e + 1 (e even).
 fn key2(e: u32) -> vec2f {
@@ -57,14 +72,75 @@ fn key2(e: u32) -> vec2f {
     return vec2f(bitcast<f32>(k_cache[e]), bitcast<f32>(k_cache[e + 1u]));
 }
 
+// 1 / sqrt(mean(x²) + eps) of the head_size values of q from `row`, summed in order (the
+// same sum wherever a key of this pass is read or written).
+fn head_inv(row: u32) -> f32 {
+    var ss = 0.0;
+    for (var d = 0u; d < p.head_size; d++) {
+        ss += q[row + d] * q[row + d];
+    }
+    return inverseSqrt(ss / f32(p.head_size) + p.eps);
+}
+
+// Values d and d + 1 of the head of q from `row`, normed (inv, their gains g) and rotated
+// by position pos's angle d / 2.
+fn normed_pair(row: u32, d: u32, inv: f32, g: vec2f, pos: u32) -> vec2f {
+    let y = vec2f(q[row + d], q[row + d + 1u]) * inv * g;
+    let cs = table[pos * (p.head_size / 2u) + d / 2u];
+    return vec2f(y.x * cs.x - y.y * cs.y, y.x * cs.y + y.y * cs.x);
+}
+
+// QK_NORM: where the raw key (head kv_base / head_size) of position j >= pos0 lies in q.
+fn raw_key_row(j: u32, kv_base: u32) -> u32 {
+    return (j - step.pos0) * p.q_stride + p.n_head * p.head_size + kv_base;
+}
+
+// QK_NORM: head_inv of the raw key of position j >= pos0 (from new_inv where it is there:
+// the same value).
+fn key_inv(j: u32, kv_base: u32) -> f32 {
+    let i = j - step.pos0;
+    if (i < NEW_KEYS) {
+        return new_inv[i];
+    }
+    return head_inv(raw_key_row(j, kv_base));
+}
+
 fn score(j: u32, kv_base: u32) -> f32 {
     var s = 0.0;
+    if (QK_NORM && j >= step.pos0) {
+        let row = raw_key_row(j, kv_base);
+        let inv = key_inv(j, kv_base);
+        for (var d = 0u; d < p.head_size; d += 2u) {
+            var k = normed_pair(row, d, inv, vec2f(kg_sh[d], kg_sh[d + 1u]), j);
+            if (KV_F16) {
+                k = unpack2x16float(pack2x16float(k));  // as the cache will hold it
+            }
+            s += q_sh[d] * k.x + q_sh[d + 1u] * k.y;
+        }
+        return s * p.scale;
+    }
     let row = j * p.kv_stride + kv_base;
     for (var d = 0u; d < p.head_size; d += 2u) {
         let k = key2(row + d);
         s += q_sh[d] * k.x + q_sh[d + 1u] * k.y;
     }
     return s * p.scale;
+}
+
+// QK_NORM: the key of position pos (a token of this pass) normed, rotated, into the cache.
+fn store_key(pos: u32, kv_base: u32, tid: u32) {
+    let row = raw_key_row(pos, kv_base);
+    let inv = key_inv(pos, kv_base);
+    for (var d = 2u * tid; d < p.head_size; d += 2u * WG) {
+        let k = normed_pair(row, d, inv, vec2f(kg_sh[d], kg_sh[d + 1u]), pos);
+        let e = pos * p.kv_stride + kv_base + d;
+        if (KV_F16) {
+            k_cache[e / 2u] = pack2x16float(k);
+        } else {
+            k_cache[e] = bitcast<u32>(k.x);
+            k_cache[e + 1u] = bitcast<u32>(k.y);
+        }
+    }
 }
 
 fn value(j: u32, kv_base: u32, d: u32) -> f32 {
@@ -89,10 +165,33 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     let j_begin = min(first + split * per, n_seen);
     let j_end = min(j_begin + per, n_seen);
 
-    for (var d = tid; d < hs; d += WG) {
-        q_sh[d] = q[t * p.q_stride + h * hs + d];
+    let q_row = t * p.q_stride + h * hs;
+    if (QK_NORM) {
+        var ss = 0.0;
+        for (var d = tid; d < hs; d += WG) {
+            ss += q[q_row + d] * q[q_row + d];
+        }
+        let inv = inverseSqrt(reduce_sum(tid, ss) / f32(hs) + p.eps);
+        for (var d = 2u * tid; d < hs; d += 2u * WG) {
+            let r = normed_pair(q_row, d, inv, vec2f(norm[d], norm[d + 1u]), step.pos0 + t);
+            q_sh[d] = r.x;
+            q_sh[d + 1u] = r.y;
+        }
+        for (var d = tid; d < hs; d += WG) {
+            kg_sh[d] = norm[hs + d];
+        }
+        for (var i = tid; i <= t && i < NEW_KEYS; i += WG) {
+            new_inv[i] = head_inv(raw_key_row(step.pos0 + i, kv_base));
+        }
+    } else {
+        for (var d = tid; d < hs; d += WG) {
+            q_sh[d] = q[q_row + d];
+        }
     }
     workgroupBarrier();
+    if (QK_NORM && split == 0u && h % (p.n_head / p.n_kv_head) == 0u) {
+        store_key(step.pos0 + t, kv_base, tid);
+    }
 
     // Pass 1: the largest score, subtracted before exp so that exp never overflows.
     var m = -3.0e38;

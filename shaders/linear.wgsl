@@ -10,6 +10,14 @@
 //   3  attention   x holds attention.wgsl's partials [T, n_head, S, 2 + head_size]; the
 //                  splits of each head are combined as they are read:
 //                  M = max_s m_s,  out = Σ_s e^(m_s − M) · o_s / Σ_s e^(m_s − M) · l_s
+//   4  post norm   Gemma's norms after a sublayer, resolved by the layer that reads the
+//                  residual stream next: x holds the stream's rows at x_at and the
+//                  sublayer's output y at y_at (y_at = NONE: no sublayer before), and the
+//                  layer reads the RMS norm (gain norm[0 .. K]) of
+//                    h = x + y / sqrt(mean(y²) + eps) · g     g: norm[K + t · post_stride ..]
+//                  The workgroups of the first outputs also write h to the rows at out_at
+//                  (unless NONE): the stream for the layers after (no one reads there in
+//                  this dispatch, so it races with no read).
 // A layer may be dispatched in parts (runs of rows in one format and one binding): w then
 // holds rows row0 .. row0 + N of the layer's out_n, and the epilogue writes those.
 // EPILOGUE (what becomes of y; an "output" may need two rows of w):
@@ -35,6 +43,10 @@ struct Params {
     rope: u32,       // QKV: 1 to rotate q and k, 2 to leave them raw in out
     row0: u32,       // w holds rows row0 .. row0 + N of the layer (a layer in parts: formats, bindings)
     out_n: u32,      // the layer's rows (out's row stride)
+    x_at: u32,       // INPUT = 4: where in x the stream's rows are, the sublayer's output,
+    y_at: u32,       // and where the resolved stream goes (NONE: nowhere)
+    out_at: u32,
+    post_stride: u32,  // INPUT = 4: 0 (one post-norm gain), or K (one per row: the logit lens)
     _pad0: u32,
     _pad1: u32,
 }
@@ -49,7 +61,7 @@ struct Step {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<uniform> step: Step;
-@group(0) @binding(2) var<storage, read> x: array<f32>;              // [T, K] (INPUT = 3: partials)
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;        // [T, K] (INPUT = 3: partials; 4: stream)
 @group(0) @binding(4) var<storage, read> bias: array<f32>;           // [N]
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;      // [T, outputs]
 @group(0) @binding(6) var<storage, read> norm: array<f32>;           // [K] g (layer norm: then [K] b)
@@ -63,9 +75,13 @@ override EPILOGUE: u32 = 0u;
 // feature needed), or f32 bits.
 override KV_F16: bool = true;
 const ATTENTION: u32 = 3u;
+const POST_NORM: u32 = 4u;
+const NONE: u32 = 0xffffffffu;
 
-// INPUT = 3: a workgroup may first combine the attention of its one token into staged
-// (matvec.wgsl does, with STAGE = 2048 when K fits; matmul.wgsl reads the partials).
+// INPUT = 3 and 4: a workgroup of one token may first put the input of the layer, combined
+// or resolved and normed, into staged (matvec.wgsl does, with STAGE = 2048 when K fits:
+// each value is then computed once per workgroup, not once per use; matmul.wgsl, whose
+// workgroups take many tokens, has STAGE = 1 and reads x).
 override STAGE: u32 = 1u;
 var<workgroup> staged: array<f32, STAGE>;
 const RESIDUAL: u32 = 1u;
@@ -112,27 +128,79 @@ fn attention_at(t: u32, k: u32) -> f32 {
     return o / l;
 }
 
-// Token 0's attention into `staged`, when it fits: every invocation of the workgroup calls it.
-fn stage_attention(tid: u32, n_threads: u32) {
-    if (INPUT != ATTENTION || STAGE < p.k) {
+// Whether x4 reads `staged` (INPUT = 3 and 4 in matvec, where K fits).
+fn is_staged() -> bool {
+    return (INPUT == ATTENTION || INPUT == POST_NORM) && STAGE >= p.k;
+}
+
+// INPUT = 4: value k of the residual stream's row t after the sublayer (inv_y: the
+// 1 / sqrt(mean(y²) + eps) of y's row t).
+fn resolved(t: u32, k: u32, inv_y: f32) -> f32 {
+    var h = x[p.x_at + t * p.k + k];
+    if (p.y_at != NONE) {
+        h += x[p.y_at + t * p.k + k] * inv_y * norm[p.k + t * p.post_stride + k];
+    }
+    return h;
+}
+
+// INPUT = 4: row t of the resolved stream to out_at, by `n` invocations from `i0` (from
+// `staged`, where matvec's row_stats left it, else computed).
+fn store_stream(t: u32, inv_y: f32, i0: u32, n: u32) {
+    if (p.out_at == NONE) {
+        return;
+    }
+    for (var k = i0; k < p.k; k += n) {
+        var h: f32;
+        if (is_staged()) {
+            h = staged[k];
+        } else {
+            h = resolved(t, k, inv_y);
+        }
+        x[p.out_at + t * p.k + k] = h;
+    }
+}
+
+// Token t's input into `staged`, when it fits (stats as for x4): every invocation of the
+// workgroup calls it, with the same `tid` and `n_threads` as row_stats (INPUT = 4: which
+// left h in `staged`, each invocation its own values, normed here).
+fn stage_input(tid: u32, n_threads: u32, t: u32, stats: vec2f) {
+    if (!is_staged()) {
         return;
     }
     for (var k = tid; k < p.k; k += n_threads) {
-        staged[k] = attention_at(0u, k);
+        if (INPUT == ATTENTION) {
+            staged[k] = attention_at(t, k);
+        } else {
+            staged[k] *= stats.y * norm[k];
+        }
     }
     workgroupBarrier();
 }
 
-// x[t, k .. k + 3] as the layer reads it (stats = (mean, 1 / std) of row t for a norm), zero
-// past K.
+// x[t, k .. k + 3] as the layer reads it (stats = (mean, 1 / std) of row t for a norm;
+// INPUT = 4: (inv_y, 1 / std of h)), zero past K.
 fn x4(t: u32, k: u32, stats: vec2f) -> vec4f {
-    if (INPUT == ATTENTION) {
-        // Four at once where they are in one row: the staged token, or one split's
-        // normalized values of one head (head sizes that are multiples of 4).
+    if (is_staged()) {
         if (k + 3u < p.k) {
-            if (STAGE >= p.k && t == 0u) {
-                return vec4f(staged[k], staged[k + 1u], staged[k + 2u], staged[k + 3u]);
-            }
+            return vec4f(staged[k], staged[k + 1u], staged[k + 2u], staged[k + 3u]);
+        }
+        var v = vec4f(0.0);
+        for (var j = 0u; k + j < p.k; j++) {
+            v[j] = staged[k + j];
+        }
+        return v;
+    }
+    if (INPUT == POST_NORM) {
+        var v = vec4f(0.0);
+        for (var j = 0u; j < 4u && k + j < p.k; j++) {
+            v[j] = resolved(t, k + j, stats.x) * (stats.y * norm[k + j]);
+        }
+        return v;
+    }
+    if (INPUT == ATTENTION) {
+        // Four at once where they are in one row: one split's normalized values of one
+        // head (head sizes that are multiples of 4).
+        if (k + 3u < p.k) {
             let hs = p.head_size;
             if (step.splits == 1u && hs % 4u == 0u) {
                 let i = (t * (p.k / hs) + k / hs) * (hs + 2u) + 2u + k % hs;
@@ -141,11 +209,7 @@ fn x4(t: u32, k: u32, stats: vec2f) -> vec4f {
         }
         var v = vec4f(0.0);
         for (var j = 0u; j < 4u && k + j < p.k; j++) {
-            if (STAGE >= p.k && t == 0u) {
-                v[j] = staged[k + j];
-            } else {
-                v[j] = attention_at(t, k + j);
-            }
+            v[j] = attention_at(t, k + j);
         }
         return v;
     }

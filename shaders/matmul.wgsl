@@ -3,7 +3,8 @@
 // Built as quant.wgsl + linear.wgsl + this file. Each workgroup computes a 64×64 tile
 // (tokens × columns), each of its 256 invocations a 4×4 block, staging 16-wide slices of
 // norm(x) and of the dequantized weights in workgroup memory. With a norm, the workgroup
-// first computes the statistics of its 64 rows of x (4 invocations per row).
+// first computes the statistics of its 64 rows of x (4 invocations per row), and after a
+// post norm (INPUT = 4) the first column tile's workgroups write their rows of the stream.
 
 const TILE: u32 = 64u;  // rows and columns of the product per workgroup
 const BK: u32 = 16u;    // depth of one staged slice
@@ -29,6 +30,28 @@ fn tile_stats(row0: u32, m: u32, tid: u32) {
     let row = row0 + tid / 4u;
     let live = row < m;
     let lane = tid % 4u;
+    if (INPUT == POST_NORM) {
+        var inv_y = 0.0;
+        if (p.y_at != NONE) {
+            var sy = 0.0;
+            for (var i = lane; live && i < p.k; i += 4u) {
+                let v = x[p.y_at + row * p.k + i];
+                sy += v * v;
+            }
+            inv_y = inverseSqrt(row_sum(tid, sy) / f32(p.k) + p.eps);
+        }
+        var sh = 0.0;
+        for (var i = lane; live && i < p.k; i += 4u) {
+            let h = resolved(row, i, inv_y);
+            sh += h * h;
+        }
+        let inv = inverseSqrt(row_sum(tid, sh) / f32(p.k) + p.eps);
+        if (lane == 0u) {
+            stats[tid / 4u] = vec2f(inv_y, inv);
+        }
+        workgroupBarrier();
+        return;
+    }
     var mean = 0.0;
     if (INPUT == 2u) {
         var s = 0.0;
@@ -72,6 +95,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     var acc: array<vec4f, 4>;   // acc[i][j] for rows tr + i, columns tc + j
     let in_range = row0 + tr < m && col0 + tc < p.n;
     tile_stats(row0, m, tid);
+    // The first column tile's workgroups write the resolved stream of their rows.
+    let r_own = row0 + tid / 4u;
+    if (INPUT == POST_NORM && wg.x == 0u && r_own < m) {
+        store_stream(r_own, stats[tid / 4u].x, tid % 4u, 4u);
+    }
 
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
         // 256 invocations load the 64×16 slices: each 4 consecutive k of one row (one

@@ -16,6 +16,28 @@ fn row_stats(tid: u32, t: u32) -> vec2f {
     if (INPUT == 0u || INPUT == ATTENTION) {
         return vec2f(0.0, 1.0);
     }
+    if (INPUT == POST_NORM) {
+        var inv_y = 0.0;
+        if (p.y_at != NONE) {
+            var sy = 0.0;
+            for (var i = tid; i < p.k; i += WG) {
+                let v = x[p.y_at + t * p.k + i];
+                sy += v * v;
+            }
+            inv_y = inverseSqrt(reduce_sum(tid, sy) / f32(p.k) + p.eps);
+        }
+        // h to `staged` as it is summed, where it fits (stage_input then norms it there;
+        // each invocation keeps to its own values until then).
+        var sh = 0.0;
+        for (var i = tid; i < p.k; i += WG) {
+            let h = resolved(t, i, inv_y);
+            sh += h * h;
+            if (is_staged()) {
+                staged[i] = h;
+            }
+        }
+        return vec2f(inv_y, inverseSqrt(reduce_sum(tid, sh) / f32(p.k) + p.eps));
+    }
     let row = t * p.k;
     var mean = 0.0;
     if (INPUT == 2u) {
@@ -132,9 +154,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u
     let stride = per_wg * cols;
     let t = wg.z;
     let stats = row_stats(tid, t);
-    if (t == 0u) {
-        stage_attention(tid, WG);
+    if (INPUT == POST_NORM && wg.x == 0u && wg.y == 0u) {
+        store_stream(t, stats.x, tid, WG);  // before stage_input norms `staged`
     }
+    stage_input(tid, WG, t, stats);
     var y: array<vec2f, 8>;
     if (c0 < p.n) {
         y = dots(t, c0, stride, lane, stats);

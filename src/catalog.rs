@@ -105,12 +105,14 @@ impl Suggested {
     /// GPU bytes Lantern allocates for it with `context` tokens of f16 KV cache and
     /// `capture` positions of captured attention and logit lens: the weights (the GPU layout
     /// of weights.rs takes ~7% more than Q4_K_M's blocks: each 32-weight block's scales in a
-    /// whole word), the cache, the probabilities, the lens's rows and logits.
+    /// whole word), the cache, the probabilities, the lens's rows (Gemma's twice: each
+    /// block's output is kept as the stream and the last sublayer's output) and logits.
     pub fn gpu_bytes(&self, context: u64, capture: u64) -> u64 {
         let weights = self.download_bytes * 107 / 100;
         let kv = self.n_layer * 2 * context * self.kv_width * 2;
         let probs = self.n_layer * self.n_head * capture * capture * 4;
-        let lens = self.n_layer * (self.vocab + capture * self.n_embd) * 4;
+        let rows = if self.architecture == "Gemma 3" { 2 } else { 1 };
+        let lens = self.n_layer * (self.vocab + rows * capture * self.n_embd) * 4;
         weights + kv + probs + lens
     }
 }

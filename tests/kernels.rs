@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use lantern::cpu;
 use lantern::gpu::attention::KvCache;
-use lantern::gpu::matmul::{Epilogue, Input, Linear, LinearIo, Params};
+use lantern::gpu::matmul::{Epilogue, Input, Linear, LinearIo, NONE, Params};
 use lantern::gpu::{self, Gpu, Step, weights};
 use lantern::model::llama::QTensor;
 use lantern::model::quant::{self, Format, dequantize};
@@ -139,7 +139,7 @@ fn attention_matches_cpu_with_probabilities() {
             (2, 2, 16, 7, 0, 1, false, 1),
         ] {
             let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
-            let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv)).unwrap();
+            let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv, false)).unwrap();
             let cached = |v: &[f32]| if f16 { f16_round(v) } else { v.to_vec() };
             let packed = |v: &[f32]| -> Vec<u32> {
                 if f16 {
@@ -197,7 +197,8 @@ fn attention_matches_cpu_with_probabilities() {
                     probs_rows: n_kv as u32,
                     scale,
                     window: window as u32,
-                    _pad: [0; 3],
+                    eps: 0.0,
+                    _pad: [0; 2],
                 },
             );
             let capture = splits == 1;
@@ -219,7 +220,11 @@ fn attention_matches_cpu_with_probabilities() {
             // Filled with junk first: masked entries must be written as zeros. Row r of a head
             // is position r: this pass writes rows pos0.., and leaves earlier ones alone.
             let probs = buf(gpu, &vec![7.0; nh * n_kv * n_kv]);
-            let bg = k.bind(gpu, &[&params, &st, &qb, &kb, &vb, &out, &probs]);
+            let none = buf(gpu, &[0.0; 4]); // no q/k norms: the table and norm unread
+            let bg = k.bind(
+                gpu,
+                &[&params, &st, &qb, &kb, &vb, &out, &probs, &none, &none],
+            );
             run(gpu, |pass| {
                 gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32, splits as u32)
             });
@@ -602,6 +607,39 @@ struct LinearCase {
     /// The layer in parts (weights::upload_parts): its last N / 4 rows (v, for QKV) in a
     /// second format, and parts of at most so many bytes.
     parts: Option<(Format, u64)>,
+    /// `Input::PostNorm`: what the layer resolves.
+    post: Post,
+}
+
+/// The ways the models use `Input::PostNorm`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Post {
+    /// x + rms_norm(y) · g, written back (gate/up, and q/k/v after block 0).
+    Resolve,
+    /// No sublayer before: x as it is, written back (block 0's q/k/v).
+    NoSublayer,
+    /// One post-norm gain per row, nothing written (the logit lens's head).
+    PerRowGains,
+}
+
+/// `Input::PostNorm`: x holds y [T, K] then the stream [T, K]; the stream after the
+/// post-norm, x + rms_norm(y) · g (row t's g from norm[K + t · stride ..]).
+fn resolved_stream(c: &LinearCase, x: &[f32], norm: &[f32]) -> Vec<f32> {
+    let (t, k) = (c.t, c.k);
+    let (y, stream) = x.split_at(t * k);
+    if c.post == Post::NoSublayer {
+        return stream.to_vec();
+    }
+    let mut h = vec![0.0; t * k];
+    for r in 0..t {
+        let g = match c.post {
+            Post::PerRowGains => &norm[k * (1 + r)..][..k],
+            _ => &norm[k..2 * k],
+        };
+        cpu::rmsnorm_forward(&mut h[r * k..][..k], &y[r * k..][..k], g, 1e-5, k);
+    }
+    cpu::residual_forward(&mut h, stream);
+    h
 }
 
 /// The CPU reference: the unfused steps one after the other. Returns what the kernel leaves
@@ -624,6 +662,10 @@ fn linear_reference(
         Input::RmsNorm => cpu::rmsnorm_forward(&mut xn, x, &norm[..k], 1e-5, k),
         Input::LayerNorm => cpu::layernorm_forward(&mut xn, x, &norm[..k], &norm[k..], 1e-5, k),
         Input::Attention => xn = combine(x, t, k / ATT_HEAD, ATT_HEAD, att_splits(t)),
+        Input::PostNorm => {
+            let h = resolved_stream(c, x, norm);
+            cpu::rmsnorm_forward(&mut xn, &h, &norm[..k], 1e-5, k)
+        }
     }
     let mut y = vec![0.0; t * n];
     cpu::matmul_forward(&mut y, &xn, w, c.bias.then_some(bias), k, n);
@@ -695,10 +737,22 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
                 [m, l].into_iter().chain(rng.data(ATT_HEAD, 2.0))
             })
             .collect()
+    } else if c.input == Input::PostNorm {
+        // y, with an outlier, then the stream.
+        let mut v = rng.data(2 * t * k, 2.0);
+        v[k / 2] = 300.0;
+        v
     } else {
         rng.data(t * k, 2.0).iter().map(|v| v + offset).collect()
     };
-    let norm = rng.data(2 * k, 1.0);
+    let norm = rng.data(
+        if c.post == Post::PerRowGains {
+            1 + t
+        } else {
+            2
+        } * k,
+        1.0,
+    );
     let random = |rng: &mut Rng, format: Format, rows: usize| {
         if rows == 0 {
             Vec::new()
@@ -742,9 +796,22 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
             hs
         } as u32,
         rope: 1,
+        x_at: (t * k) as u32,
+        y_at: if c.post == Post::NoSublayer { NONE } else { 0 },
+        out_at: if c.post == Post::PerRowGains {
+            NONE
+        } else {
+            (2 * t * k) as u32
+        },
+        post_stride: if c.post == Post::PerRowGains { k } else { 0 } as u32,
         ..Params::new(k, n)
     };
     let params = gpu.uniform("p", &layer_params);
+    // PostNorm: the resolved stream goes after y and the stream (junk before).
+    let x_in = match c.input {
+        Input::PostNorm => [x.clone(), vec![5.0; t * k]].concat(),
+        _ => x.clone(),
+    };
     let st = gpu.uniform(
         "step",
         &Step {
@@ -756,7 +823,7 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
     );
     let packed = weights::pack(c.format, split, k, &blocks);
     let (xb, wb, bb, nb, tb) = (
-        buf(gpu, &x),
+        buf(gpu, &x_in),
         gpu.storage_init("w", &packed).unwrap(),
         buf(gpu, &bias),
         buf(gpu, &norm),
@@ -807,6 +874,7 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
     let kernels: &[(&str, bool)] = &[("model's path", false), ("matmul", true)];
     for &(kernel, matmul) in kernels {
         gpu.queue.write_buffer(&out, 0, bytemuck::cast_slice(&out0));
+        gpu.queue.write_buffer(&xb, 0, bytemuck::cast_slice(&x_in));
         run(gpu, |pass| {
             if matmul {
                 lin.dispatch_matmul(gpu, pass, &bg, t as u32)
@@ -815,6 +883,29 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
             }
         });
         assert_close(&name(kernel), &read(gpu, &out, out_len), &want, tol, 1e-4);
+        if c.input == Input::PostNorm {
+            let got = read(gpu, &xb, x_in.len());
+            let stream = &got[2 * t * k..];
+            match c.post {
+                Post::PerRowGains => assert!(stream.iter().all(|&v| v == 5.0), "wrote"),
+                _ => {
+                    let want_h = resolved_stream(c, &x, &norm);
+                    assert_close(
+                        &format!("{} stream", name(kernel)),
+                        stream,
+                        &want_h,
+                        1e-5,
+                        1e-5,
+                    )
+                }
+            }
+            assert_eq!(
+                got[..2 * t * k],
+                x[..],
+                "{}: y or the stream changed",
+                name(kernel)
+            );
+        }
         if c.ep == Epilogue::Qkv {
             let at = pos0 * kvw;
             let cache =
@@ -856,6 +947,7 @@ fn linear_matches_cpu_on_odd_shapes() {
                     n,
                     bias,
                     parts: None,
+                    post: Post::Resolve,
                 };
                 check_linear(gpu, &mut lin, &c, &mut rng);
             }
@@ -892,6 +984,7 @@ fn quantized_linear_matches_cpu_dequantization() {
                     n,
                     bias: false,
                     parts: None,
+                    post: Post::Resolve,
                 };
                 check_linear(gpu, &mut lin, &c, &mut rng);
             }
@@ -916,6 +1009,9 @@ fn fused_norms_and_epilogues_match_cpu() {
             (Input::RmsNorm, Epilogue::Store, false),
             (Input::LayerNorm, Epilogue::Store, false),
             (Input::Attention, Epilogue::Residual, true),
+            (Input::PostNorm, Epilogue::Qkv, false),
+            (Input::PostNorm, Epilogue::GeGlu, false),
+            (Input::PostNorm, Epilogue::Store, false),
         ];
         let formats = [
             Format::F32,
@@ -926,7 +1022,7 @@ fn fused_norms_and_epilogues_match_cpu() {
             Format::Q4_K,
             Format::Q6_K,
         ];
-        for format in formats {
+        for (fi, format) in formats.into_iter().enumerate() {
             for (input, ep, bias) in fused {
                 let mut lin = Linear::new(gpu).unwrap();
                 // N: 96 = q 48 (6 heads of 8) + k 24 + v 24 for QKV; 2 × 48 for SwiGLU.
@@ -935,8 +1031,10 @@ fn fused_norms_and_epilogues_match_cpu() {
                 } else {
                     [(1, 160), (3, 96), (67, 64)]
                 };
-                for (t, k) in shapes {
+                for (si, (t, k)) in shapes.into_iter().enumerate() {
                     let n = if ep == Epilogue::Residual { 75 } else { 96 };
+                    // PostNorm: each way the models use it, one token and chunks.
+                    let post = [Post::Resolve, Post::NoSublayer, Post::PerRowGains][(fi + si) % 3];
                     let c = LinearCase {
                         format,
                         input,
@@ -946,6 +1044,7 @@ fn fused_norms_and_epilogues_match_cpu() {
                         n,
                         bias,
                         parts: None,
+                        post,
                     };
                     check_linear(gpu, &mut lin, &c, &mut rng);
                 }
@@ -969,6 +1068,9 @@ fn matvec_shapes_all_match_cpu() {
                     (Input::RmsNorm, Epilogue::SwiGlu),
                     (Input::Raw, Epilogue::Residual),
                     (Input::Attention, Epilogue::Residual),
+                    // Store: GeGLU's products of sums over 2,304 values would dwarf the
+                    // tolerance of their smallest outputs.
+                    (Input::PostNorm, Epilogue::Store),
                 ] {
                     for t in [1, 6] {
                         let mut lin =
@@ -978,10 +1080,16 @@ fn matvec_shapes_all_match_cpu() {
                             input,
                             ep,
                             t,
-                            k: if format.block_len() == 256 { 512 } else { 192 },
+                            // PostNorm: wider than matvec stages (2,048), read from x.
+                            k: match (input, format.block_len()) {
+                                (Input::PostNorm, _) => 2304,
+                                (_, 256) => 512,
+                                _ => 192,
+                            },
                             n: 326,
                             bias: false,
                             parts: None,
+                            post: Post::Resolve,
                         };
                         check_linear(gpu, &mut lin, &c, &mut rng);
                     }
@@ -1041,6 +1149,7 @@ fn layers_in_parts_match_cpu() {
                     n,
                     bias: false,
                     parts: Some((second, max_bytes)),
+                    post: Post::Resolve,
                 };
                 check_linear(gpu, &mut lin, &c, &mut rng);
             }
@@ -1048,25 +1157,40 @@ fn layers_in_parts_match_cpu() {
     }
 }
 
-/// Each head of q and k RMS-normed and rotated (Qwen 3, Gemma 3), q in place and k into
-/// the cache, against the CPU's norm and RoPE; with planted outliers, odd head counts.
+/// Attention of the models that norm each q and k head (Qwen 3, Gemma 3; attention.wgsl's
+/// QK_NORM): q and k come raw from the q/k/v layer; the kernel norms and rotates them, reads
+/// this pass's keys from there and writes them to the cache. Against the CPU's norm, RoPE
+/// and attention over the keys as the cache holds them; with planted outliers, grouped
+/// heads, windows, several splits, both caches.
 #[test]
-fn qk_norm_matches_cpu() {
+fn attention_norms_and_rotates_q_and_k_heads() {
     for gpu in gpus() {
         eprintln!("reductions: {}", gpu.describe());
         let mut rng = Rng(41);
-        // (heads, kv heads, head size, tokens, pos0, f16 cache)
-        for (nh, nkv, hs, t, pos0, f16) in [
-            (4usize, 1usize, 256usize, 3usize, 5usize, false),
-            (4, 1, 256, 1, 77, true),
-            (3, 3, 6, 5, 0, false),
-            (16, 8, 128, 2, 9, true),
+        // (heads, kv heads, head size, new tokens, cached positions, splits, f16, window)
+        for (nh, nkv, hs, t, pos0, splits, f16, window) in [
+            (
+                4usize, 1usize, 256usize, 3usize, 5usize, 1usize, false, 0usize,
+            ),
+            (4, 1, 256, 1, 77, 3, true, 0),
+            (4, 1, 256, 6, 9, 1, true, 4),
+            (3, 3, 6, 5, 0, 1, false, 0),
+            (16, 8, 128, 2, 9, 1, true, 0),
+            (16, 8, 128, 1, 40, 5, false, 0),
         ] {
             let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
-            let k = pollster::block_on(gpu::qk_norm::kernel(gpu, hs as u32, kv)).unwrap();
-            let (qw, kvw, ctx) = (nh * hs, nkv * hs, pos0 + t);
+            let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv, true)).unwrap();
+            let (qw, kvw, n_kv) = (nh * hs, nkv * hs, pos0 + t);
+            let cached = |v: &[f32]| if f16 { f16_round(v) } else { v.to_vec() };
+            let packed = |v: &[f32]| -> Vec<u32> {
+                if f16 {
+                    f16_pairs(v)
+                } else {
+                    bytemuck::cast_slice(v).to_vec()
+                }
+            };
             let mut qk = rng.data(t * (qw + kvw), 2.0);
-            qk[3] = 40.0; // outliers
+            qk[3] = 40.0; // outliers, in a query head and in the last key head
             let last = qk.len() - 2;
             qk[last] = -25.0;
             let g = rng.data(2 * hs, 1.0);
@@ -1076,102 +1200,113 @@ fn qk_norm_matches_cpu() {
                     .flat_map(|r| r[off..off + w].to_vec())
                     .collect()
             };
-            let table = cpu::rope_table(ctx, hs, 10000.0, &[1.0, 2.5]);
+            let table = cpu::rope_table(n_kv, hs, 10000.0, &[1.0, 2.5]);
             let norm_rope = |x: Vec<f32>, g: &[f32], heads: usize| {
                 let mut y = vec![0.0; x.len()];
                 cpu::rmsnorm_forward(&mut y, &x, g, eps, hs);
                 cpu::rope_forward(&mut y, &table, pos0, heads, hs, true);
                 y
             };
-            let want_q = norm_rope(rows(&qk, 0, qw), &g[..hs], nh);
-            let want_k = norm_rope(rows(&qk, qw, kvw), &g[hs..], nkv);
+            let q_ref = norm_rope(rows(&qk, 0, qw), &g[..hs], nh);
+            let new_k = norm_rope(rows(&qk, qw, kvw), &g[hs..], nkv);
+            // Keys of earlier passes, as the cache holds them (already normed and rotated).
+            let old_k = match pos0 {
+                0 => Vec::new(),
+                _ => rng.data(pos0 * kvw, 1.0),
+            };
+            let vc = rng.data(n_kv * kvw, 1.0);
+            let keys = cached(&[old_k.clone(), new_k.clone()].concat());
+            let group = nh / nkv;
+            let expand = |src: &[f32]| -> Vec<f32> {
+                (0..n_kv)
+                    .flat_map(|j| (0..nh).flat_map(move |h| (0..hs).map(move |d| (j, h, d))))
+                    .map(|(j, h, d)| src[j * kvw + (h / group) * hs + d])
+                    .collect()
+            };
+            let heads = cpu::Heads {
+                scale: 0.3,
+                window,
+                ..cpu::Heads::new(nh, nh, hs)
+            };
+            let mut want = vec![0.0; t * qw];
+            let mut want_p = vec![0.0; nh * t * n_kv];
+            cpu::attention_forward(
+                &mut want,
+                Some(&mut want_p),
+                &q_ref,
+                &expand(&keys),
+                &expand(&cached(&vc)),
+                pos0,
+                heads,
+            );
 
             let params = gpu.uniform(
                 "p",
-                &gpu::qk_norm::Params {
+                &gpu::attention::Params {
                     n_head: nh as u32,
                     n_kv_head: nkv as u32,
                     head_size: hs as u32,
+                    q_stride: (qw + kvw) as u32,
+                    kv_stride: kvw as u32,
+                    probs_stride: n_kv as u32,
+                    probs_rows: n_kv as u32,
+                    scale: 0.3,
+                    window: window as u32,
                     eps,
+                    _pad: [0; 2],
                 },
             );
+            let capture = splits == 1;
             let st = gpu.uniform(
                 "step",
                 &Step {
                     n_tokens: t as u32,
                     pos0: pos0 as u32,
+                    capture: capture as u32,
+                    splits: splits as u32,
                     ..Step::default()
                 },
             );
-            let qk_b = buf(gpu, &qk);
             let flat: Vec<f32> = table.iter().flatten().copied().collect();
-            let (gb, tb) = (buf(gpu, &g), buf(gpu, &flat));
-            let cache = gpu
-                .storage("k", (ctx * kvw * kv.bytes_per_value()) as u64)
-                .unwrap();
-            let bg = k.bind(gpu, &[&params, &st, &qk_b, &gb, &tb, &cache]);
+            let (qk_b, gb, tb) = (buf(gpu, &qk), buf(gpu, &g), buf(gpu, &flat));
+            // This pass's rows of the cache hold junk before: nothing may read them.
+            let k_init = [old_k.clone(), vec![9.0; t * kvw]].concat();
+            let kb = gpu.storage_init("k", &packed(&k_init)).unwrap();
+            let vb = gpu.storage_init("v", &packed(&vc)).unwrap();
+            let n_partials = gpu::attention::partial_floats(t * nh * splits, hs);
+            let out = gpu.storage("out", (n_partials * 4) as u64).unwrap();
+            let probs = buf(gpu, &vec![7.0; nh * n_kv * n_kv]);
+            let bg = k.bind(
+                gpu,
+                &[&params, &st, &qk_b, &kb, &vb, &out, &probs, &tb, &gb],
+            );
             run(gpu, |pass| {
-                gpu::qk_norm::dispatch(gpu, &k, pass, &bg, (nh + nkv) as u32, t as u32)
+                gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32, splits as u32)
             });
-            let what = format!("qk_norm nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0}");
-            let got = read(gpu, &qk_b, qk.len());
-            assert_close(
-                &format!("{what} q"),
-                &rows(&got, 0, qw),
-                &want_q,
-                1e-5,
-                1e-4,
+            let what = format!(
+                "qk-normed attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits} window={window} f16={f16}"
             );
-            // k untouched in qk; normed and rotated in the cache's rows pos0...
-            assert_eq!(
-                rows(&got, qw, kvw),
-                rows(&qk, qw, kvw),
-                "{what}: k left in place"
-            );
-            let got_k = read_cache(gpu, &cache, ctx * kvw, f16);
+            let got = combine(&read(gpu, &out, n_partials), t, nh, hs, splits);
+            assert_close(&what, &got, &want, 1e-5, 1e-4);
+            if capture {
+                let all_p = read(gpu, &probs, nh * n_kv * n_kv);
+                let got_p: Vec<f32> = all_p
+                    .chunks(n_kv)
+                    .enumerate()
+                    .filter(|(r, _)| r % n_kv >= pos0)
+                    .flat_map(|(_, row)| row.to_vec())
+                    .collect();
+                assert_close(&format!("{what} probs"), &got_p, &want_p, 1e-6, 1e-4);
+            }
+            // q and k left in place; this pass's keys normed and rotated in the cache, the
+            // earlier ones untouched.
+            assert_eq!(read(gpu, &qk_b, qk.len()), qk, "{what}: q/k changed");
+            let got_k = read_cache(gpu, &kb, n_kv * kvw, f16);
+            assert_eq!(got_k[..pos0 * kvw], cached(&old_k)[..], "{what}: old keys");
             // An f16 cache: plus half an f16 ulp (2^-11 of the value) for the rounding.
             let rtol = if f16 { 1e-4 + 2f32.powi(-11) } else { 1e-4 };
-            assert_close(
-                &format!("{what} k"),
-                &got_k[pos0 * kvw..],
-                &want_k,
-                1e-5,
-                rtol,
-            );
-        }
-    }
-}
-
-/// x += rms_norm(y) · g (Gemma's norms after attention and the MLP), odd widths, outliers.
-#[test]
-fn post_norm_matches_cpu() {
-    for gpu in gpus() {
-        let mut rng = Rng(43);
-        let k = pollster::block_on(gpu::post_norm::kernel(gpu)).unwrap();
-        for (t, c) in [(1usize, 640usize), (5, 77), (3, 1000)] {
-            let x = rng.data(t * c, 1.0);
-            let mut y = rng.data(t * c, 3.0);
-            y[c / 2] = 300.0;
-            let g = rng.data(c, 1.0);
-            let eps = 1e-6;
-            let mut want = vec![0.0; t * c];
-            cpu::rmsnorm_forward(&mut want, &y, &g, eps, c);
-            cpu::residual_forward(&mut want, &x);
-            let params = gpu.uniform(
-                "p",
-                &gpu::post_norm::Params {
-                    n_embd: c as u32,
-                    eps,
-                    _pad: [0; 2],
-                },
-            );
-            let (xb, yb, gb) = (buf(gpu, &x), buf(gpu, &y), buf(gpu, &g));
-            let bg = k.bind(gpu, &[&params, &yb, &gb, &xb]);
-            run(gpu, |pass| {
-                gpu::post_norm::dispatch(gpu, &k, pass, &bg, t as u32)
-            });
-            let got = read(gpu, &xb, t * c);
-            assert_close(&format!("post_norm t={t} c={c}"), &got, &want, 1e-5, 1e-5);
+            let name = format!("{what} cached k");
+            assert_close(&name, &got_k[pos0 * kvw..], &new_k, 1e-5, rtol);
         }
     }
 }

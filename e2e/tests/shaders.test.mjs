@@ -17,8 +17,6 @@ const MODULES = [
   ['embedding', ['quant.wgsl', 'embedding.wgsl'], false],
   ['matmul', ['quant.wgsl', 'linear.wgsl', 'matmul.wgsl'], false],
   ['matvec', ['quant.wgsl', 'linear.wgsl', 'matvec.wgsl'], true],
-  ['post_norm', ['post_norm.wgsl'], true],
-  ['qk_norm', ['qk_norm.wgsl'], true],
   ['roofline_fma', ['roofline_fma.wgsl'], false],
   ['roofline_read', ['roofline_read.wgsl'], false],
   ['sample', ['sample.wgsl'], true],

@@ -20,7 +20,9 @@ pub struct Params {
     pub scale: f32,
     /// Keys a query sees, itself included (a sliding window); 0: all.
     pub window: u32,
-    pub _pad: [u32; 3],
+    /// The q and k heads' RMS norm epsilon (`qk_norm` kernels).
+    pub eps: f32,
+    pub _pad: [u32; 2],
 }
 
 /// How the KV cache stores its values.
@@ -47,9 +49,12 @@ impl KvCache {
     }
 }
 
-/// Slots: params, step, q, k_cache, v_cache, out, probs. The workgroup is as wide as the
-/// head (at least 64), so that each invocation owns one dimension of the output.
-pub async fn kernel(gpu: &Gpu, head_size: u32, kv: KvCache) -> Result<Kernel> {
+/// Slots: params, step, q, k_cache, v_cache, out, probs, rope table, norm. The workgroup is
+/// as wide as the head (at least 64), so that each invocation owns one dimension of the
+/// output. `qk_norm` (Qwen 3, Gemma 3): q holds q and k raw, each head RMS-normed (gains in
+/// norm) and rotated here, and this pass's keys written to the cache here
+/// (attention.wgsl, QK_NORM); else the table and norm slots take placeholders.
+pub async fn kernel(gpu: &Gpu, head_size: u32, kv: KvCache, qk_norm: bool) -> Result<Kernel> {
     if head_size > 256 || !head_size.is_multiple_of(2) {
         return Err(LanternError::Gpu(format!(
             "head size {head_size}: the attention kernel takes even head sizes up to 256"
@@ -57,13 +62,19 @@ pub async fn kernel(gpu: &Gpu, head_size: u32, kv: KvCache) -> Result<Kernel> {
     }
     let wg = head_size.next_power_of_two().max(64);
     use Slot::*;
-    let (source, constants) =
-        reduce::with_reductions(gpu, SOURCE, &[("WG", wg as f64), kv.constant()]);
+    let constants = [
+        ("WG", wg as f64),
+        kv.constant(),
+        ("QK_NORM", qk_norm as u32 as f64),
+    ];
+    let (source, constants) = reduce::with_reductions(gpu, SOURCE, &constants);
     Kernel::new(
         gpu,
         "attention",
         &source,
-        &[Uniform, Uniform, Read, Read, Read, ReadWrite, ReadWrite],
+        &[
+            Uniform, Uniform, Read, ReadWrite, Read, ReadWrite, ReadWrite, Read, Read,
+        ],
         &constants,
     )
     .await

@@ -109,7 +109,7 @@ impl Gpt2Body {
         let k = Kernels {
             embedding: embedding::kernel(gpu, wte_t.format).await?,
             linear,
-            attention: attention::kernel(gpu, cfg.head_size() as u32, kv).await?,
+            attention: attention::kernel(gpu, cfg.head_size() as u32, kv, false).await?,
         };
         let f32s = |n: usize| (n * 4) as u64;
         let step = &io.step;
@@ -176,7 +176,8 @@ impl Gpt2Body {
                 probs_rows,
                 scale: 1.0 / (hs as f32).sqrt(),
                 window: 0,
-                _pad: [0; 3],
+                eps: 0.0,
+                _pad: [0; 2],
             },
         );
         let mut blocks = Vec::with_capacity(cfg.n_layer);
@@ -254,6 +255,8 @@ impl Gpt2Body {
                         &v_cache,
                         &att,
                         capture.layer(i),
+                        &io.unused,
+                        &io.unused,
                     ],
                 ),
                 attn_c_proj: lin(

@@ -2,17 +2,25 @@
 //! pass. Per block, 5 dispatches: [attn_norm → q/k/v (stacked in one matrix, + biases) →
 //! RoPE → KV cache], [attention (grouped-query, a sliding window on local layers)],
 //! [attn_output + residual], [ffn_norm → gate/up (stacked) → SiLU·mul or GELU·mul],
-//! [ffn_down + residual]. Models that norm each q and k head (Qwen 3, Gemma 3) add
-//! [qk_norm → RoPE → KV cache] after the q/k/v layer, and Gemma's norms after attention and
-//! the MLP turn each residual add into a store and [post_norm + residual]: 6 and 8 per
-//! block. Quantized weights stay in their blocks (in the GPU layout of weights.rs); the
-//! kernels dequantize.
+//! [ffn_down + residual]. Every model takes 5, whatever its parts:
+//! - Models that norm each q and k head (Qwen 3, Gemma 3): the q/k/v layer leaves q and k
+//!   raw, and attention norms and rotates them and writes the keys (attention.wgsl,
+//!   QK_NORM).
+//! - Gemma's norms after attention and the MLP: those layers store their output y, and the
+//!   next layer that reads the residual stream resolves it (`Input::PostNorm`: the stream
+//!   is x + rms_norm(y) · g) and writes it back. x then holds three regions of
+//!   [chunk, C]: y, then the stream as the q/k/v layer writes it (A), then as gate/up writes
+//!   it (B). Block 0's q/k/v reads the embedding from y's region; each block's q/k/v reads
+//!   B and y and writes A, its gate/up reads A and y and writes B; the head reads B and y.
+//!
+//! Quantized weights stay in their blocks (in the GPU layout of weights.rs); the kernels
+//! dequantize.
 
-use super::matmul::{Epilogue, Input, Linear, LinearBind, LinearIo, Params};
+use super::matmul::{Epilogue, Input, Linear, LinearBind, LinearIo, NONE, Params};
 use super::model::Io;
 use super::model::ModelOptions;
 use super::roofline::DecodeCost;
-use super::{Gpu, Kernel, attention, embedding, post_norm, qk_norm, weights};
+use super::{Gpu, Kernel, attention, embedding, weights};
 use crate::cpu::rope_table;
 use crate::error::Result;
 use crate::model::llama::{Activation, LlamaBlock, LlamaWeights, QTensor, RopeLayout};
@@ -21,22 +29,32 @@ struct Kernels {
     embedding: Kernel,
     linear: Linear,
     attention: Kernel,
-    /// Models that norm each q and k head.
-    qk_norm: Option<Kernel>,
-    /// Models with norms after attention and the MLP.
-    post_norm: Option<Kernel>,
 }
 
 /// The bind groups of one block, named after the step they serve.
 struct BlockBinds {
     qkv: LinearBind,
-    qk_norm: Option<wgpu::BindGroup>,
     attn: wgpu::BindGroup,
     attn_output: LinearBind,
-    post_attention_norm: Option<wgpu::BindGroup>,
     gate_up: LinearBind,
     ffn_down: LinearBind,
-    post_ffw_norm: Option<wgpu::BindGroup>,
+}
+
+struct PostNorms {
+    regions: Regions,
+    head_norms: wgpu::Buffer,
+    lens_norms: wgpu::Buffer,
+}
+
+/// Where the residual stream is in `x` after a block (see the module's notes), in floats.
+#[derive(Clone, Copy)]
+struct Regions {
+    /// The sublayer's output y (where the embedding writes, too).
+    y: u32,
+    /// The stream as each block's q/k/v layer writes it.
+    a: u32,
+    /// The stream as gate/up writes it: the block's output is b + post_ffw_norm(y).
+    b: u32,
 }
 
 pub struct LlamaBody {
@@ -48,12 +66,15 @@ pub struct LlamaBody {
     p_out: Params,
     output_norm: wgpu::Buffer,
     output: Vec<weights::Part>,
+    /// Gemma's post-norms: x's regions, and the head's norm buffers: output_norm's gain, then
+    /// the post_ffw_norm gain the head resolves as it reads the last block's output; and
+    /// then every block's (the logit lens: row i is block i's output).
+    post_norms: Option<PostNorms>,
     step: wgpu::Buffer,
     /// [chunk, C] the residual stream
     pub x: wgpu::Buffer,
     n_embd: u32,
     n_head: u32,
-    n_kv_head: u32,
     pub kv_cache_bytes: u64,
     pub cost: DecodeCost,
 }
@@ -182,58 +203,61 @@ impl LlamaBody {
             })
             .collect();
         let qk_normed = stacked.iter().any(|(p, _)| p.qk_norm.is_some());
-        let post_normed = w
+        // Gemma's norms after attention and the MLP (the loader reads both or neither).
+        let post_ffw: Option<Vec<f32>> = w
             .blocks
             .iter()
-            .any(|b| b.post_attention_norm.is_some() || b.post_ffw_norm.is_some());
+            .map(|b| b.post_ffw_norm.clone())
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.concat());
+        let post_normed = post_ffw.is_some();
+        let regions = post_normed.then(|| {
+            let r = (chunk * c) as u32;
+            Regions {
+                y: 0,
+                a: r,
+                b: 2 * r,
+            }
+        });
         let gate_up_ep = match cfg.activation {
             Activation::Silu => Epilogue::SwiGlu,
             Activation::GeluTanh => Epilogue::GeGlu,
         };
-        // Gemma's norms after a sublayer: the layer stores its output, post_norm adds it.
-        let sublayer_ep = |norm: &Option<Vec<f32>>| match norm {
-            Some(_) => Epilogue::Store,
-            None => Epilogue::Residual,
+        // With post-norms, a sublayer stores its output and the next reader of the stream
+        // resolves it.
+        let (stream_in, sublayer_ep) = match post_normed {
+            true => (Input::PostNorm, Epilogue::Store),
+            false => (Input::RmsNorm, Epilogue::Residual),
         };
         let mut linear = Linear::new(gpu)?.with_kv_cache(kv);
         linear
-            .prepare(gpu, w.output().format, Input::RmsNorm, Epilogue::Store)
+            .prepare(gpu, w.output().format, stream_in, Epilogue::Store)
             .await?;
         for (b, (qkv, gu)) in w.blocks.iter().zip(&stacked) {
             for f in [qkv.q.format, qkv.k.format, b.attn_v.format] {
-                linear
-                    .prepare(gpu, f, Input::RmsNorm, Epilogue::Qkv)
-                    .await?;
+                linear.prepare(gpu, f, stream_in, Epilogue::Qkv).await?;
             }
             linear
-                .prepare(gpu, gu.format, Input::RmsNorm, gate_up_ep)
+                .prepare(gpu, gu.format, stream_in, gate_up_ep)
                 .await?;
-            let o_ep = sublayer_ep(&b.post_attention_norm);
             linear
-                .prepare(gpu, b.attn_output.format, Input::Attention, o_ep)
+                .prepare(gpu, b.attn_output.format, Input::Attention, sublayer_ep)
                 .await?;
-            let down_ep = sublayer_ep(&b.post_ffw_norm);
             linear
-                .prepare(gpu, b.ffn_down.format, Input::Raw, down_ep)
+                .prepare(gpu, b.ffn_down.format, Input::Raw, sublayer_ep)
                 .await?;
         }
         let k = Kernels {
             embedding: embedding::kernel(gpu, w.token_embd.format).await?,
             linear,
-            attention: attention::kernel(gpu, hs as u32, kv).await?,
-            qk_norm: match qk_normed {
-                true => Some(qk_norm::kernel(gpu, hs as u32, kv).await?),
-                false => None,
-            },
-            post_norm: match post_normed {
-                true => Some(post_norm::kernel(gpu).await?),
-                false => None,
-            },
+            attention: attention::kernel(gpu, hs as u32, kv, qk_normed).await?,
         };
         let f32s = |n: usize| (n * 4) as u64;
         let step = &io.step;
-        let x = gpu.storage("x", f32s(chunk * c))?;
-        // q, or where qk_norm is used, q and k side by side (normed in place there).
+        let x_regions = if post_normed { 3 } else { 1 };
+        let x = gpu.storage("x", f32s(x_regions * chunk * c))?;
+        // q, or where the heads are normed, q and k side by side as the matrix gives them
+        // (attention norms and rotates them).
         let q_stride = if qk_normed { qw + kvw } else { qw };
         let q = gpu.storage("q", f32s(chunk * q_stride))?;
         // The attention's partials: chunk queries × heads in prompt passes, one query × heads ×
@@ -241,11 +265,6 @@ impl LlamaBody {
         let att_rows = chunk.max(attention::MAX_SPLITS as usize) * cfg.n_head;
         let att = gpu.storage("att", f32s(attention::partial_floats(att_rows, hs)))?;
         let h = gpu.storage("h", f32s(chunk * f))?;
-        // A sublayer's output before its post-norm.
-        let y = match post_normed {
-            true => Some(gpu.storage("y", f32s(chunk * c))?),
-            false => None,
-        };
         let rope_table = |theta: f32| {
             let table: Vec<f32> = rope_table(ctx, hs, theta, &cfg.rope_freq_factors)
                 .into_iter()
@@ -267,11 +286,14 @@ impl LlamaBody {
             head_size: hs as u32,
             ..Params::new(qw, c)
         };
+        // gate/up reads the stream as the q/k/v layer left it, and y, and writes it back.
         let p_gu = gpu.uniform(
             "linear params",
             &Params {
                 eps,
-                ..Params::new(c, 2 * f)
+                ..regions.map_or(Params::new(c, 2 * f), |r| {
+                    resolving(Params::new(c, 2 * f), r.a, r.y, r.b)
+                })
             },
         );
         let p_down = Params::new(f, c);
@@ -293,7 +315,8 @@ impl LlamaBody {
                     probs_rows,
                     scale: cfg.attention_scale,
                     window: window as u32,
-                    _pad: [0; 3],
+                    eps,
+                    _pad: [0; 2],
                 },
             )
         };
@@ -307,23 +330,6 @@ impl LlamaBody {
             )),
             false => None,
         };
-        let p_qk_norm = gpu.uniform(
-            "qk_norm params",
-            &qk_norm::Params {
-                n_head: cfg.n_head as u32,
-                n_kv_head: cfg.n_kv_head as u32,
-                head_size: hs as u32,
-                eps,
-            },
-        );
-        let p_post_norm = gpu.uniform(
-            "post_norm params",
-            &post_norm::Params {
-                n_embd: c as u32,
-                eps,
-                _pad: [0; 2],
-            },
-        );
         let mut blocks = Vec::with_capacity(cfg.n_layer);
         let parts = |name: &str, t: &[&QTensor]| weights::upload_parts(gpu, name, t, max_part);
         for (i, (b, (qkv, gu_t))) in w.blocks.iter().zip(&stacked).enumerate() {
@@ -333,11 +339,21 @@ impl LlamaBody {
                     .map(|v| gpu.storage_init(&name(s), v))
                     .transpose()
             };
+            // With post-norms, a norm's buffer holds the layer's gain, then the gain of the
+            // post-norm it resolves: the previous block's post_ffw_norm for q/k/v (none in
+            // block 0, which reads the embedding as it is), this block's
+            // post_attention_norm for gate/up.
+            let after_ffw = i
+                .checked_sub(1)
+                .and_then(|j| w.blocks[j].post_ffw_norm.as_deref());
+            let gains = |g: &[f32], post: Option<&[f32]>| [g, post.unwrap_or_default()].concat();
+            let attn_gains = gains(&b.attn_norm, after_ffw);
+            let ffn_gains = gains(&b.ffn_norm, b.post_attention_norm.as_deref());
             let (attn_norm, ffn_norm, w_qkv, w_o, w_gu, w_down) = gpu
                 .uploading(&name("*"), || {
                     Ok((
-                        gpu.storage_init(&name("attn_norm"), &b.attn_norm)?,
-                        gpu.storage_init(&name("ffn_norm"), &b.ffn_norm)?,
+                        gpu.storage_init(&name("attn_norm"), &attn_gains)?,
+                        gpu.storage_init(&name("ffn_norm"), &ffn_gains)?,
                         parts(&name("attn_qkv"), &[&qkv.q, &qkv.k, &b.attn_v])?,
                         parts(&name("attn_output"), &[&b.attn_output])?,
                         weights::upload(gpu, &name("ffn_gate_up"), gu_t)?,
@@ -347,8 +363,6 @@ impl LlamaBody {
                 .await?;
             let qkv_bias = vector("attn_qkv.bias", &qkv.bias)?;
             let qk_norm_w = vector("attn_qk_norm", &qkv.qk_norm)?;
-            let post_attention_norm = vector("post_attention_norm", &b.post_attention_norm)?;
-            let post_ffw_norm = vector("post_ffw_norm", &b.post_ffw_norm)?;
             let k_cache =
                 gpu.storage(&name("k_cache"), (ctx * kvw * kv.bytes_per_value()) as u64)?;
             let v_cache =
@@ -371,24 +385,23 @@ impl LlamaBody {
                 kv: None,
             };
             let lin = &k.linear;
-            let p_qkv = Params {
+            let mut p_qkv = Params {
                 has_bias: qkv_bias.is_some() as u32,
                 ..p_qkv
             };
-            // A sublayer's output: added to x, or stored in y for its post-norm.
-            let sublayer_out = |norm: &Option<wgpu::Buffer>| match (norm, &y) {
-                (Some(_), Some(y)) => y,
-                _ => &x,
-            };
-            let post_norm_bind = |norm: &Option<wgpu::Buffer>| {
-                let (kernel, y, g) = (k.post_norm.as_ref()?, y.as_ref()?, norm.as_ref()?);
-                Some(kernel.bind(gpu, &[&p_post_norm, y, g, &x]))
-            };
+            // q/k/v reads the stream as gate/up left it and y (block 0: the embedding, in
+            // y's region, as it is), and writes it to A.
+            if let Some(r) = regions {
+                p_qkv = match after_ffw {
+                    Some(_) => resolving(p_qkv, r.b, r.y, r.a),
+                    None => resolving(p_qkv, r.y, NONE, r.a),
+                };
+            }
             blocks.push(BlockBinds {
                 qkv: lin.bind_parts(
                     gpu,
                     &w_qkv,
-                    Input::RmsNorm,
+                    stream_in,
                     Epilogue::Qkv,
                     p_qkv,
                     &LinearIo {
@@ -399,12 +412,6 @@ impl LlamaBody {
                         ..io(&x, &q)
                     },
                 ),
-                qk_norm: match (&k.qk_norm, &qk_norm_w) {
-                    (Some(kernel), Some(g)) => {
-                        Some(kernel.bind(gpu, &[&p_qk_norm, step, &q, g, table, &k_cache]))
-                    }
-                    _ => None,
-                },
                 attn: k.attention.bind(
                     gpu,
                     &[
@@ -415,21 +422,23 @@ impl LlamaBody {
                         &v_cache,
                         &att,
                         capture.layer(i),
+                        table,
+                        qk_norm_w.as_ref().unwrap_or(unused),
                     ],
                 ),
+                // A sublayer's output: added to the stream, or stored in y's region (at 0).
                 attn_output: lin.bind_parts(
                     gpu,
                     &w_o,
                     Input::Attention,
-                    sublayer_ep(&b.post_attention_norm),
+                    sublayer_ep,
                     p_o,
-                    &io(&att, sublayer_out(&post_attention_norm)),
+                    &io(&att, &x),
                 ),
-                post_attention_norm: post_norm_bind(&post_attention_norm),
                 gate_up: lin.bind(
                     gpu,
                     gu_t.format,
-                    Input::RmsNorm,
+                    stream_in,
                     gate_up_ep,
                     2 * f as u32,
                     &LinearIo {
@@ -443,11 +452,10 @@ impl LlamaBody {
                     gpu,
                     &w_down,
                     Input::Raw,
-                    sublayer_ep(&b.post_ffw_norm),
+                    sublayer_ep,
                     p_down,
-                    &io(&h, sublayer_out(&post_ffw_norm)),
+                    &io(&h, &x),
                 ),
-                post_ffw_norm: post_norm_bind(&post_ffw_norm),
             });
         }
 
@@ -476,6 +484,20 @@ impl LlamaBody {
             })
             .collect();
         let output_norm = gpu.storage_init("output_norm", &w.output_norm)?;
+        let post_norms = match (regions, &post_ffw) {
+            (Some(regions), Some(post_ffw)) => {
+                let norms = |gains: &[f32]| {
+                    let v = [w.output_norm.as_slice(), gains].concat();
+                    gpu.storage_init("output_norm and post_ffw_norm", &v)
+                };
+                Some(PostNorms {
+                    regions,
+                    head_norms: norms(&post_ffw[post_ffw.len() - c..])?,
+                    lens_norms: norms(post_ffw)?,
+                })
+            }
+            _ => None,
+        };
         let mut cost = DecodeCost {
             kv_bytes_per_pos: (cfg.n_layer * 2 * kvw * kv.bytes_per_value()) as u64,
             kv_fma_per_pos: (cfg.n_layer * 2 * qw) as u64,
@@ -503,12 +525,12 @@ impl LlamaBody {
             p_out,
             output_norm,
             output,
+            post_norms,
             step: step.clone(),
 
             x,
             n_embd: c as u32,
             n_head: cfg.n_head as u32,
-            n_kv_head: cfg.n_kv_head as u32,
             kv_cache_bytes: 2 * cfg.n_layer as u64 * (ctx * kvw * kv.bytes_per_value()) as u64,
             cost,
         })
@@ -535,32 +557,57 @@ impl LlamaBody {
         splits: u32,
     ) {
         let (k, b) = (&self.k, &self.blocks[i]);
-        let post_norm = |pass: &mut wgpu::ComputePass, bind: &Option<wgpu::BindGroup>| {
-            if let (Some(kernel), Some(bind)) = (&k.post_norm, bind) {
-                post_norm::dispatch(gpu, kernel, pass, bind, t);
-            }
-        };
         k.linear.dispatch(gpu, pass, &b.qkv, t);
-        if let (Some(kernel), Some(bind)) = (&k.qk_norm, &b.qk_norm) {
-            let heads = self.n_head + self.n_kv_head;
-            qk_norm::dispatch(gpu, kernel, pass, bind, heads, t);
-        }
         attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t, splits);
         k.linear.dispatch(gpu, pass, &b.attn_output, t);
-        post_norm(pass, &b.post_attention_norm);
         k.linear.dispatch(gpu, pass, &b.gate_up, t);
         k.linear.dispatch(gpu, pass, &b.ffn_down, t);
-        post_norm(pass, &b.post_ffw_norm);
     }
 
-    /// output_norm and output from rows of `x` [rows, C] to `logits` [rows, V].
-    pub fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, logits: &wgpu::Buffer) -> LinearBind {
+    /// Where a block's output is in `x`, in bytes: the stream's rows, and with post-norms
+    /// the rows of the last sublayer's output (the block's output is their sum after the
+    /// post-norm, resolved by whoever reads it).
+    pub fn stream(&self) -> (u64, Option<u64>) {
+        match &self.post_norms {
+            Some(p) => (p.regions.b as u64 * 4, Some(p.regions.y as u64 * 4)),
+            None => (0, None),
+        }
+    }
+
+    /// output_norm and output from `rows` rows of `x` [rows, C] to `logits` [rows, V]. With
+    /// post-norms, x holds the rows of the stream, then as many of the last sublayer's
+    /// output (see [`LlamaBody::stream`]); `per_layer`: row i is block i's output (the logit
+    /// lens, each resolved with its own block's post_ffw_norm), else the last block's.
+    pub fn head(
+        &self,
+        gpu: &Gpu,
+        x: &wgpu::Buffer,
+        logits: &wgpu::Buffer,
+        rows: usize,
+        per_layer: bool,
+    ) -> LinearBind {
+        let (input, params, norm) = match &self.post_norms {
+            Some(p) => {
+                let c = self.n_embd;
+                let params = Params {
+                    post_stride: if per_layer { c } else { 0 },
+                    ..resolving(self.p_out, 0, rows as u32 * c, NONE)
+                };
+                let norms = if per_layer {
+                    &p.lens_norms
+                } else {
+                    &p.head_norms
+                };
+                (Input::PostNorm, params, norms)
+            }
+            None => (Input::RmsNorm, self.p_out, &self.output_norm),
+        };
         self.k.linear.bind_parts(
             gpu,
             &self.output,
-            Input::RmsNorm,
+            input,
             Epilogue::Store,
-            self.p_out,
+            params,
             &LinearIo {
                 params: &self.output_norm,
                 step: &self.step,
@@ -568,7 +615,7 @@ impl LlamaBody {
                 w: &self.output_norm,
                 bias: None,
                 out: logits,
-                norm: Some(&self.output_norm),
+                norm: Some(norm),
                 rope_table: None,
                 kv: None,
             },
@@ -577,5 +624,16 @@ impl LlamaBody {
 
     pub fn encode_head(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, h: &LinearBind, rows: u32) {
         self.k.linear.dispatch(gpu, pass, h, rows);
+    }
+}
+
+/// `p` for a layer that reads the stream at `x_at` after the sublayer output at `y_at`
+/// (`Input::PostNorm`), and writes it to `out_at`: floats into x, or NONE.
+fn resolving(p: Params, x_at: u32, y_at: u32, out_at: u32) -> Params {
+    Params {
+        x_at,
+        y_at,
+        out_at,
+        ..p
     }
 }

@@ -49,8 +49,18 @@ pub struct Params {
     pub row0: u32,
     /// The layer's rows (out's row stride).
     pub out_n: u32,
+    /// `Input::PostNorm`: where in x the stream's rows are, and the sublayer's output (or
+    /// [`NONE`]), and where the resolved stream goes (or [`NONE`]), in floats.
+    pub x_at: u32,
+    pub y_at: u32,
+    pub out_at: u32,
+    /// `Input::PostNorm`: 0 (one post-norm gain for every row), or K (one per row).
+    pub post_stride: u32,
     pub _pad: [u32; 2],
 }
+
+/// No sublayer output, or no place for the stream (`Input::PostNorm`).
+pub const NONE: u32 = u32::MAX;
 
 impl Params {
     pub fn new(k: usize, n: usize) -> Self {
@@ -81,6 +91,11 @@ pub enum Input {
     LayerNorm = 2,
     /// x holds the attention's split partials (attention.wgsl), combined as they are read.
     Attention = 3,
+    /// The RMS norm of x + rms_norm(y) · g: x holds the residual stream and the sublayer's
+    /// output y (Gemma's norms after attention and the MLP, resolved by the next layer that
+    /// reads the stream, which also writes it back); the norm buffer holds the layer's gain,
+    /// then the post-norm's.
+    PostNorm = 4,
 }
 
 /// What becomes of y (the `EPILOGUE` override).
@@ -121,11 +136,12 @@ pub struct LinearIo<'a> {
     pub kv: Option<(&'a wgpu::Buffer, &'a wgpu::Buffer)>,
 }
 
-/// Slots: params, step, x, w, bias, out, norm, rope table, k cache, v cache.
+/// Slots: params, step, x (written by `Input::PostNorm`), w, bias, out, norm, rope table, k
+/// cache, v cache.
 const SLOTS: [Slot; 10] = [
     Slot::Uniform,
     Slot::Uniform,
-    Slot::Read,
+    Slot::ReadWrite,
     Slot::Read,
     Slot::Read,
     Slot::ReadWrite,
@@ -304,8 +320,9 @@ impl Linear {
             ("LANES", shape.lanes as f64),
             ("OUTS", shape.outs as f64),
         ]);
-        if input == Input::Attention {
-            // The combined attention of the token in workgroup memory (8 KiB), when K fits.
+        if matches!(input, Input::Attention | Input::PostNorm) {
+            // The combined attention, or the resolved and normed stream, of the token in
+            // workgroup memory (8 KiB), when K fits.
             constants.push(("STAGE", 2048.0));
         }
         let (source, constants) = reduce::with_reductions(gpu, MATVEC_MODULE, &constants);

@@ -11,9 +11,7 @@ pub mod gpt2;
 pub mod llama;
 pub mod matmul;
 pub mod model;
-pub mod post_norm;
 pub mod profile;
-pub mod qk_norm;
 pub mod reduce;
 pub mod roofline;
 pub mod sample;
@@ -50,8 +48,6 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("linear.wgsl", matmul::LINEAR_SOURCE),
     ("matmul.wgsl", matmul::MATMUL_SOURCE),
     ("matvec.wgsl", matmul::MATVEC_SOURCE),
-    ("post_norm.wgsl", post_norm::SOURCE),
-    ("qk_norm.wgsl", qk_norm::SOURCE),
     ("quant.wgsl", matmul::QUANT_SOURCE),
     ("reduce.wgsl", reduce::SOURCE),
     ("reduce_subgroup.wgsl", reduce::SUBGROUP_SOURCE),
@@ -70,8 +66,6 @@ pub const MODULES: &[(&str, &str, bool, bool)] = &[
     ("embedding", embedding::MODULE, false, false),
     ("matmul", matmul::MATMUL_MODULE, false, false),
     ("matvec", matmul::MATVEC_MODULE, true, false),
-    ("post_norm", post_norm::SOURCE, true, false),
-    ("qk_norm", qk_norm::SOURCE, true, false),
     ("roofline_fma", roofline::FMA_SOURCE, false, false),
     ("roofline_read", roofline::READ_SOURCE, false, false),
     ("sample", sample::SOURCE, true, false),

@@ -60,11 +60,12 @@ pub struct Io {
     pub step: wgpu::Buffer,
     /// [chunk] u32: the ids of this pass (the sampler writes the next one into [0]).
     pub tokens: wgpu::Buffer,
-    /// [C]: the one row that needs logits.
+    /// [2, C]: the one row that needs logits (and the sublayer output it resolves).
     pub x_last: wgpu::Buffer,
     /// [V]
     pub logits: wgpu::Buffer,
-    /// A 4-byte buffer for slots a kernel does not read (a missing bias).
+    /// A 16-byte buffer for slots a kernel does not read (a missing bias, the rope table
+    /// of a model without q/k norms in attention: a `vec2f` array needs 8 bytes at least).
     pub unused: wgpu::Buffer,
     sampled: wgpu::Buffer,
     /// The sampled id, then (while capturing) the top-k row of the same logits.
@@ -107,8 +108,9 @@ impl Io {
         let top_k_bind = top_k.bind(gpu, &[&top_k_params, &logits, &sampled, &predicted]);
         Ok(Self {
             tokens: gpu.storage("tokens", (chunk * 4) as u64)?,
-            x_last: gpu.storage("x_last", (n_embd * 4) as u64)?,
-            unused: gpu.storage("unused", 4)?,
+            // With post-norms also the row of the last sublayer's output.
+            x_last: gpu.storage("x_last", (2 * n_embd * 4) as u64)?,
+            unused: gpu.storage("unused", 16)?,
             readback: gpu.readback("sampled readback", 4 + row),
             step,
             logits,
@@ -153,10 +155,19 @@ impl Body {
         }
     }
 
-    fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, logits: &wgpu::Buffer) -> Head {
+    /// The head over `rows` rows of `x` (see [`LlamaBody::head`]; `per_layer`: the logit
+    /// lens's, row i block i's output).
+    fn head(
+        &self,
+        gpu: &Gpu,
+        x: &wgpu::Buffer,
+        logits: &wgpu::Buffer,
+        rows: usize,
+        per_layer: bool,
+    ) -> Head {
         match self {
             Body::Gpt2(b) => b.head(gpu, x, logits),
-            Body::Llama(b) => b.head(gpu, x, logits),
+            Body::Llama(b) => b.head(gpu, x, logits, rows, per_layer),
         }
     }
 
@@ -181,6 +192,36 @@ impl Body {
             Body::Llama(b) => &b.x,
         }
     }
+
+    /// Where a block's output rows are in `x()`, in bytes: the stream, and with post-norms
+    /// the last sublayer's output the head resolves with it (LlamaBody::stream).
+    fn stream(&self) -> (u64, Option<u64>) {
+        match self {
+            Body::Gpt2(_) => (0, None),
+            Body::Llama(b) => b.stream(),
+        }
+    }
+
+    /// Copies the rows `rows` of a block's output (`row_bytes` each) to `to` from row `at`;
+    /// with post-norms, the sublayer's output rows too, `to_rows` rows after them.
+    fn copy_output(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        rows: std::ops::Range<u64>,
+        row_bytes: u64,
+        to: &wgpu::Buffer,
+        at: u64,
+        to_rows: u64,
+    ) {
+        let (x_at, y_at) = self.stream();
+        let n = (rows.end - rows.start) * row_bytes;
+        let from = rows.start * row_bytes;
+        enc.copy_buffer_to_buffer(self.x(), x_at + from, to, at * row_bytes, n);
+        if let Some(y_at) = y_at {
+            let to_at = (at + to_rows) * row_bytes;
+            enc.copy_buffer_to_buffer(self.x(), y_at + from, to, to_at, n);
+        }
+    }
 }
 
 /// The logit lens: each block's output row for the first `rows` positions, kept while
@@ -188,10 +229,14 @@ impl Body {
 /// final norm and unembedding, then top_k.wgsl), all made at load.
 struct Lens {
     rows: usize,
-    /// [n_layer, rows, C]
+    /// [n_layer, rows, C], then with post-norms as many rows of the last sublayer's output
+    /// (Body::stream).
     resid: wgpu::Buffer,
-    /// [n_layer, C]: one position's rows, the head's input.
+    /// [n_layer, C]: one position's rows, the head's input (then theirs of the sublayer's
+    /// output).
     x: wgpu::Buffer,
+    /// Whether the rows come in (stream, sublayer output) pairs.
+    post_normed: bool,
     head: Head,
     /// [1] the id that followed the position (its probability per layer), or u32::MAX.
     next: wgpu::Buffer,
@@ -212,15 +257,18 @@ impl Lens {
     ) -> Result<Self> {
         let l = body.n_layer();
         let row = (n_embd * 4) as u64;
-        let x = gpu.storage("lens x", l as u64 * row)?;
+        let post_normed = body.stream().1.is_some();
+        let halves = 1 + post_normed as u64;
+        let x = gpu.storage("lens x", halves * l as u64 * row)?;
         let logits = gpu.storage("lens logits", (l * vocab * 4) as u64)?;
         let next = gpu.storage("lens next", 4)?;
         let out_bytes = (l * top_k::row_len(K.min(vocab)) * 4) as u64;
         let out = gpu.storage("lens top-k", out_bytes)?;
         Ok(Self {
             rows,
-            resid: gpu.storage("lens residuals", l as u64 * rows as u64 * row)?,
-            head: body.head(gpu, &x, &logits),
+            resid: gpu.storage("lens residuals", halves * l as u64 * rows as u64 * row)?,
+            head: body.head(gpu, &x, &logits, l, true),
+            post_normed,
             top_k_bind: io
                 .top_k
                 .bind(gpu, &[&io.top_k_params, &logits, &next, &out]),
@@ -289,7 +337,7 @@ impl GpuModel {
                 (Body::Llama(b), kv)
             }
         };
-        let head = body.head(gpu, &io.x_last, &io.logits);
+        let head = body.head(gpu, &io.x_last, &io.logits, 1, false);
         let lens = (probs.rows > 0)
             .then(|| Lens::new(gpu, &body, &io, n_embd, vocab, probs.rows))
             .transpose()?;
@@ -505,24 +553,17 @@ impl GpuModel {
                     let mut pass = enc.begin_compute_pass(&Default::default());
                     self.body.encode_block(gpu, &mut pass, i, n as u32, splits);
                 }
-                let at = (i * lens.rows + self.pos) as u64 * row_bytes;
-                enc.copy_buffer_to_buffer(
-                    self.body.x(),
-                    0,
-                    &lens.resid,
-                    at,
-                    kept as u64 * row_bytes,
-                );
+                let at = (i * lens.rows + self.pos) as u64;
+                let all = (self.body.n_layer() * lens.rows) as u64;
+                let rows = 0..kept as u64;
+                self.body
+                    .copy_output(&mut enc, rows, row_bytes, &lens.resid, at, all);
             }
         }
         if sample.is_some() {
-            enc.copy_buffer_to_buffer(
-                self.body.x(),
-                (n as u64 - 1) * row_bytes,
-                &self.io.x_last,
-                0,
-                row_bytes,
-            );
+            let last = n as u64 - 1..n as u64;
+            self.body
+                .copy_output(&mut enc, last, row_bytes, &self.io.x_last, 0, 1);
             {
                 let mut pass = enc.begin_compute_pass(&Default::default());
                 self.body.encode_head(gpu, &mut pass, &self.head, 1);
@@ -595,9 +636,13 @@ impl GpuModel {
             .write_buffer(&lens.next, 0, bytemuck::bytes_of(&next));
         let row_bytes = (self.n_embd * 4) as u64;
         let mut enc = gpu.encoder();
-        for i in 0..layers {
-            let from = (i * lens.rows + pos) as u64 * row_bytes;
-            enc.copy_buffer_to_buffer(&lens.resid, from, &lens.x, i as u64 * row_bytes, row_bytes);
+        let halves = if lens.post_normed { 2 } else { 1 };
+        for half in 0..halves {
+            for i in 0..layers {
+                let from = ((half * layers + i) * lens.rows + pos) as u64 * row_bytes;
+                let to = (half * layers + i) as u64 * row_bytes;
+                enc.copy_buffer_to_buffer(&lens.resid, from, &lens.x, to, row_bytes);
+            }
         }
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
