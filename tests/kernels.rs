@@ -1177,6 +1177,8 @@ fn attention_norms_and_rotates_q_and_k_heads() {
             (3, 3, 6, 5, 0, 1, false, 0),
             (16, 8, 128, 2, 9, 1, true, 0),
             (16, 8, 128, 1, 40, 5, false, 0),
+            // More new keys than the kernel keeps the norms of (128): the rest computed.
+            (2, 1, 16, 131, 3, 1, true, 0),
         ] {
             let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
             let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv, true)).unwrap();
