@@ -84,6 +84,30 @@ fn f16_pairs(v: &[f32]) -> Vec<u32> {
         .collect()
 }
 
+/// Values as the KV cache holds them: rounded to f16, or f32 as they are.
+fn as_cached(v: &[f32], f16: bool) -> Vec<f32> {
+    if f16 { f16_round(v) } else { v.to_vec() }
+}
+
+/// Values in the KV cache's words: f16 pairs, or f32 bits.
+fn cache_words(v: &[f32], f16: bool) -> Vec<u32> {
+    if f16 {
+        f16_pairs(v)
+    } else {
+        bytemuck::cast_slice(v).to_vec()
+    }
+}
+
+/// Rows [n, nkv · hs] of shared key/value heads expanded to one per query head
+/// [n, nh · hs], so that the CPU reference checks grouped-query attention against its
+/// definition.
+fn expand_heads(src: &[f32], nh: usize, nkv: usize, hs: usize) -> Vec<f32> {
+    let group = nh / nkv;
+    src.chunks(nkv * hs)
+        .flat_map(|row| (0..nh).flat_map(move |h| row[(h / group) * hs..][..hs].to_vec()))
+        .collect()
+}
+
 /// `n` values of a KV cache (f16 pairs or f32).
 fn read_cache(gpu: &Gpu, b: &wgpu::Buffer, n: usize, f16: bool) -> Vec<f32> {
     if !f16 {
@@ -140,28 +164,15 @@ fn attention_matches_cpu_with_probabilities() {
         ] {
             let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
             let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv, false)).unwrap();
-            let cached = |v: &[f32]| if f16 { f16_round(v) } else { v.to_vec() };
-            let packed = |v: &[f32]| -> Vec<u32> {
-                if f16 {
-                    f16_pairs(v)
-                } else {
-                    bytemuck::cast_slice(v).to_vec()
-                }
-            };
+            let cached = |v: &[f32]| as_cached(v, f16);
+            let packed = |v: &[f32]| cache_words(v, f16);
             let (c, ckv, n_kv) = (nh * hs, nkv * hs, pos0 + t);
             let q = rng.data(t * c, 1.0);
             let kc = rng.data(n_kv * ckv, 1.0);
             let vc = rng.data(n_kv * ckv, 1.0);
-            // The reference gets the shared key/value heads expanded to one per query head:
-            // grouped-query attention checked against its definition; over the values the cache
-            // holds (f16 or f32).
-            let group = nh / nkv;
-            let expand = |src: &[f32]| -> Vec<f32> {
-                (0..n_kv)
-                    .flat_map(|j| (0..nh).flat_map(move |h| (0..hs).map(move |d| (j, h, d))))
-                    .map(|(j, h, d)| src[j * ckv + (h / group) * hs + d])
-                    .collect()
-            };
+            // The reference gets the shared key/value heads expanded (expand_heads), over the
+            // values the cache holds (f16 or f32).
+            let expand = |src: &[f32]| expand_heads(src, nh, nkv, hs);
             let mut want = vec![0.0; t * c];
             let mut want_p = vec![0.0; nh * t * n_kv];
             // A scale other than 1/√hs where a window is tried (Gemma's is set by the file).
@@ -1183,14 +1194,8 @@ fn attention_norms_and_rotates_q_and_k_heads() {
             let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
             let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv, true)).unwrap();
             let (qw, kvw, n_kv) = (nh * hs, nkv * hs, pos0 + t);
-            let cached = |v: &[f32]| if f16 { f16_round(v) } else { v.to_vec() };
-            let packed = |v: &[f32]| -> Vec<u32> {
-                if f16 {
-                    f16_pairs(v)
-                } else {
-                    bytemuck::cast_slice(v).to_vec()
-                }
-            };
+            let cached = |v: &[f32]| as_cached(v, f16);
+            let packed = |v: &[f32]| cache_words(v, f16);
             let mut qk = rng.data(t * (qw + kvw), 2.0);
             qk[3] = 40.0; // outliers, in a query head and in the last key head
             let last = qk.len() - 2;
@@ -1218,13 +1223,7 @@ fn attention_norms_and_rotates_q_and_k_heads() {
             };
             let vc = rng.data(n_kv * kvw, 1.0);
             let keys = cached(&[old_k.clone(), new_k.clone()].concat());
-            let group = nh / nkv;
-            let expand = |src: &[f32]| -> Vec<f32> {
-                (0..n_kv)
-                    .flat_map(|j| (0..nh).flat_map(move |h| (0..hs).map(move |d| (j, h, d))))
-                    .map(|(j, h, d)| src[j * kvw + (h / group) * hs + d])
-                    .collect()
-            };
+            let expand = |src: &[f32]| expand_heads(src, nh, nkv, hs);
             let heads = cpu::Heads {
                 scale: 0.3,
                 window,

@@ -71,7 +71,7 @@ pub struct LlamaBody {
     /// then every block's (the logit lens: row i is block i's output).
     post_norms: Option<PostNorms>,
     step: wgpu::Buffer,
-    /// [chunk, C] the residual stream
+    /// [chunk, C] the residual stream (with post-norms [3, chunk, C]: see `Regions`)
     pub x: wgpu::Buffer,
     n_embd: u32,
     n_head: u32,
@@ -574,21 +574,22 @@ impl LlamaBody {
         }
     }
 
-    /// output_norm and output from `rows` rows of `x` [rows, C] to `logits` [rows, V]. With
+    /// output_norm and output from rows of `x` [rows, C] to `logits` [rows, V]: one row, the
+    /// last block's output, or with `per_layer` one per block (the logit lens). With
     /// post-norms, x holds the rows of the stream, then as many of the last sublayer's
-    /// output (see [`LlamaBody::stream`]); `per_layer`: row i is block i's output (the logit
-    /// lens, each resolved with its own block's post_ffw_norm), else the last block's.
+    /// output (see [`LlamaBody::stream`]), each row resolved with its own block's
+    /// post_ffw_norm.
     pub fn head(
         &self,
         gpu: &Gpu,
         x: &wgpu::Buffer,
         logits: &wgpu::Buffer,
-        rows: usize,
         per_layer: bool,
     ) -> LinearBind {
         let (input, params, norm) = match &self.post_norms {
             Some(p) => {
                 let c = self.n_embd;
+                let rows = if per_layer { self.n_layer() } else { 1 };
                 let params = Params {
                     post_stride: if per_layer { c } else { 0 },
                     ..resolving(self.p_out, 0, rows as u32 * c, NONE)

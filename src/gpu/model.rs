@@ -155,19 +155,12 @@ impl Body {
         }
     }
 
-    /// The head over `rows` rows of `x` (see [`LlamaBody::head`]; `per_layer`: the logit
-    /// lens's, row i block i's output).
-    fn head(
-        &self,
-        gpu: &Gpu,
-        x: &wgpu::Buffer,
-        logits: &wgpu::Buffer,
-        rows: usize,
-        per_layer: bool,
-    ) -> Head {
+    /// The head over one row of `x`, or with `per_layer` one per block (the logit lens's;
+    /// see [`LlamaBody::head`]).
+    fn head(&self, gpu: &Gpu, x: &wgpu::Buffer, logits: &wgpu::Buffer, per_layer: bool) -> Head {
         match self {
             Body::Gpt2(b) => b.head(gpu, x, logits),
-            Body::Llama(b) => b.head(gpu, x, logits, rows, per_layer),
+            Body::Llama(b) => b.head(gpu, x, logits, per_layer),
         }
     }
 
@@ -267,7 +260,7 @@ impl Lens {
         Ok(Self {
             rows,
             resid: gpu.storage("lens residuals", halves * l as u64 * rows as u64 * row)?,
-            head: body.head(gpu, &x, &logits, l, true),
+            head: body.head(gpu, &x, &logits, true),
             post_normed,
             top_k_bind: io
                 .top_k
@@ -337,7 +330,7 @@ impl GpuModel {
                 (Body::Llama(b), kv)
             }
         };
-        let head = body.head(gpu, &io.x_last, &io.logits, 1, false);
+        let head = body.head(gpu, &io.x_last, &io.logits, false);
         let lens = (probs.rows > 0)
             .then(|| Lens::new(gpu, &body, &io, n_embd, vocab, probs.rows))
             .transpose()?;
