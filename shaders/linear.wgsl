@@ -128,9 +128,10 @@ fn attention_at(t: u32, k: u32) -> f32 {
     return o / l;
 }
 
-// Whether x4 reads `staged` (INPUT = 3 and 4 in matvec, where K fits).
+// Whether x4 reads `staged` (INPUT = 3 and 4 in matvec, where K fits; never in matmul,
+// whose STAGE of 1 would otherwise pass for K = 1).
 fn is_staged() -> bool {
-    return (INPUT == ATTENTION || INPUT == POST_NORM) && STAGE >= p.k;
+    return (INPUT == ATTENTION || INPUT == POST_NORM) && STAGE > 1u && STAGE >= p.k;
 }
 
 // INPUT = 4: value k of the residual stream's row t after the sublayer (inv_y: the

@@ -287,14 +287,13 @@ impl LlamaBody {
             ..Params::new(qw, c)
         };
         // gate/up reads the stream as the q/k/v layer left it, and y, and writes it back.
+        let p_gu = Params {
+            eps,
+            ..Params::new(c, 2 * f)
+        };
         let p_gu = gpu.uniform(
             "linear params",
-            &Params {
-                eps,
-                ..regions.map_or(Params::new(c, 2 * f), |r| {
-                    resolving(Params::new(c, 2 * f), r.a, r.y, r.b)
-                })
-            },
+            &regions.map_or(p_gu, |r| resolving(p_gu, r.a, r.y, r.b)),
         );
         let p_down = Params::new(f, c);
         let p_out = Params {

@@ -228,8 +228,6 @@ struct Lens {
     /// [n_layer, C]: one position's rows, the head's input (then theirs of the sublayer's
     /// output).
     x: wgpu::Buffer,
-    /// Whether the rows come in (stream, sublayer output) pairs.
-    post_normed: bool,
     head: Head,
     /// [1] the id that followed the position (its probability per layer), or u32::MAX.
     next: wgpu::Buffer,
@@ -250,8 +248,8 @@ impl Lens {
     ) -> Result<Self> {
         let l = body.n_layer();
         let row = (n_embd * 4) as u64;
-        let post_normed = body.stream().1.is_some();
-        let halves = 1 + post_normed as u64;
+        // With post-norms, the sublayer output's rows follow the stream's.
+        let halves = 1 + body.stream().1.is_some() as u64;
         let x = gpu.storage("lens x", halves * l as u64 * row)?;
         let logits = gpu.storage("lens logits", (l * vocab * 4) as u64)?;
         let next = gpu.storage("lens next", 4)?;
@@ -261,7 +259,6 @@ impl Lens {
             rows,
             resid: gpu.storage("lens residuals", halves * l as u64 * rows as u64 * row)?,
             head: body.head(gpu, &x, &logits, true),
-            post_normed,
             top_k_bind: io
                 .top_k
                 .bind(gpu, &[&io.top_k_params, &logits, &next, &out]),
@@ -629,7 +626,7 @@ impl GpuModel {
             .write_buffer(&lens.next, 0, bytemuck::bytes_of(&next));
         let row_bytes = (self.n_embd * 4) as u64;
         let mut enc = gpu.encoder();
-        let halves = if lens.post_normed { 2 } else { 1 };
+        let halves = if self.body.stream().1.is_some() { 2 } else { 1 };
         for half in 0..halves {
             for i in 0..layers {
                 let from = ((half * layers + i) * lens.rows + pos) as u64 * row_bytes;
