@@ -1,64 +1,76 @@
 // The fused linear layer (linear.wgsl) for a prompt chunk of T tokens:
 //   y[t, c] = Σ_k norm(x)[t, k] · w[col_row(c), k] + bias,  then the epilogue.
-// Built as quant.wgsl + linear.wgsl + this file. Each workgroup computes a 64×64 tile
-// (tokens × columns), each of its 64 invocations an 8×8 block (16 vec4 accumulators),
+// Built as quant.wgsl + linear.wgsl + this file. Each workgroup computes a 64×128 tile
+// (tokens × columns), each of its 128 invocations an 8×8 block (16 vec4 accumulators),
 // staging 16-deep slices of norm(x) and of the dequantized weights in workgroup memory:
-// invocation i stages row i of x and column i of w, so a quantized slice's scale is read
-// once. With a norm, each invocation first computes the statistics of its own row, and
-// after a post norm (INPUT = 4) the first column tile's workgroups write their rows of
-// the stream.
+// invocation i stages half of row i / 2 of x and column i of w, so a quantized slice's
+// scale is read once. With a norm, the two invocations of each row first compute its
+// statistics, and after a post norm (INPUT = 4) the first column tile's workgroups write
+// their rows of the stream.
 //
-// Shaped for CPU adapters as much as for GPUs (SwiftShader, which runs the prompt here):
-// there each workgroup memory load with a computed index is a gather, lane by lane, and
-// each barrier a switch per subgroup, so an 8×8 block (4 multiply-adds per value loaded,
-// against 2 for 4×4) in 16 subgroups (against 64) took the prompt from 5.5 to 7.1 tokens/s;
-// and both sides of every `if` run (masked), so a fallback sits behind a constant
-// condition or in a loop, which is skipped when no lane enters it.
+// Shaped for CPU adapters as much as for GPUs (SwiftShader runs the prompt here): there
+// each load with a computed index is a gather, lane by lane, each barrier a switch per
+// subgroup, and both sides of every `if` run, masked. So an 8×8 block (4 multiply-adds
+// per value loaded from the tiles, against 2 for 4×4), 128 columns per workgroup (each
+// row of x is loaded and normed by half as many workgroups as with 64), a quantized slice
+// dequantized whole, and a fallback behind a constant condition (behind a run-time one,
+// both sides ran and cost ~10%): the prompt on SwiftShader went from 5.5 to 10–11 tokens/s.
 
-const TILE: u32 = 64u;  // rows and columns of the product per workgroup
-const BK: u32 = 16u;    // depth of one staged slice
-var<workgroup> x_tile: array<f32, 1024>;  // [BK][TILE]: norm(x)[row0 + r, k0 + kk] at kk * TILE + r
-var<workgroup> w_tile: array<f32, 1024>;  // [BK][TILE]: w[col_row(col0 + c), k0 + kk] at kk * TILE + c
+const TILE_M: u32 = 64u;   // rows (tokens) of the product per workgroup
+const TILE_N: u32 = 128u;  // and columns
+const BK: u32 = 16u;       // depth of one staged slice
+var<workgroup> x_tile: array<f32, 1024>;  // [BK][TILE_M]: norm(x)[row0 + r, k0 + kk] at kk * TILE_M + r
+var<workgroup> w_tile: array<f32, 2048>;  // [BK][TILE_N]: w[col_row(col0 + c), k0 + kk] at kk * TILE_N + c
+
+// The sum of v over invocations tid and tid ^ 1 (the two that share a row of x).
+fn pair_sum(tid: u32, v: f32) -> f32 {
+    x_tile[tid] = v;
+    workgroupBarrier();
+    let s = x_tile[tid & ~1u] + x_tile[tid | 1u];
+    workgroupBarrier();
+    return s;
+}
 
 // (mean, 1 / std) of row `row` of x for the norm (INPUT = 4: (inv_y, 1 / std of h)), summed
-// by its invocation alone: one invocation per row keeps the workgroup free of barriers
-// here (a barrier costs a switch per subgroup on CPU adapters).
-fn row_stats(row: u32) -> vec2f {
+// by the two invocations that stage the row (`half`: which of them), each over every other
+// value. Every invocation calls it (it has barriers); `live`: whether the row exists.
+fn row_stats(tid: u32, row: u32, live: bool) -> vec2f {
     if (INPUT == 0u || INPUT == ATTENTION) {
         return vec2f(0.0);
     }
+    let half = tid % 2u;
     if (INPUT == POST_NORM) {
         var inv_y = 0.0;
         if (p.y_at != NONE) {
             var sy = 0.0;
-            for (var i = 0u; i < p.k; i++) {
+            for (var i = half; live && i < p.k; i += 2u) {
                 let v = x[p.y_at + row * p.k + i];
                 sy += v * v;
             }
-            inv_y = inverseSqrt(sy / f32(p.k) + p.eps);
+            inv_y = inverseSqrt(pair_sum(tid, sy) / f32(p.k) + p.eps);
         }
         var sh = 0.0;
-        for (var i = 0u; i < p.k; i++) {
+        for (var i = half; live && i < p.k; i += 2u) {
             let h = resolved(row, i, inv_y);
             sh += h * h;
         }
-        return vec2f(inv_y, inverseSqrt(sh / f32(p.k) + p.eps));
+        return vec2f(inv_y, inverseSqrt(pair_sum(tid, sh) / f32(p.k) + p.eps));
     }
     var mean = 0.0;
     if (INPUT == 2u) {
         var s = 0.0;
-        for (var i = 0u; i < p.k; i++) {
+        for (var i = half; live && i < p.k; i += 2u) {
             s += x[row * p.k + i];
         }
-        mean = s / f32(p.k);
+        mean = pair_sum(tid, s) / f32(p.k);
     }
     // Two passes for the layer norm: the variance of values far from zero must not cancel.
     var sq = 0.0;
-    for (var i = 0u; i < p.k; i++) {
+    for (var i = half; live && i < p.k; i += 2u) {
         let d = x[row * p.k + i] - mean;
         sq += d * d;
     }
-    return vec2f(mean, inverseSqrt(sq / f32(p.k) + p.eps));
+    return vec2f(mean, inverseSqrt(pair_sum(tid, sq) / f32(p.k) + p.eps));
 }
 
 // w[row, k .. k + 3], zero past the end of the row.
@@ -95,51 +107,55 @@ fn x4_of(row: u32, k: u32, stats: vec2f) -> vec4f {
     return vec4f(0.0);
 }
 
-// Depths kk .. kk + 3 of row (and column) i of the staged slices.
-fn put(i: u32, kk: u32, xv: vec4f, wv: vec4f) {
-    let at = kk * TILE + i;
-    x_tile[at] = xv.x;
-    x_tile[at + TILE] = xv.y;
-    x_tile[at + 2u * TILE] = xv.z;
-    x_tile[at + 3u * TILE] = xv.w;
-    w_tile[at] = wv.x;
-    w_tile[at + TILE] = wv.y;
-    w_tile[at + 2u * TILE] = wv.z;
-    w_tile[at + 3u * TILE] = wv.w;
+// Depths kk .. kk + 3 of row r of the staged x slice.
+fn put_x(r: u32, kk: u32, v: vec4f) {
+    let at = kk * TILE_M + r;
+    x_tile[at] = v.x;
+    x_tile[at + TILE_M] = v.y;
+    x_tile[at + 2u * TILE_M] = v.z;
+    x_tile[at + 3u * TILE_M] = v.w;
+}
+
+// Depths kk .. kk + 3 of column c of the staged w slice.
+fn put_w(c: u32, kk: u32, v: vec4f) {
+    let at = kk * TILE_N + c;
+    w_tile[at] = v.x;
+    w_tile[at + TILE_N] = v.y;
+    w_tile[at + 2u * TILE_N] = v.z;
+    w_tile[at + 3u * TILE_N] = v.w;
 }
 
 // Rows (or columns) r .. r + 3 of a staged slice at depth kk (naga passes no workgroup
 // pointers to functions, hence two).
 fn x_tile4(kk: u32, r: u32) -> vec4f {
-    let i = kk * TILE + r;
+    let i = kk * TILE_M + r;
     return vec4f(x_tile[i], x_tile[i + 1u], x_tile[i + 2u], x_tile[i + 3u]);
 }
 
 fn w_tile4(kk: u32, c: u32) -> vec4f {
-    let i = kk * TILE + c;
+    let i = kk * TILE_N + c;
     return vec4f(w_tile[i], w_tile[i + 1u], w_tile[i + 2u], w_tile[i + 3u]);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(128)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
     let m = step.n_tokens;
-    let row0 = wg.y * TILE;
-    let col0 = wg.x * TILE;
-    let tr = (tid / 8u) * 8u;  // this invocation's rows within the tile
-    let tc = (tid % 8u) * 8u;  // and columns
+    let row0 = wg.y * TILE_M;
+    let col0 = wg.x * TILE_N;
+    let tr = (tid / 16u) * 8u;  // this invocation's rows within the tile
+    let tc = (tid % 16u) * 8u;  // and columns
     // acc[2i + h][j]: row tr + i, column tc + 4h + j
     var acc: array<vec4f, 16>;
     let in_range = row0 + tr < m && col0 + tc < p.n;
-    // Invocation tid stages row tid of x and column tid of w.
-    let own_row = row0 + tid;
+    // Invocation tid stages half of row tid / 2 of x (depths 8h .. 8h + 7 of each slice,
+    // h = tid % 2) and column tid of w.
+    let own_row = row0 + tid / 2u;
+    let half = tid % 2u;
     let own_col = col0 + tid;
-    var stats = vec2f(0.0);
-    if (own_row < m) {
-        stats = row_stats(own_row);
-        // The first column tile's workgroups write the resolved stream of their rows.
-        if (INPUT == POST_NORM && wg.x == 0u) {
-            store_stream(own_row, stats.x, 0u, 1u);
-        }
+    let stats = row_stats(tid, own_row, own_row < m);
+    // The first column tile's workgroups write the resolved stream of their rows.
+    if (INPUT == POST_NORM && wg.x == 0u && own_row < m) {
+        store_stream(own_row, stats.x, half, 2u);
     }
 
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
@@ -148,10 +164,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
             wv = w16(col_row(own_col), k0);
         }
         // (Unrolled: a private array indexed by a loop variable is a gather on SwiftShader.)
-        put(tid, 0u, x4_of(own_row, k0, stats), wv[0]);
-        put(tid, 4u, x4_of(own_row, k0 + 4u, stats), wv[1]);
-        put(tid, 8u, x4_of(own_row, k0 + 8u, stats), wv[2]);
-        put(tid, 12u, x4_of(own_row, k0 + 12u, stats), wv[3]);
+        put_w(tid, 0u, wv[0]);
+        put_w(tid, 4u, wv[1]);
+        put_w(tid, 8u, wv[2]);
+        put_w(tid, 12u, wv[3]);
+        let kx = 8u * half;
+        put_x(tid / 2u, kx, x4_of(own_row, k0 + kx, stats));
+        put_x(tid / 2u, kx + 4u, x4_of(own_row, k0 + kx + 4u, stats));
         workgroupBarrier();
         // Invocations whose rows or columns lie past the end (a short prompt in a 64-row
         // tile) only help load: skipping their multiply-adds matters on CPU adapters.

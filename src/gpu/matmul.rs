@@ -26,7 +26,9 @@ pub const MATVEC_MODULE: &str = concat!(
     include_str!("../../shaders/linear.wgsl"),
     include_str!("../../shaders/matvec.wgsl")
 );
-const TILE: u32 = 64;
+/// matmul.wgsl's TILE_M × TILE_N: tokens × columns per workgroup.
+const TILE_M: u32 = 64;
+const TILE_N: u32 = 128;
 
 /// Mirrors `struct Params` in linear.wgsl.
 #[repr(C)]
@@ -450,7 +452,7 @@ impl Linear {
     }
 
     fn matmul_part(gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &PartBind, rows: u32) {
-        let groups = [l.cols.div_ceil(TILE), rows.div_ceil(TILE), 1];
+        let groups = [l.cols.div_ceil(TILE_N), rows.div_ceil(TILE_M), 1];
         l.variant.matmul.dispatch(gpu, pass, &l.bind, groups);
     }
 }
