@@ -213,7 +213,7 @@ fn matvec_shape(gpu: &Gpu) -> MatvecShape {
         // Measured on lavapipe (benches/kernels.rs, SmolLM2's Q4_1 lm_head): 8 outputs per
         // invocation 4.3× faster than 1 (19 vs 82 ms), 1.5× faster than 4.
         // Prompt chunks through matvec only on lavapipe: there a 32-token prompt of SmolLM2
-        // ran at 20 tokens/s against matmul's 12; on SwiftShader at 2.45 against 9.0.
+        // ran at 20 tokens/s against matmul's 12; on SwiftShader at 2.45 against 10-11.
         wgpu::DeviceType::Cpu => MatvecShape {
             lanes: 1,
             groups: 32,
