@@ -4,21 +4,36 @@
 
 use super::profile::{Profile, Profiler};
 use crate::error::{LanternError, Result};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
-/// Counts of GPU work and GPU objects, since the device was made.
+/// Counts of GPU work and GPU objects, made through [`Gpu`]'s helpers on this thread: each
+/// thread counts its own, so that tests sharing one device in parallel see only their own
+/// work between two snapshots (the page and the tool run on one thread).
 #[derive(Default, Debug)]
 pub struct Counters {
-    pub buffers: AtomicU64,
-    pub bind_groups: AtomicU64,
-    pub pipelines: AtomicU64,
-    pub dispatches: AtomicU64,
-    pub submits: AtomicU64,
-    pub readback_bytes: AtomicU64,
+    pub buffers: Cell<u64>,
+    pub bind_groups: Cell<u64>,
+    pub pipelines: Cell<u64>,
+    pub dispatches: Cell<u64>,
+    pub submits: Cell<u64>,
+    pub readback_bytes: Cell<u64>,
     /// Bytes of all storage and uniform buffers made.
-    pub buffer_bytes: AtomicU64,
+    pub buffer_bytes: Cell<u64>,
+}
+
+thread_local! {
+    static COUNTERS: Counters = Counters::default();
+}
+
+/// Adds n to one of this thread's counters.
+pub(crate) fn count(counter: fn(&Counters) -> &Cell<u64>, n: u64) {
+    COUNTERS.with(|c| {
+        let cell = counter(c);
+        cell.set(cell.get() + n);
+    });
 }
 
 /// A snapshot of [`Counters`].
@@ -62,7 +77,6 @@ pub struct Gpu {
     /// The subgroup size the reductions use (reduce_subgroup.wgsl), where the adapter has
     /// subgroups of one size in index order; `None`: the workgroup-tree reductions.
     pub subgroup_size: Option<u32>,
-    pub counters: Counters,
     /// The first validation or out-of-memory error the device reported, if any.
     error: Arc<Mutex<Option<String>>>,
     /// Told the bytes of data uploaded so far (the page's progress bar).
@@ -133,7 +147,6 @@ impl Gpu {
             adapter_features: adapter.features(),
             subgroup_size: None,
             limits,
-            counters: Counters::default(),
             error,
             on_upload: Mutex::new(None),
             uploaded: AtomicU64::new(0),
@@ -216,16 +229,15 @@ impl Gpu {
     }
 
     pub fn snapshot(&self) -> CounterSnapshot {
-        let c = &self.counters;
-        CounterSnapshot {
-            buffers: c.buffers.load(Relaxed),
-            bind_groups: c.bind_groups.load(Relaxed),
-            pipelines: c.pipelines.load(Relaxed),
-            dispatches: c.dispatches.load(Relaxed),
-            submits: c.submits.load(Relaxed),
-            readback_bytes: c.readback_bytes.load(Relaxed),
-            buffer_bytes: c.buffer_bytes.load(Relaxed),
-        }
+        COUNTERS.with(|c| CounterSnapshot {
+            buffers: c.buffers.get(),
+            bind_groups: c.bind_groups.get(),
+            pipelines: c.pipelines.get(),
+            dispatches: c.dispatches.get(),
+            submits: c.submits.get(),
+            readback_bytes: c.readback_bytes.get(),
+            buffer_bytes: c.buffer_bytes.get(),
+        })
     }
 
     /// Fails with the first error the device reported since it was made.
@@ -259,8 +271,8 @@ impl Gpu {
     /// A storage buffer of `bytes` (at least 4), zeroed.
     pub fn storage(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
         self.check_size(label, bytes)?;
-        self.counters.buffers.fetch_add(1, Relaxed);
-        self.counters.buffer_bytes.fetch_add(bytes, Relaxed);
+        count(|c| &c.buffers, 1);
+        count(|c| &c.buffer_bytes, bytes);
         Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes.max(4).next_multiple_of(4),
@@ -284,10 +296,8 @@ impl Gpu {
             padded.resize(bytes.len().next_multiple_of(4), 0);
             return self.storage_init(label, &padded);
         }
-        self.counters.buffers.fetch_add(1, Relaxed);
-        self.counters
-            .buffer_bytes
-            .fetch_add(bytes.len() as u64, Relaxed);
+        count(|c| &c.buffers, 1);
+        count(|c| &c.buffer_bytes, bytes.len() as u64);
         let buffer = self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -306,10 +316,8 @@ impl Gpu {
 
     /// A uniform buffer holding `value`, writable later with `queue.write_buffer`.
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
-        self.counters.buffers.fetch_add(1, Relaxed);
-        self.counters
-            .buffer_bytes
-            .fetch_add(std::mem::size_of::<T>() as u64, Relaxed);
+        count(|c| &c.buffers, 1);
+        count(|c| &c.buffer_bytes, std::mem::size_of::<T>() as u64);
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
@@ -320,7 +328,7 @@ impl Gpu {
 
     /// A buffer the CPU can map and read, the target of copies from storage buffers.
     pub fn readback(&self, label: &str, bytes: u64) -> wgpu::Buffer {
-        self.counters.buffers.fetch_add(1, Relaxed);
+        count(|c| &c.buffers, 1);
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes.next_multiple_of(4),
@@ -336,7 +344,7 @@ impl Gpu {
         layout: &wgpu::BindGroupLayout,
         buffers: &[&wgpu::Buffer],
     ) -> wgpu::BindGroup {
-        self.counters.bind_groups.fetch_add(1, Relaxed);
+        count(|c| &c.bind_groups, 1);
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -359,7 +367,7 @@ impl Gpu {
         {
             p.resolve(&mut encoder);
         }
-        self.counters.submits.fetch_add(1, Relaxed);
+        count(|c| &c.submits, 1);
         self.queue.submit([encoder.finish()]);
     }
 
@@ -372,7 +380,7 @@ impl Gpu {
     /// first `bytes` bytes and unmaps it.
     pub async fn read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
         let data = self.map_bytes(buffer, bytes, "reading back").await?;
-        self.counters.readback_bytes.fetch_add(bytes, Relaxed);
+        count(|c| &c.readback_bytes, bytes);
         self.check()?;
         Ok(data)
     }

@@ -2,7 +2,6 @@
 
 use super::Gpu;
 use crate::error::{LanternError, Result};
-use std::sync::atomic::Ordering::Relaxed;
 
 /// What a kernel binds at each slot, in binding order.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -99,7 +98,7 @@ impl Kernel {
                 "kernel {name} failed to build: {e}"
             )));
         }
-        gpu.counters.pipelines.fetch_add(1, Relaxed);
+        super::context::count(|c| &c.pipelines, 1);
         Ok(Self {
             name: name.to_string(),
             pipeline,
@@ -125,7 +124,7 @@ impl Kernel {
             pass.set_bind_group(0, bind, &[]);
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         });
-        gpu.counters.dispatches.fetch_add(1, Relaxed);
+        super::context::count(|c| &c.dispatches, 1);
     }
 
     /// Records a dispatch of `n` workgroups in all, folded into x and y when `n` exceeds one
