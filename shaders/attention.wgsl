@@ -6,8 +6,10 @@
 //   M = max_s m_s,  out = Σ_s e^(m_s − M) · o_s / Σ_s e^(m_s − M) · l_s
 // One workgroup per (head, query, split). Decode splits a long context into step.splits
 // parts so that a GPU has work for more than n_head workgroups; prompt passes use one. Two
-// passes over the split's keys: the max, then the exponentials and the weighted values (the
-// scores are recomputed, so any context fits in workgroup memory of O(WG)). The cache holds
+// passes over the split's keys: the scores and their max, then the exponentials and the
+// weighted values. The first SCORES scores of the split are kept in workgroup memory for
+// the second pass (a split of decode holds at most 1,024 keys on a CPU adapter, 512 on a
+// GPU up to 8,192 positions); scores past them are recomputed, so any context fits. The cache holds
 // f16 pairs packed in u32 (unpack2x16float: no shader-f16 feature needed), or f32 (KV_F16).
 // While step.capture is set (one split), a third pass writes the probabilities p_j = e^(s_j − m) / l
 // to probs (zeros where the mask hides a key) for the attention visualization: row
@@ -59,6 +61,8 @@ override KV_F16: bool = true;
 override QK_NORM: bool = false;
 var<workgroup> q_sh: array<f32, 256>;
 var<workgroup> p_sh: array<f32, WG>;
+const SCORES: u32 = 1024u;
+var<workgroup> s_sh: array<f32, SCORES>;  // scores of keys j_begin .. j_begin + SCORES
 var<workgroup> kg_sh: array<f32, 256>;  // QK_NORM: the k heads' norm gain
 // QK_NORM: head_inv of this pass's keys pos0 + i (i <= t), each computed once per workgroup.
 const NEW_KEYS: u32 = 128u;
@@ -127,6 +131,14 @@ fn score(j: u32, kv_base: u32) -> f32 {
     return s * p.scale;
 }
 
+// The score of key j (>= j0, the split's first key), from s_sh where pass 1 left it.
+fn kept_score(j: u32, j0: u32, kv_base: u32) -> f32 {
+    if (j - j0 < SCORES) {
+        return s_sh[j - j0];
+    }
+    return score(j, kv_base);
+}
+
 // QK_NORM: the key of position pos (a token of this pass) normed, rotated, into the cache.
 fn store_key(pos: u32, kv_base: u32, tid: u32) {
     let row = raw_key_row(pos, kv_base);
@@ -193,10 +205,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         store_key(step.pos0 + t, kv_base, tid);
     }
 
-    // Pass 1: the largest score, subtracted before exp so that exp never overflows.
+    // Pass 1: the scores, kept for pass 2 (each invocation reads back its own), and the
+    // largest, subtracted before exp so that exp never overflows.
     var m = -3.0e38;
     for (var j = j_begin + tid; j < j_end; j += WG) {
-        m = max(m, score(j, kv_base));
+        let s = score(j, kv_base);
+        if (j - j_begin < SCORES) {
+            s_sh[j - j_begin] = s;
+        }
+        m = max(m, s);
     }
     let max_score = reduce_max(tid, m);
 
@@ -209,7 +226,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         let j = j0 + tid;
         var e = 0.0;
         if (j < j_end) {
-            e = exp(score(j, kv_base) - max_score);
+            e = exp(kept_score(j, j_begin, kv_base) - max_score);
             l += e;
         }
         p_sh[tid] = e;
@@ -243,7 +260,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         for (var j = tid; j < n_seen; j += WG) {
             var pj = 0.0;  // outside the window
             if (j >= first) {
-                pj = exp(score(j, kv_base) - max_score) * inv_sum;
+                pj = exp(kept_score(j, j_begin, kv_base) - max_score) * inv_sum;
             }
             probs[probs_row + j] = pj;
         }

@@ -161,6 +161,11 @@ fn attention_matches_cpu_with_probabilities() {
             (4, 1, 256, 1, 90, 3, true, 33),
             (4, 1, 256, 3, 2, 1, true, 512),
             (2, 2, 16, 7, 0, 1, false, 1),
+            // Splits of more keys than the kernel keeps scores for (1,024): the rest are
+            // recomputed; with capture, in a window, and in two splits.
+            (2, 1, 16, 2, 1100, 1, true, 0),
+            (2, 1, 16, 1, 1500, 1, false, 1200),
+            (2, 2, 16, 1, 2500, 2, true, 0),
         ] {
             let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
             let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv, false)).unwrap();
