@@ -263,6 +263,42 @@ fn bench_profile_and_roofline_report_their_figures() {
     assert!(r["decode_fma_per_token"].as_u64().unwrap() > 657 * 64);
 }
 
+/// `--profile` of a prompt longer than one chunk (128 tokens: two submits before the
+/// timestamps are read) on the real SmolLM2: each submit's timestamps must resolve to an
+/// aligned offset (WebGPU's 256 bytes), and every prompt dispatch is timed.
+#[test]
+fn bench_profiles_a_prompt_of_several_chunks() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let (Some(_), Some(path)) = (gpu(), model_file(path, "scripts/fetch-model.sh")) else {
+        return;
+    };
+    let (ok, out, err) = lantern(&[
+        "bench",
+        "--model",
+        path.to_str().unwrap(),
+        "--prompt-tokens",
+        "130",
+        "--gen-tokens",
+        "1",
+        "--temperature",
+        "0",
+        "--json",
+        "--profile",
+    ]);
+    assert!(ok, "{err}");
+    let v = json(&out);
+    let rows = v["profile"]["prefill"]
+        .as_array()
+        .expect("a prompt profile");
+    let timed: f64 = rows.iter().map(|r| r["dispatches"].as_f64().unwrap()).sum();
+    assert_eq!(timed, v["prefill_dispatches"].as_f64().unwrap(), "{out}");
+    assert!(
+        rows.iter().all(|r| r["ms"].as_f64().unwrap() >= 0.0),
+        "{out}"
+    );
+}
+
 #[test]
 fn errors_exit_nonzero_with_a_message() {
     let (ok, _, err) = lantern(&["generate", "--model", "/no/such/model", "--prompt", "hi"]);

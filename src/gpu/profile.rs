@@ -14,8 +14,9 @@ pub struct Profiler {
     set: wgpu::QuerySet,
     resolve: wgpu::Buffer,
     readback: wgpu::Buffer,
-    /// The kernel of each dispatch recorded since the last read, in order.
-    names: Vec<String>,
+    /// The kernel of each dispatch recorded since the last read, in order (`None`: a slot
+    /// skipped so that the next submit's timestamps resolve to an aligned offset).
+    names: Vec<Option<String>>,
     /// Dispatches whose timestamps were resolved by the last submit.
     resolved: u32,
     /// Nanoseconds per timestamp tick.
@@ -78,7 +79,7 @@ impl Profiler {
         if i >= MAX_DISPATCHES {
             return None;
         }
-        self.names.push(name.to_string());
+        self.names.push(Some(name.to_string()));
         pass.write_timestamp(&self.set, 2 * i);
         Some(2 * i + 1)
     }
@@ -100,7 +101,12 @@ impl Profiler {
             &self.resolve,
             from as u64 * 8,
         );
-        self.resolved += n;
+        // The next submit's first timestamp must resolve to a multiple of
+        // QUERY_RESOLVE_BUFFER_ALIGNMENT bytes (a prompt takes one submit per chunk).
+        let per_slot = (wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT / 16) as usize;
+        let aligned = self.names.len().next_multiple_of(per_slot);
+        self.names.resize(aligned, None);
+        self.resolved = aligned as u32;
     }
 
     /// The readback of everything resolved (once the submits are done), added to `into`.
@@ -117,6 +123,7 @@ impl Profiler {
             .await?;
         let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&data);
         for (i, name) in self.names.iter().enumerate() {
+            let Some(name) = name else { continue };
             let ns = ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * self.period;
             let e = into.kernels.entry(name.clone()).or_default();
             e.0 += 1;
