@@ -9,8 +9,9 @@
 // passes over the split's keys: the scores and their max, then the exponentials and the
 // weighted values. The first SCORES scores of the split are kept in workgroup memory for
 // the second pass (a split of decode holds at most 1,024 keys on a CPU adapter, 512 on a
-// GPU up to 8,192 positions); scores past them are recomputed, so any context fits. The cache holds
-// f16 pairs packed in u32 (unpack2x16float: no shader-f16 feature needed), or f32 (KV_F16).
+// GPU up to 8,192 positions); scores past them are recomputed, so any context fits. The
+// cache holds f16 pairs packed in u32 (unpack2x16float: no shader-f16 feature needed), or
+// f32 (KV_F16).
 // While step.capture is set (one split), a third pass writes the probabilities p_j = e^(s_j − m) / l
 // to probs (zeros where the mask hides a key) for the attention visualization: row
 // pos0 + t of head h, for the first probs_rows positions.

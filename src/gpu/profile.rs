@@ -17,7 +17,7 @@ pub struct Profiler {
     /// The kernel of each dispatch recorded since the last read, in order (`None`: a slot
     /// skipped so that the next submit's timestamps resolve to an aligned offset).
     names: Vec<Option<String>>,
-    /// Dispatches whose timestamps were resolved by the last submit.
+    /// Slots of `names` resolved by the submits so far (skipped ones included).
     resolved: u32,
     /// Nanoseconds per timestamp tick.
     period: f64,
@@ -103,8 +103,9 @@ impl Profiler {
         );
         // The next submit's first timestamp must resolve to a multiple of
         // QUERY_RESOLVE_BUFFER_ALIGNMENT bytes (a prompt takes one submit per chunk).
-        let per_slot = (wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT / 16) as usize;
-        let aligned = self.names.len().next_multiple_of(per_slot);
+        // (Each dispatch takes two 8-byte timestamps.)
+        let dispatches_per_alignment = (wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT / 16) as usize;
+        let aligned = self.names.len().next_multiple_of(dispatches_per_alignment);
         self.names.resize(aligned, None);
         self.resolved = aligned as u32;
     }
