@@ -57,6 +57,13 @@ export async function storeModel(key, meta, names, files) {
     for (let i = 0; i < names.length; i++) {
       const handle = await sub.getFileHandle(names[i], { create: true });
       const w = await handle.createWritable();
+      // The file's whole size is reserved first: past the quota, a truncate fails with a
+      // QuotaExceededError, where a write streaming the bytes can instead fail with an
+      // AbortError ("Failed to write data to data pipe") when Chromium's storage side
+      // closes the stream first. The estimate above is only a first look (under a quota
+      // set by DevTools, Chromium's estimate still reports its default one).
+      await w.truncate(files[i].byteLength);
+      await w.seek(0);
       await w.write(files[i]);
       await w.close();
       entries.push({ name: names[i], size: files[i].byteLength, sha256: await sha256(files[i]) });
@@ -69,7 +76,8 @@ export async function storeModel(key, meta, names, files) {
   } catch (e) {
     await dir.removeEntry(key, { recursive: true }).catch(() => {});
     if (e.name === 'QuotaExceededError') throw quotaError(meta.name, need, null);
-    throw e;
+    throw new Error(`could not keep ${meta.name} offline: the browser's storage failed (${e.name}: ${e.message}). `
+      + 'It stays loaded for this visit; load it again to retry storing it.');
   }
 }
 

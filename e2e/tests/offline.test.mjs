@@ -184,22 +184,28 @@ describe('Lantern offline, after the first visit', { timeout: 4 * SLOW }, () => 
   test('a model too large for the storage quota is refused with a message, and the chat stays', async () => {
     await context.setOffline(false);
     const cdp = await context.newCDPSession(page);
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(server.url).origin, quotaSize: 20_000_000 });
-    const chat = await byId(page, 'chat-log').textContent();
-    const saved = await savedChats(page);
-    assert.ok(chat.length > 0 && saved.length > 0, 'a conversation is on screen and saved');
-    await page.locator('button', { hasText: 'Load the default model' }).click();
-    await byId(page, 'error').waitFor({ timeout: SLOW });
-    const error = await byId(page, 'error').textContent();
-    console.log(`error shown: ${error}`);
-    assert.match(error, /not enough room to keep SmolLM2-135M-Instruct\.Q4_1\.gguf offline: it needs 98\.4 MB/);
-    await waitReady(page);
-    assert.equal(await byId(page, 'chat-log').textContent(), chat, 'the conversation on screen is unchanged');
-    assert.deepEqual(await savedChats(page), saved, 'and the saved ones too');
-    assert.equal((await storedModels(page)).length, 0, 'nothing half-stored');
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(server.url).origin });
+    const origin = new URL(server.url).origin;
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 20_000_000 });
+    // The quota is set back even when a check fails, so that the next test is not failed by it.
+    try {
+      const chat = await byId(page, 'chat-log').textContent();
+      const saved = await savedChats(page);
+      assert.ok(chat.length > 0 && saved.length > 0, 'a conversation is on screen and saved');
+      await page.locator('button', { hasText: 'Load the default model' }).click();
+      await byId(page, 'error').waitFor({ timeout: SLOW });
+      const error = await byId(page, 'error').textContent();
+      console.log(`error shown: ${error}`);
+      assert.match(error, /not enough room to keep SmolLM2-135M-Instruct\.Q4_1\.gguf offline: it needs 98\.4 MB/);
+      await waitReady(page);
+      assert.equal(await byId(page, 'chat-log').textContent(), chat, 'the conversation on screen is unchanged');
+      assert.deepEqual(await savedChats(page), saved, 'and the saved ones too');
+      assert.equal((await storedModels(page)).length, 0, 'nothing half-stored');
+    } finally {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    }
     await screenshot(page, 'quota');
   });
+
   test('a browser closed and opened again with the same profile loads the model offline', async () => {
     // Stored again (the quota is back to normal), then the browser is closed.
     await page.locator('button', { hasText: 'Load the default model' }).click();
