@@ -5,7 +5,7 @@
 //! compare figures as ratios within one run.
 
 use lantern::gpu::matmul::{Epilogue, Input, Linear, LinearIo, Params};
-use lantern::gpu::{self, Gpu, Kernel, Step, weights};
+use lantern::gpu::{self, Gpu, Step, weights};
 use lantern::model::quant::Format;
 use std::time::Instant;
 
@@ -112,9 +112,14 @@ fn main() {
             }
         }
         // Attention over 100 cached positions (+ T new), SmolLM2's heads.
-        let k: Kernel =
-            pollster::block_on(gpu::attention::kernel(&gpu, 64, Default::default(), false))
-                .unwrap();
+        let k = pollster::block_on(gpu::attention::kernel(
+            &gpu,
+            64,
+            3,
+            Default::default(),
+            false,
+        ))
+        .unwrap();
         let params = gpu.uniform(
             "p",
             &gpu::attention::Params {
@@ -139,12 +144,12 @@ fn main() {
             zeros(4),
         );
         let (table, norm) = (zeros(16), zeros(16)); // placeholders: no q/k norms
-        let bind = k.bind(
+        let bind = k.kernel.bind(
             &gpu,
             &[&params, &step, &q, &kc, &vc, &out, &probs, &table, &norm],
         );
         time(&gpu, &format!("attention T={t} (100 cached)"), 10, |pass| {
-            gpu::attention::dispatch(&gpu, &k, pass, &bind, 9, t, 1)
+            k.dispatch(&gpu, pass, &bind, 9, t, 1)
         });
     }
     let k = pollster::block_on(gpu::sample::kernel(&gpu)).unwrap();

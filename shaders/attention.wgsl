@@ -4,25 +4,38 @@
 // over the split's keys j, written as a partial (m, l, o[head_size]). The layer that reads
 // the attention (linear.wgsl, INPUT = 3) combines the splits of a head:
 //   M = max_s m_s,  out = Σ_s e^(m_s − M) · o_s / Σ_s e^(m_s − M) · l_s
-// One workgroup per (head, query, split). Decode splits a long context into step.splits
-// parts so that a GPU has work for more than n_head workgroups; prompt passes use one. Two
-// passes over the split's keys: the scores and their max, then the exponentials and the
-// weighted values. The first SCORES scores of the split are kept in workgroup memory for
-// the second pass (a split of decode holds at most 1,024 keys on a CPU adapter, 512 on a
-// GPU up to 8,192 positions); scores past them are recomputed, so any context fits. The
-// cache holds f16 pairs packed in u32 (unpack2x16float: no shader-f16 feature needed), or
-// f32 (KV_F16).
+// One workgroup per (HEADS query heads, query, split). The HEADS heads share one key/value
+// head (grouped-query attention), so each key and value read from the cache serves all of
+// them: their scores, maxima, sums and outputs are the components of one Hv (f32 to vec4f).
+// Decode splits a long context into step.splits parts so that a GPU has work for more than
+// n_head / HEADS workgroups; prompt passes use one. Two passes over the split's keys: the
+// scores and their max, then the exponentials and the weighted values. The first SCORES
+// scores of the split are kept in workgroup memory for the second pass (decode's splits
+// hold at most SCORES keys: attention.rs); scores past them (prompt passes of long
+// contexts) are recomputed, so any context fits. The cache holds f16 pairs packed in u32
+// (unpack2x16float: no shader-f16 feature needed), or f32 (KV_F16).
 // While step.capture is set (one split), a third pass writes the probabilities p_j = e^(s_j − m) / l
 // to probs (zeros where the mask hides a key) for the attention visualization: row
-// pos0 + t of head h, for the first probs_rows positions.
+// pos0 + t of each head, for the first probs_rows positions.
 //
 // QK_NORM (Qwen 3, Gemma 3, which RMS-norm each q and k head before RoPE): the q/k/v layer
 // left q and k as they came out of the matrix, side by side in q ([T, q_width + kv_width]).
 // Each workgroup norms and rotates its query head itself; a key of this pass (j >= pos0) is
 // normed, rotated and rounded as the cache holds it wherever it is read, so that every
 // query sees the value later passes read from the cache; and the workgroup of split 0 of
-// each key head's first query head writes its query's own key to the cache. No workgroup
+// each key head's first query heads writes its query's own key to the cache. No workgroup
 // reads the cache at this pass's positions, so the writes race with no read.
+
+// The heads of a workgroup (attention.rs writes this block for each kernel: HEADS divides
+// n_head / n_kv_head, SCORES fits the workgroup memory). hv(v, i): head i's component;
+// hv_set: sets it.
+// heads {
+alias Hv = vec4f;
+const HEADS: u32 = 4u;
+const SCORES: u32 = 128u;
+fn hv(v: Hv, i: u32) -> f32 { return v[i]; }
+fn hv_set(v: ptr<function, Hv>, i: u32, x: f32) { (*v)[i] = x; }
+// } heads
 
 struct Params {
     n_head: u32,        // query heads
@@ -60,10 +73,9 @@ struct Step {
 // WG (reduce.wgsl): a power of two, >= head_size.
 override KV_F16: bool = true;
 override QK_NORM: bool = false;
-var<workgroup> q_sh: array<f32, 256>;
-var<workgroup> p_sh: array<f32, WG>;
-const SCORES: u32 = 1024u;
-var<workgroup> s_sh: array<f32, SCORES>;  // scores of keys j_begin .. j_begin + SCORES
+var<workgroup> q_sh: array<Hv, WG>;  // the heads' queries, dimension by dimension
+var<workgroup> p_sh: array<Hv, WG>;
+var<workgroup> s_sh: array<Hv, SCORES>;  // scores of keys j_begin .. j_begin + SCORES
 var<workgroup> kg_sh: array<f32, 256>;  // QK_NORM: the k heads' norm gain
 // QK_NORM: head_inv of this pass's keys pos0 + i (i <= t), each computed once per workgroup.
 const NEW_KEYS: u32 = 128u;
@@ -110,8 +122,8 @@ fn key_inv(j: u32, kv_base: u32) -> f32 {
     return head_inv(raw_key_row(j, kv_base));
 }
 
-fn score(j: u32, kv_base: u32) -> f32 {
-    var s = 0.0;
+fn score(j: u32, kv_base: u32) -> Hv {
+    var s = Hv(0.0);
     if (QK_NORM && j >= step.pos0) {
         let row = raw_key_row(j, kv_base);
         let inv = key_inv(j, kv_base);
@@ -133,11 +145,27 @@ fn score(j: u32, kv_base: u32) -> f32 {
 }
 
 // The score of key j (>= j0, the split's first key), from s_sh where pass 1 left it.
-fn kept_score(j: u32, j0: u32, kv_base: u32) -> f32 {
+fn kept_score(j: u32, j0: u32, kv_base: u32) -> Hv {
     if (j - j0 < SCORES) {
         return s_sh[j - j0];
     }
     return score(j, kv_base);
+}
+
+// Sums (maxima) over the workgroup, head by head.
+fn reduce_sum_hv(tid: u32, v: Hv) -> Hv {
+    var r: Hv;
+    for (var i = 0u; i < HEADS; i++) {
+        hv_set(&r, i, reduce_sum(tid, hv(v, i)));
+    }
+    return r;
+}
+fn reduce_max_hv(tid: u32, v: Hv) -> Hv {
+    var r: Hv;
+    for (var i = 0u; i < HEADS; i++) {
+        hv_set(&r, i, reduce_max(tid, hv(v, i)));
+    }
+    return r;
 }
 
 // QK_NORM: the key of position pos (a token of this pass) normed, rotated, into the cache.
@@ -166,11 +194,12 @@ fn value(j: u32, kv_base: u32, d: u32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
-    let h = wg.x;
+    let h0 = wg.x * HEADS;  // the workgroup's first query head
     let t = wg.y;
     let split = wg.z;
     let hs = p.head_size;
-    let kv_base = (h / (p.n_head / p.n_kv_head)) * hs;  // the key/value head this head reads
+    let group = p.n_head / p.n_kv_head;
+    let kv_base = (h0 / group) * hs;  // the key/value head its heads read
     let n_seen = step.pos0 + t + 1u;                      // keys 0 ..= pos0 + t
     // A sliding window sees keys first ..= pos0 + t.
     let first = select(0u, n_seen - p.window, p.window != 0u && n_seen > p.window);
@@ -178,17 +207,27 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     let j_begin = min(first + split * per, n_seen);
     let j_end = min(j_begin + per, n_seen);
 
-    let q_row = t * p.q_stride + h * hs;
+    let q_row = t * p.q_stride + h0 * hs;  // head h0 + i at q_row + i * hs
     if (QK_NORM) {
-        var ss = 0.0;
-        for (var d = tid; d < hs; d += WG) {
-            ss += q[q_row + d] * q[q_row + d];
+        var inv: Hv;
+        for (var i = 0u; i < HEADS; i++) {
+            var ss = 0.0;
+            for (var d = tid; d < hs; d += WG) {
+                ss += q[q_row + i * hs + d] * q[q_row + i * hs + d];
+            }
+            hv_set(&inv, i, inverseSqrt(reduce_sum(tid, ss) / f32(hs) + p.eps));
         }
-        let inv = inverseSqrt(reduce_sum(tid, ss) / f32(hs) + p.eps);
         for (var d = 2u * tid; d < hs; d += 2u * WG) {
-            let r = normed_pair(q_row, d, inv, vec2f(norm[d], norm[d + 1u]), step.pos0 + t);
-            q_sh[d] = r.x;
-            q_sh[d + 1u] = r.y;
+            var a: Hv;
+            var b: Hv;
+            for (var i = 0u; i < HEADS; i++) {
+                let g = vec2f(norm[d], norm[d + 1u]);
+                let r = normed_pair(q_row + i * hs, d, hv(inv, i), g, step.pos0 + t);
+                hv_set(&a, i, r.x);
+                hv_set(&b, i, r.y);
+            }
+            q_sh[d] = a;
+            q_sh[d + 1u] = b;
         }
         for (var d = tid; d < hs; d += WG) {
             kg_sh[d] = norm[hs + d];
@@ -198,17 +237,21 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         }
     } else {
         for (var d = tid; d < hs; d += WG) {
-            q_sh[d] = q[q_row + d];
+            var v: Hv;
+            for (var i = 0u; i < HEADS; i++) {
+                hv_set(&v, i, q[q_row + i * hs + d]);
+            }
+            q_sh[d] = v;
         }
     }
     workgroupBarrier();
-    if (QK_NORM && split == 0u && h % (p.n_head / p.n_kv_head) == 0u) {
+    if (QK_NORM && split == 0u && h0 % group == 0u) {
         store_key(step.pos0 + t, kv_base, tid);
     }
 
     // Pass 1: the scores, kept for pass 2 (each invocation reads back its own), and the
     // largest, subtracted before exp so that exp never overflows.
-    var m = -3.0e38;
+    var m = Hv(-3.0e38);
     for (var j = j_begin + tid; j < j_end; j += WG) {
         let s = score(j, kv_base);
         if (j - j_begin < SCORES) {
@@ -216,16 +259,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         }
         m = max(m, s);
     }
-    let max_score = reduce_max(tid, m);
+    let max_score = reduce_max_hv(tid, m);
 
     // Pass 2: WG exponentials at a time into workgroup memory (each invocation adding its
     // own to the sum), then each invocation d < head_size accumulates its dimension of the
     // weighted values.
-    var acc = 0.0;
-    var l = 0.0;
+    var acc = Hv(0.0);
+    var l = Hv(0.0);
     for (var j0 = j_begin; j0 < j_end; j0 += WG) {
         let j = j0 + tid;
-        var e = 0.0;
+        var e = Hv(0.0);
         if (j < j_end) {
             e = exp(kept_score(j, j_begin, kv_base) - max_score);
             l += e;
@@ -240,34 +283,39 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         }
         workgroupBarrier();
     }
-    let sum = reduce_sum(tid, l);
+    let sum = reduce_sum_hv(tid, l);
     // One split (prompt passes): normalized here, (m, 1, o / l), so that the reader's
     // combine is a copy.
     let one = step.splits == 1u;
-    let at = ((t * p.n_head + h) * step.splits + split) * (hs + 2u);
-    if (tid == 0u) {
-        out[at] = max_score;
-        out[at + 1u] = select(sum, 1.0, one);
-    }
-    if (tid < hs) {
-        out[at + 2u + tid] = select(acc, acc / sum, one);
+    for (var i = 0u; i < HEADS; i++) {
+        let at = ((t * p.n_head + h0 + i) * step.splits + split) * (hs + 2u);
+        if (tid == 0u) {
+            out[at] = hv(max_score, i);
+            out[at + 1u] = select(hv(sum, i), 1.0, one);
+        }
+        if (tid < hs) {
+            out[at + 2u + tid] = select(hv(acc, i), hv(acc, i) / hv(sum, i), one);
+        }
     }
 
     // Pass 3, while capturing (one split): the probabilities themselves.
     let row = step.pos0 + t;
     if (step.capture != 0u && row < p.probs_rows) {
-        let probs_row = (h * p.probs_rows + row) * p.probs_stride;
-        let inv_sum = 1.0 / sum;
+        let inv_sum = Hv(1.0) / sum;
         for (var j = tid; j < n_seen; j += WG) {
-            var pj = 0.0;  // outside the window
+            var pj = Hv(0.0);  // outside the window
             if (j >= first) {
                 pj = exp(kept_score(j, j_begin, kv_base) - max_score) * inv_sum;
             }
-            probs[probs_row + j] = pj;
+            for (var i = 0u; i < HEADS; i++) {
+                probs[((h0 + i) * p.probs_rows + row) * p.probs_stride + j] = hv(pj, i);
+            }
         }
         // Future keys of this pass are masked: their probability is 0.
         for (var j = n_seen + tid; j < min(step.pos0 + step.n_tokens, p.probs_stride); j += WG) {
-            probs[probs_row + j] = 0.0;
+            for (var i = 0u; i < HEADS; i++) {
+                probs[((h0 + i) * p.probs_rows + row) * p.probs_stride + j] = 0.0;
+            }
         }
     }
 }

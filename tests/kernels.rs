@@ -161,14 +161,22 @@ fn attention_matches_cpu_with_probabilities() {
             (4, 1, 256, 1, 90, 3, true, 33),
             (4, 1, 256, 3, 2, 1, true, 512),
             (2, 2, 16, 7, 0, 1, false, 1),
-            // Splits of more keys than the kernel keeps scores for (1,024): the rest are
+            // Splits of more keys than the kernel keeps scores for (1,024 for one or two
+            // heads per workgroup, 512 for 3 or 4 here, 128 for 4 heads of 256): the rest are
             // recomputed; with capture, in a window, and in two splits.
             (2, 1, 16, 2, 1100, 1, true, 0),
             (2, 1, 16, 1, 1500, 1, false, 1200),
             (2, 2, 16, 1, 2500, 2, true, 0),
+            (6, 2, 32, 1, 600, 1, true, 0),
+            (4, 1, 256, 2, 200, 1, true, 0),
+            // Groups of 6 and 8 query heads: two workgroups of 3 or 4 heads per key head.
+            (12, 2, 32, 2, 40, 1, true, 0),
+            (8, 1, 64, 1, 300, 2, false, 0),
         ] {
             let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
-            let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv, false)).unwrap();
+            let group = (nh / nkv) as u32;
+            let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, group, kv, false))
+                .unwrap();
             let cached = |v: &[f32]| as_cached(v, f16);
             let packed = |v: &[f32]| cache_words(v, f16);
             let (c, ckv, n_kv) = (nh * hs, nkv * hs, pos0 + t);
@@ -237,15 +245,17 @@ fn attention_matches_cpu_with_probabilities() {
             // is position r: this pass writes rows pos0.., and leaves earlier ones alone.
             let probs = buf(gpu, &vec![7.0; nh * n_kv * n_kv]);
             let none = buf(gpu, &[0.0; 4]); // no q/k norms: the table and norm unread
-            let bg = k.bind(
+            let bg = k.kernel.bind(
                 gpu,
                 &[&params, &st, &qb, &kb, &vb, &out, &probs, &none, &none],
             );
             run(gpu, |pass| {
-                gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32, splits as u32)
+                k.dispatch(gpu, pass, &bg, nh as u32, t as u32, splits as u32)
             });
             let what = format!(
-                "attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits} window={window}"
+                "attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits} window={window} \
+                 ({} heads a workgroup, {} scores kept)",
+                k.heads, k.scores
             );
             let got = combine(&read(gpu, &out, n_partials), t, nh, hs, splits);
             assert_close(&what, &got, &want, 1e-5, 1e-4);
@@ -1193,11 +1203,18 @@ fn attention_norms_and_rotates_q_and_k_heads() {
             (3, 3, 6, 5, 0, 1, false, 0),
             (16, 8, 128, 2, 9, 1, true, 0),
             (16, 8, 128, 1, 40, 5, false, 0),
+            // 4 and 3 query heads per workgroup (one writes the new keys), past the 512
+            // scores kept.
+            (8, 2, 64, 3, 5, 1, true, 0),
+            (12, 2, 16, 2, 5, 1, false, 0),
+            (6, 2, 16, 2, 520, 1, true, 0),
             // More new keys than the kernel keeps the norms of (128): the rest computed.
             (2, 1, 16, 131, 3, 1, true, 0),
         ] {
             let kv = if f16 { KvCache::F16 } else { KvCache::F32 };
-            let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, kv, true)).unwrap();
+            let group = (nh / nkv) as u32;
+            let k = pollster::block_on(gpu::attention::kernel(gpu, hs as u32, group, kv, true))
+                .unwrap();
             let (qw, kvw, n_kv) = (nh * hs, nkv * hs, pos0 + t);
             let cached = |v: &[f32]| as_cached(v, f16);
             let packed = |v: &[f32]| cache_words(v, f16);
@@ -1282,15 +1299,17 @@ fn attention_norms_and_rotates_q_and_k_heads() {
             let n_partials = gpu::attention::partial_floats(t * nh * splits, hs);
             let out = gpu.storage("out", (n_partials * 4) as u64).unwrap();
             let probs = buf(gpu, &vec![7.0; nh * n_kv * n_kv]);
-            let bg = k.bind(
+            let bg = k.kernel.bind(
                 gpu,
                 &[&params, &st, &qk_b, &kb, &vb, &out, &probs, &tb, &gb],
             );
             run(gpu, |pass| {
-                gpu::attention::dispatch(gpu, &k, pass, &bg, nh as u32, t as u32, splits as u32)
+                k.dispatch(gpu, pass, &bg, nh as u32, t as u32, splits as u32)
             });
             let what = format!(
-                "qk-normed attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits} window={window} f16={f16}"
+                "qk-normed attention nh={nh} nkv={nkv} hs={hs} t={t} pos0={pos0} splits={splits} window={window} \
+                 f16={f16} ({} heads a workgroup, {} scores kept)",
+                k.heads, k.scores
             );
             let got = combine(&read(gpu, &out, n_partials), t, nh, hs, splits);
             assert_close(&what, &got, &want, 1e-5, 1e-4);

@@ -37,6 +37,26 @@ fn every_module_parses_and_validates() {
     }
 }
 
+/// attention.wgsl as each model gets it: 1 to 4 query heads per workgroup.
+#[test]
+fn attention_validates_for_each_count_of_heads() {
+    use lantern::gpu::attention;
+    for heads in 1..=4 {
+        let source = attention::source(heads, attention::kept_scores(heads, 256, 16384));
+        validate(
+            &format!("attention, {heads} heads"),
+            &format!("{}{source}", reduce::SOURCE),
+            false,
+        );
+        let with_subgroups = format!("{}{source}", reduce::SUBGROUP_SOURCE);
+        validate(
+            &format!("attention, {heads} heads (subgroups)"),
+            &with_subgroups,
+            true,
+        );
+    }
+}
+
 #[test]
 fn the_preludes_parse_on_their_own() {
     for (name, source) in SHADERS.iter().filter(|(n, _)| {

@@ -49,26 +49,47 @@ impl KvCache {
     }
 }
 
+/// The attention kernel of one model: each workgroup takes `heads` query heads of one
+/// key/value head, and keeps the first `scores` scores of its split.
+pub struct Attention {
+    pub kernel: Kernel,
+    pub heads: u32,
+    pub scores: u32,
+}
+
 /// Slots: params, step, q, k_cache, v_cache, out, probs, rope table, norm. The workgroup is
 /// as wide as the head (at least 64), so that each invocation owns one dimension of the
-/// output. `qk_norm` (Qwen 3, Gemma 3): q holds q and k raw, each head RMS-normed (gains in
-/// norm) and rotated here, and this pass's keys written to the cache here
-/// (attention.wgsl, QK_NORM); else the table and norm slots take placeholders.
-pub async fn kernel(gpu: &Gpu, head_size: u32, kv: KvCache, qk_norm: bool) -> Result<Kernel> {
+/// output; `group` query heads share each key/value head (n_head / n_kv_head), and each
+/// workgroup scores up to 4 of them at once. `qk_norm` (Qwen 3, Gemma 3): q holds q and k
+/// raw, each head RMS-normed (gains in norm) and rotated here, and this pass's keys written
+/// to the cache here (attention.wgsl, QK_NORM); else the table and norm slots take
+/// placeholders.
+pub async fn kernel(
+    gpu: &Gpu,
+    head_size: u32,
+    group: u32,
+    kv: KvCache,
+    qk_norm: bool,
+) -> Result<Attention> {
     if head_size > 256 || !head_size.is_multiple_of(2) {
         return Err(LanternError::Gpu(format!(
             "head size {head_size}: the attention kernel takes even head sizes up to 256"
         )));
     }
     let wg = head_size.next_power_of_two().max(64);
+    let heads = heads_per_workgroup(group);
+    // WebGPU's default limit, which every adapter has: the same scores kept everywhere (the
+    // page's and the native engine's kernels alike), and the kernel tests see them.
+    let budget = gpu.limits.max_compute_workgroup_storage_size.min(16384);
+    let scores = kept_scores(heads, wg, budget);
     use Slot::*;
     let constants = [
         ("WG", wg as f64),
         kv.constant(),
         ("QK_NORM", qk_norm as u32 as f64),
     ];
-    let (source, constants) = reduce::with_reductions(gpu, SOURCE, &constants);
-    Kernel::new(
+    let (source, constants) = reduce::with_reductions(gpu, &source(heads, scores), &constants);
+    let kernel = Kernel::new(
         gpu,
         "attention",
         &source,
@@ -77,39 +98,106 @@ pub async fn kernel(gpu: &Gpu, head_size: u32, kv: KvCache, qk_norm: bool) -> Re
         ],
         &constants,
     )
-    .await
+    .await?;
+    Ok(Attention {
+        kernel,
+        heads,
+        scores,
+    })
+}
+
+/// Query heads per workgroup: the most, up to 4 (a vec4f of scores), that divides `group`.
+pub fn heads_per_workgroup(group: u32) -> u32 {
+    (1..=4)
+        .rev()
+        .find(|h| group.is_multiple_of(*h))
+        .unwrap_or(1)
+}
+
+/// Bytes of one `Hv` in workgroup memory (a vec3f takes a vec4f's 16).
+fn hv_bytes(heads: u32) -> u32 {
+    match heads {
+        1 => 4,
+        2 => 8,
+        _ => 16,
+    }
+}
+
+/// Scores a workgroup keeps (a power of two, at most 1,024): what workgroup memory holds
+/// within `budget` bytes beside the queries and exponentials (WG Hv each), the QK_NORM
+/// gains (256 f32) and keys' norms (128 f32), and the reductions' scratch (at most 16 bytes
+/// per invocation).
+pub fn kept_scores(heads: u32, wg: u32, budget: u32) -> u32 {
+    let hv = hv_bytes(heads);
+    let other = 2 * wg * hv + (256 + 128) * 4 + 16 * wg;
+    let fit = budget.saturating_sub(other) / hv;
+    match fit {
+        0 => 1,
+        n => (1u32 << n.ilog2()).min(1024),
+    }
+}
+
+/// attention.wgsl with its `heads` block written for `heads` query heads per workgroup and
+/// `scores` kept scores.
+pub fn source(heads: u32, scores: u32) -> String {
+    let (begin, end) = ("// heads {\n", "// } heads\n");
+    let at = SOURCE
+        .find(begin)
+        .expect("attention.wgsl has a heads block")
+        + begin.len();
+    let to = SOURCE
+        .find(end)
+        .expect("attention.wgsl ends its heads block");
+    let block = match heads {
+        1 => format!(
+            "alias Hv = f32;\nconst HEADS: u32 = 1u;\nconst SCORES: u32 = {scores}u;\n\
+             fn hv(v: Hv, i: u32) -> f32 {{ return v; }}\n\
+             fn hv_set(v: ptr<function, Hv>, i: u32, x: f32) {{ *v = x; }}\n"
+        ),
+        _ => format!(
+            "alias Hv = vec{heads}f;\nconst HEADS: u32 = {heads}u;\nconst SCORES: u32 = {scores}u;\n\
+             fn hv(v: Hv, i: u32) -> f32 {{ return v[i]; }}\n\
+             fn hv_set(v: ptr<function, Hv>, i: u32, x: f32) {{ (*v)[i] = x; }}\n"
+        ),
+    };
+    format!("{}{block}{}", &SOURCE[..at], &SOURCE[to..])
 }
 
 /// Most splits of the keys per (head, query).
 pub const MAX_SPLITS: u32 = 16;
 
-/// Splits of `n_keys` keys for one query: enough workgroups to keep a GPU busy (one split
-/// per 256 keys), fewer on a CPU adapter (one per 1,024), where n_head workgroups already
-/// fill its threads and each split costs its own reductions.
-pub fn splits(gpu: &Gpu, n_keys: usize) -> u32 {
-    let per = match gpu.info.device_type {
-        wgpu::DeviceType::Cpu => 1024,
-        _ => 256,
-    };
-    (n_keys.div_ceil(per) as u32).clamp(1, MAX_SPLITS)
+impl Attention {
+    /// Splits of `n_keys` keys for one query: enough workgroups to keep a GPU busy (one
+    /// split per 256 keys), fewer on a CPU adapter (one per 1,024), where a few workgroups
+    /// already fill its threads and each split costs its own reductions; never more keys
+    /// than a workgroup keeps the scores of.
+    pub fn splits(&self, gpu: &Gpu, n_keys: usize) -> u32 {
+        let per = match gpu.info.device_type {
+            wgpu::DeviceType::Cpu => 1024,
+            _ => 256,
+        };
+        let per = per.min(self.scores as usize);
+        (n_keys.div_ceil(per) as u32).clamp(1, MAX_SPLITS)
+    }
+
+    /// One workgroup per (`heads` query heads, query, split).
+    pub fn dispatch(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        bind: &wgpu::BindGroup,
+        n_head: u32,
+        n_tokens: u32,
+        splits: u32,
+    ) {
+        let groups = [n_head / self.heads, n_tokens, splits];
+        self.kernel.dispatch(gpu, pass, bind, groups);
+    }
 }
 
 /// Floats of the partials of `rows` (head, query, split) triples: (m, l, o[head_size]) each.
 pub fn partial_floats(rows: usize, head_size: usize) -> usize {
     rows * (head_size + 2)
-}
-
-/// One workgroup per (head, query, split).
-pub fn dispatch(
-    gpu: &Gpu,
-    k: &Kernel,
-    pass: &mut wgpu::ComputePass,
-    bind: &wgpu::BindGroup,
-    n_head: u32,
-    n_tokens: u32,
-    splits: u32,
-) {
-    k.dispatch(gpu, pass, bind, [n_head, n_tokens, splits]);
 }
 
 /// Where the attention kernels write their probabilities: per layer a buffer of

@@ -15,7 +15,7 @@ use crate::model::quant::Format;
 struct Kernels {
     embedding: Kernel,
     linear: Linear,
-    attention: Kernel,
+    attention: attention::Attention,
 }
 
 /// The bind groups of one block, named after the step they serve.
@@ -109,7 +109,7 @@ impl Gpt2Body {
         let k = Kernels {
             embedding: embedding::kernel(gpu, wte_t.format).await?,
             linear,
-            attention: attention::kernel(gpu, cfg.head_size() as u32, kv, false).await?,
+            attention: attention::kernel(gpu, cfg.head_size() as u32, 1, kv, false).await?,
         };
         let f32s = |n: usize| (n * 4) as u64;
         let step = &io.step;
@@ -245,7 +245,7 @@ impl Gpt2Body {
                         ..lin_io(&p_c_attn, &x, &c_attn_w, &c_attn_b, &q, Some(&ln_1))
                     },
                 ),
-                attn: k.attention.bind(
+                attn: k.attention.kernel.bind(
                     gpu,
                     &[
                         &attn_params,
@@ -327,6 +327,10 @@ impl Gpt2Body {
         self.blocks.len()
     }
 
+    pub fn attention(&self) -> &attention::Attention {
+        &self.k.attention
+    }
+
     pub fn encode_embedding(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
         for bind in &self.embed {
             embedding::dispatch(gpu, &self.k.embedding, pass, bind, t, self.n_embd);
@@ -345,7 +349,8 @@ impl Gpt2Body {
     ) {
         let (k, b) = (&self.k, &self.blocks[i]);
         k.linear.dispatch(gpu, pass, &b.c_attn, t);
-        attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t, splits);
+        k.attention
+            .dispatch(gpu, pass, &b.attn, self.n_head, t, splits);
         k.linear.dispatch(gpu, pass, &b.attn_c_proj, t);
         k.linear.dispatch(gpu, pass, &b.c_fc, t);
         k.linear.dispatch(gpu, pass, &b.mlp_c_proj, t);

@@ -28,7 +28,7 @@ use crate::model::llama::{Activation, LlamaBlock, LlamaWeights, QTensor, RopeLay
 struct Kernels {
     embedding: Kernel,
     linear: Linear,
-    attention: Kernel,
+    attention: attention::Attention,
 }
 
 /// The bind groups of one block, named after the step they serve.
@@ -247,10 +247,11 @@ impl LlamaBody {
                 .prepare(gpu, b.ffn_down.format, Input::Raw, sublayer_ep)
                 .await?;
         }
+        let group = (cfg.n_head / cfg.n_kv_head) as u32;
         let k = Kernels {
             embedding: embedding::kernel(gpu, w.token_embd.format).await?,
             linear,
-            attention: attention::kernel(gpu, hs as u32, kv, qk_normed).await?,
+            attention: attention::kernel(gpu, hs as u32, group, kv, qk_normed).await?,
         };
         let f32s = |n: usize| (n * 4) as u64;
         let step = &io.step;
@@ -411,7 +412,7 @@ impl LlamaBody {
                         ..io(&x, &q)
                     },
                 ),
-                attn: k.attention.bind(
+                attn: k.attention.kernel.bind(
                     gpu,
                     &[
                         attn_params,
@@ -539,6 +540,10 @@ impl LlamaBody {
         self.blocks.len()
     }
 
+    pub fn attention(&self) -> &attention::Attention {
+        &self.k.attention
+    }
+
     pub fn encode_embedding(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
         for bind in &self.embed {
             embedding::dispatch(gpu, &self.k.embedding, pass, bind, t, self.n_embd);
@@ -557,7 +562,8 @@ impl LlamaBody {
     ) {
         let (k, b) = (&self.k, &self.blocks[i]);
         k.linear.dispatch(gpu, pass, &b.qkv, t);
-        attention::dispatch(gpu, &k.attention, pass, &b.attn, self.n_head, t, splits);
+        k.attention
+            .dispatch(gpu, pass, &b.attn, self.n_head, t, splits);
         k.linear.dispatch(gpu, pass, &b.attn_output, t);
         k.linear.dispatch(gpu, pass, &b.gate_up, t);
         k.linear.dispatch(gpu, pass, &b.ffn_down, t);

@@ -140,6 +140,13 @@ impl Body {
         }
     }
 
+    fn attention(&self) -> &attention::Attention {
+        match self {
+            Body::Gpt2(b) => b.attention(),
+            Body::Llama(b) => b.attention(),
+        }
+    }
+
     fn encode_embedding(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, t: u32) {
         match self {
             Body::Gpt2(b) => b.encode_embedding(gpu, pass, t),
@@ -500,7 +507,7 @@ impl GpuModel {
         // the capture's exact probabilities need every key in one workgroup.
         let capturing = self.capturing && self.pos < self.probs.rows;
         let splits = if n == 1 && !capturing {
-            attention::splits(gpu, self.pos + 1)
+            self.body.attention().splits(gpu, self.pos + 1)
         } else {
             1
         };
