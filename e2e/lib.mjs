@@ -72,8 +72,8 @@ function fault(path, res) {
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
 }
 
-function chromiumArgs(webgpu) {
-  const args = [
+function chromiumArgs(webgpu, extraArgs = []) {
+  const args = [...extraArgs,
     '--headless=new', '--no-sandbox', '--disable-gpu-sandbox', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
   ];
@@ -81,9 +81,10 @@ function chromiumArgs(webgpu) {
   return { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args, headless: true };
 }
 
-/** Headless Chromium (a fresh profile each time); with `webgpu: false`, one without WebGPU. */
-export async function launch({ webgpu = true } = {}) {
-  return chromium.launch(chromiumArgs(webgpu));
+/** Headless Chromium (a fresh profile each time); with `webgpu: false`, one without WebGPU;
+ * `extraArgs`: more command-line flags (for benchmarks). */
+export async function launch({ webgpu = true, extraArgs = [] } = {}) {
+  return chromium.launch(chromiumArgs(webgpu, extraArgs));
 }
 
 /** Headless Chromium with WebGPU on the profile in `dir` (kept between launches, as a
