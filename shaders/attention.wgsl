@@ -22,8 +22,8 @@
 // left q and k as they came out of the matrix, side by side in q ([T, q_width + kv_width]).
 // Each workgroup norms and rotates its query head itself; a key of this pass (j >= pos0) is
 // normed, rotated and rounded as the cache holds it wherever it is read, so that every
-// query sees the value later passes read from the cache; and the workgroup of split 0 of
-// each key head's first query heads writes its query's own key to the cache. No workgroup
+// query sees the value later passes read from the cache; and the workgroup of split 0 that
+// holds each key head's first query head writes its query's own key to the cache. No workgroup
 // reads the cache at this pass's positions, so the writes race with no read.
 
 // The heads of a workgroup (attention.rs writes this block for each kernel: HEADS divides

@@ -163,7 +163,7 @@ pub fn source(heads: u32, scores: u32) -> String {
     format!("{}{block}{}", &SOURCE[..at], &SOURCE[to..])
 }
 
-/// Most splits of the keys per (head, query).
+/// Most splits of the keys per (heads, query).
 pub const MAX_SPLITS: u32 = 16;
 
 impl Attention {
