@@ -169,6 +169,15 @@ export async function waitStored(page, name) {
     .some((el) => el.dataset.name === n), name, { timeout: SLOW, polling: 250 });
 }
 
+/** Chromium's own account of the page's main thread (CDP Performance.getMetrics): a
+ * function that returns the metrics now ({TaskDuration, ScriptDuration, …}, in seconds). */
+export async function mainThreadMetrics(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  return async () => Object.fromEntries(
+    (await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+}
+
 export async function usage(page) {
   return Number(await byId(page, 'storage-estimate').getAttribute('data-usage'));
 }

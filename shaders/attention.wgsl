@@ -152,18 +152,11 @@ fn kept_score(j: u32, j0: u32, kv_base: u32) -> Hv {
     return score(j, kv_base);
 }
 
-// Sums (maxima) over the workgroup, head by head.
-fn reduce_sum_hv(tid: u32, v: Hv) -> Hv {
+// The sum (or max) over the workgroup, head by head.
+fn reduce_hv(tid: u32, v: Hv, is_max: bool) -> Hv {
     var r: Hv;
     for (var i = 0u; i < HEADS; i++) {
-        hv_set(&r, i, reduce_sum(tid, hv(v, i)));
-    }
-    return r;
-}
-fn reduce_max_hv(tid: u32, v: Hv) -> Hv {
-    var r: Hv;
-    for (var i = 0u; i < HEADS; i++) {
-        hv_set(&r, i, reduce_max(tid, hv(v, i)));
+        hv_set(&r, i, reduce_f(tid, hv(v, i), is_max));
     }
     return r;
 }
@@ -259,7 +252,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         }
         m = max(m, s);
     }
-    let max_score = reduce_max_hv(tid, m);
+    let max_score = reduce_hv(tid, m, true);
 
     // Pass 2: WG exponentials at a time into workgroup memory (each invocation adding its
     // own to the sum), then each invocation d < head_size accumulates its dimension of the
@@ -283,7 +276,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         }
         workgroupBarrier();
     }
-    let sum = reduce_sum_hv(tid, l);
+    let sum = reduce_hv(tid, l, false);
     // One split (prompt passes): normalized here, (m, 1, o / l), so that the reader's
     // combine is a copy.
     let one = step.splits == 1u;

@@ -23,14 +23,18 @@ fn validate(name: &str, source: &str, subgroups: bool) {
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
 }
 
-/// Each kernel that reduces, with both kinds of reductions; the tree kind without subgroups.
+/// A kernel that reduces, with both kinds of reductions; the tree kind without subgroups.
+fn validate_reducing(name: &str, source: &str) {
+    validate(name, &format!("{}{source}", reduce::SOURCE), false);
+    let with_subgroups = format!("{}{source}", reduce::SUBGROUP_SOURCE);
+    validate(&format!("{name} (subgroups)"), &with_subgroups, true);
+}
+
 #[test]
 fn every_module_parses_and_validates() {
     for &(name, source, reduces, subgroups) in MODULES {
         if reduces {
-            validate(name, &format!("{}{source}", reduce::SOURCE), false);
-            let with_subgroups = format!("{}{source}", reduce::SUBGROUP_SOURCE);
-            validate(&format!("{name} (subgroups)"), &with_subgroups, true);
+            validate_reducing(name, source);
         } else {
             validate(name, source, subgroups);
         }
@@ -43,17 +47,7 @@ fn attention_validates_for_each_count_of_heads() {
     use lantern::gpu::attention;
     for heads in 1..=4 {
         let source = attention::source(heads, attention::kept_scores(heads, 256, 16384));
-        validate(
-            &format!("attention, {heads} heads"),
-            &format!("{}{source}", reduce::SOURCE),
-            false,
-        );
-        let with_subgroups = format!("{}{source}", reduce::SUBGROUP_SOURCE);
-        validate(
-            &format!("attention, {heads} heads (subgroups)"),
-            &with_subgroups,
-            true,
-        );
+        validate_reducing(&format!("attention, {heads} heads"), &source);
     }
 }
 

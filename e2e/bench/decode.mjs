@@ -7,7 +7,7 @@
 // cargo build --release --bin lantern).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, byId, launch, open, serve, waitIdle, waitReady } from '../lib.mjs';
+import { ROOT, byId, launch, mainThreadMetrics, open, serve, waitIdle, waitReady } from '../lib.mjs';
 
 const MODEL = join(ROOT, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const LANTERN = process.env.LANTERN_BIN ?? join(ROOT, 'target', 'release', 'lantern');
@@ -29,10 +29,7 @@ const browser = await launch({ extraArgs });
 try {
   const { page } = await open(browser, server.url);
   await waitReady(page);
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Performance.enable');
-  const metrics = async () => Object.fromEntries(
-    (await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  const metrics = await mainThreadMetrics(page);
   await byId(page, 'mode-generate').click();
   await byId(page, 'temperature-input').fill('0');
   await byId(page, 'max-tokens-input').fill(String(TOKENS));

@@ -8,7 +8,9 @@
 // back (heads × 256 × 256 floats each), shrinking them to thumbnails in wasm, drawing.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, byId, launch, longestTask, open, screenshot, serve, waitIdle, waitReady } from '../lib.mjs';
+import {
+  ROOT, byId, launch, longestTask, mainThreadMetrics, open, screenshot, serve, waitIdle, waitReady,
+} from '../lib.mjs';
 
 const MODEL = join(ROOT, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const LANTERN = process.env.LANTERN_BIN ?? join(ROOT, 'target', 'debug', 'lantern');
@@ -32,10 +34,7 @@ try {
   const { text, n } = prompt();
   const { page } = await open(browser, server.url);
   await waitReady(page);
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Performance.enable');
-  const metrics = async () => Object.fromEntries(
-    (await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  const metrics = await mainThreadMetrics(page);
   await byId(page, 'mode-generate').click();
   await byId(page, 'max-tokens-input').fill('1');
   await byId(page, 'temperature-input').fill('0');

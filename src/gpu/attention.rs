@@ -148,18 +148,16 @@ pub fn source(heads: u32, scores: u32) -> String {
     let to = SOURCE
         .find(end)
         .expect("attention.wgsl ends its heads block");
-    let block = match heads {
-        1 => format!(
-            "alias Hv = f32;\nconst HEADS: u32 = 1u;\nconst SCORES: u32 = {scores}u;\n\
-             fn hv(v: Hv, i: u32) -> f32 {{ return v; }}\n\
-             fn hv_set(v: ptr<function, Hv>, i: u32, x: f32) {{ *v = x; }}\n"
-        ),
-        _ => format!(
-            "alias Hv = vec{heads}f;\nconst HEADS: u32 = {heads}u;\nconst SCORES: u32 = {scores}u;\n\
-             fn hv(v: Hv, i: u32) -> f32 {{ return v[i]; }}\n\
-             fn hv_set(v: ptr<function, Hv>, i: u32, x: f32) {{ (*v)[i] = x; }}\n"
-        ),
+    // One head: Hv is a scalar, which has no components to index.
+    let (ty, get, set) = match heads {
+        1 => ("f32".to_string(), "v", "*v"),
+        _ => (format!("vec{heads}f"), "v[i]", "(*v)[i]"),
     };
+    let block = format!(
+        "alias Hv = {ty};\nconst HEADS: u32 = {heads}u;\nconst SCORES: u32 = {scores}u;\n\
+         fn hv(v: Hv, i: u32) -> f32 {{ return {get}; }}\n\
+         fn hv_set(v: ptr<function, Hv>, i: u32, x: f32) {{ {set} = x; }}\n"
+    );
     format!("{}{block}{}", &SOURCE[..at], &SOURCE[to..])
 }
 
