@@ -178,6 +178,22 @@ export async function mainThreadMetrics(page) {
     (await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
 }
 
+/** Sets the page's Generate mode to `tokens` greedy tokens after `prompt` (the benches). */
+export async function setUpGreedy(page, prompt, tokens) {
+  await byId(page, 'mode-generate').click();
+  await byId(page, 'temperature-input').fill('0');
+  await byId(page, 'max-tokens-input').fill(String(tokens));
+  await byId(page, 'prompt-input').fill(prompt);
+}
+
+/** Generates once with the page's settings: the decode speed it shows, in tokens/s. */
+export async function generateSpeed(page) {
+  await byId(page, 'generate-button').click();
+  await waitIdle(page, 'output');
+  const shown = await byId(page, 'tokens-per-second').textContent();
+  return Number(/([\d.]+) tokens\/s/.exec(shown)[1]);
+}
+
 export async function usage(page) {
   return Number(await byId(page, 'storage-estimate').getAttribute('data-usage'));
 }

@@ -7,7 +7,7 @@
 // cargo build --release --bin lantern).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, byId, launch, mainThreadMetrics, open, serve, waitIdle, waitReady } from '../lib.mjs';
+import { ROOT, generateSpeed, launch, mainThreadMetrics, open, serve, setUpGreedy, waitReady } from '../lib.mjs';
 
 const MODEL = join(ROOT, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const LANTERN = process.env.LANTERN_BIN ?? join(ROOT, 'target', 'release', 'lantern');
@@ -30,18 +30,12 @@ try {
   const { page } = await open(browser, server.url);
   await waitReady(page);
   const metrics = await mainThreadMetrics(page);
-  await byId(page, 'mode-generate').click();
-  await byId(page, 'temperature-input').fill('0');
-  await byId(page, 'max-tokens-input').fill(String(TOKENS));
-  await byId(page, 'prompt-input').fill(PROMPT);
+  await setUpGreedy(page, PROMPT, TOKENS);
   console.log(`${TOKENS} tokens after "${PROMPT}", greedy; Chromium ${extraArgs.join(' ') || '(default flags)'}`);
   for (let round = 1; round <= ROUNDS; round++) {
     const before = await metrics();
-    await byId(page, 'generate-button').click();
-    await waitIdle(page, 'output');
+    const pageSpeed = await generateSpeed(page);
     const after = await metrics();
-    const shown = await byId(page, 'tokens-per-second').textContent();
-    const pageSpeed = Number(/([\d.]+) tokens\/s/.exec(shown)[1]);
     const task = (after.TaskDuration - before.TaskDuration) * 1e3 / TOKENS;
     const script = (after.ScriptDuration - before.ScriptDuration) * 1e3 / TOKENS;
     const nativeSpeed = native();

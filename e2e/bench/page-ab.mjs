@@ -4,7 +4,7 @@
 // round's tokens/s and the ratio of the medians; asserts nothing about speed. Build the
 // other one first, e.g. in a worktree of another commit: `trunk build --release --dist
 // /tmp/base-dist`. Run: npm run bench-page-ab -- /tmp/base-dist ../dist (TOKENS, ROUNDS).
-import { byId, launch, open, serve, waitIdle, waitReady } from '../lib.mjs';
+import { generateSpeed, launch, open, serve, setUpGreedy, waitReady } from '../lib.mjs';
 
 const TOKENS = Number(process.env.TOKENS ?? 16);
 const ROUNDS = Number(process.env.ROUNDS ?? 4);
@@ -27,20 +27,14 @@ try {
   for (const server of servers) {
     const { page } = await open(browser, server.url);
     await waitReady(page);
-    await byId(page, 'mode-generate').click();
-    await byId(page, 'temperature-input').fill('0');
-    await byId(page, 'max-tokens-input').fill(String(TOKENS));
-    await byId(page, 'prompt-input').fill(PROMPT);
+    await setUpGreedy(page, PROMPT, TOKENS);
     pages.push(page);
   }
   console.log(`${TOKENS} greedy tokens after "${PROMPT}"; A = ${dirs[0]}, B = ${dirs[1]}`);
   const speeds = [[], []];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const i of round % 2 ? [0, 1] : [1, 0]) {
-      await byId(pages[i], 'generate-button').click();
-      await waitIdle(pages[i], 'output');
-      const shown = await byId(pages[i], 'tokens-per-second').textContent();
-      speeds[i].push(Number(/([\d.]+) tokens\/s/.exec(shown)[1]));
+      speeds[i].push(await generateSpeed(pages[i]));
     }
     console.log(`round ${round}: A ${speeds[0].at(-1).toFixed(2)}, B ${speeds[1].at(-1).toFixed(2)} tokens/s`);
   }
