@@ -53,7 +53,7 @@ fn main() {
     };
     let zeros = |bytes: usize| gpu.storage("buf", bytes as u64).unwrap();
     let formats = [Format::F32, Format::Q8_0, Format::Q4_1];
-    let mut lin = Linear::new(&gpu).unwrap();
+    let mut lin = Linear::new(&gpu, gpu.shapes()).unwrap();
     // (name, norm, epilogue, K, N): SmolLM2's fused linear layers.
     let shapes = [
         ("qkv", Input::RmsNorm, Epilogue::Qkv, 576, 960),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The speed figures on whatever Vulkan GPU this machine has, in one run of a few minutes:
 # `lantern bench --json --roofline --profile` for SmolLM2-135M-Instruct (Q4_1) decoding at
-# about 128 and about 2,048 cached tokens, and for a checkpoint of GPT-2 small's shape with
+# about 128 and about 2,048 cached tokens (and at 128 with the CPU adapters' kernel shapes,
+# `--shapes cpu`, to compare), and for a checkpoint of GPT-2 small's shape with
 # random weights (scripts/make_gpt2_small.py). Prints one JSON line per run, then a summary.
 #   ./scripts/bench-gpu.sh            # sets up (Rust toolchain assumed), builds, runs
 #   BENCH_OUT=DIR ./scripts/bench-gpu.sh   # also writes each run's JSON into DIR
@@ -65,7 +66,7 @@ run() {
 import json, sys
 name, d = sys.argv[1], json.loads(sys.argv[2])
 r = d.get("roofline", {})
-print(f"{name}: {d['adapter']}: prefill {d['prefill_tokens_per_s']:.1f} tok/s, decode "
+print(f"{name}: {d['adapter']} ({d.get('kernel_shapes', '?')} kernels): prefill {d['prefill_tokens_per_s']:.1f} tok/s, decode "
       f"{d['decode_tokens_per_s']:.1f} tok/s ({d['dispatches_per_token']:.0f} dispatches, "
       f"{d['submits_per_token']:.0f} submit, {d['readback_bytes_per_token']:.0f} bytes read back per token); "
       f"roofline {r.get('read_bytes_per_s', 0) / 1e9:.0f} GB/s, {r.get('fma_per_s', 0) / 1e9:.0f} G FMA/s: "
@@ -85,6 +86,8 @@ n() { if [ -n "$quick" ]; then echo "$2"; else echo "$1"; fi; }
 run smollm2-ctx128 --model "$SMOL" --prompt-tokens "$(n 96 8)" --gen-tokens "$(n 32 2)" --context 2048
 run smollm2-ctx2048 --model "$SMOL" --prompt-tokens "$(n 2000 40)" --gen-tokens "$(n 32 2)" --context 2048
 run smollm2-ctx128-greedy --model "$SMOL" --prompt-tokens "$(n 96 8)" --gen-tokens "$(n 32 2)" --temperature 0
+# The CPU adapters' kernel shapes on this adapter, against its own (the first run).
+run smollm2-ctx128-cpu-shapes --model "$SMOL" --prompt-tokens "$(n 96 8)" --gen-tokens "$(n 32 2)" --shapes cpu
 run gpt2-small-ctx128 --model models/gpt2-small-random --prompt-tokens "$(n 96 8)" --gen-tokens "$(n 32 2)" --context 1024
 run gpt2-small-ctx1000 --model models/gpt2-small-random --prompt-tokens "$(n 960 40)" --gen-tokens "$(n 32 2)" --context 1024
 [ "$failed" = 0 ] || { echo "bench-gpu: $failed run(s) failed" >&2; exit 1; }

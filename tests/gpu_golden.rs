@@ -12,6 +12,7 @@ mod common;
 use common::*;
 use lantern::cpu::SampleParams;
 use lantern::generate::{GenerateOptions, Generation, StopReason, generate_cpu};
+use lantern::gpu::Shapes;
 use lantern::gpu::attention::KvCache;
 use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::gpu::top_k::{self, TopK};
@@ -40,8 +41,14 @@ fn gpu_prefill_logits_match_golden() {
         let m = LoadedModel::from_path(&fixture(name)).unwrap();
         // A chunk of 7 tokens: prompts take several passes, as long prompts do; with it,
         // every matrix split by rows into parts of at most 4 KiB (one dispatch each), as
-        // matrices larger than one storage binding are (Llama: all; GPT-2: wte and lm_head).
-        for (chunk, max_part_bytes) in [(128, None), (7, Some(4096))] {
+        // matrices larger than one storage binding are (Llama: all; GPT-2: wte and lm_head);
+        // and the kernel shapes a real GPU takes (prompts through the tiled matmul).
+        let gpu_shapes = Some(Shapes::Gpu);
+        for (chunk, max_part_bytes, shapes) in [
+            (128, None, None),
+            (7, Some(4096), None),
+            (7, None, gpu_shapes),
+        ] {
             let mut model = pollster::block_on(GpuModel::new(
                 gpu,
                 &m.weights,
@@ -52,6 +59,7 @@ fn gpu_prefill_logits_match_golden() {
                     kv_cache: KvCache::F32,
                     max_part_bytes,
                     f16_weights: false,
+                    shapes,
                 },
             ))
             .unwrap();
@@ -64,7 +72,7 @@ fn gpu_prefill_logits_match_golden() {
                     let got = pollster::block_on(model.read_logits(gpu)).unwrap();
                     assert_close(
                         &format!(
-                            "{name} chunk {chunk} parts {max_part_bytes:?} prefill logits @{}",
+                            "{name} chunk {chunk} parts {max_part_bytes:?} {shapes:?} prefill logits @{}",
                             g.position
                         ),
                         &got,
@@ -81,13 +89,18 @@ fn gpu_prefill_logits_match_golden() {
 #[test]
 fn gpu_decode_logits_match_golden() {
     let Some(gpu) = gpu() else { return };
-    for name in FIXTURES {
+    // The adapter's kernel shapes, and a real GPU's (matvec's 64 lanes an output).
+    for (name, shapes) in FIXTURES
+        .iter()
+        .flat_map(|n| [(n, None), (n, Some(Shapes::Gpu))])
+    {
         let m = LoadedModel::from_path(&fixture(name)).unwrap();
         let mut model = pollster::block_on(GpuModel::new(
             gpu,
             &m.weights,
             ModelOptions {
                 kv_cache: KvCache::F32,
+                shapes,
                 ..Default::default()
             },
         ))
@@ -101,7 +114,7 @@ fn gpu_decode_logits_match_golden() {
                 if let Some(g) = case.logits.iter().find(|g| g.position == pos) {
                     let got = pollster::block_on(model.read_logits(gpu)).unwrap();
                     assert_close(
-                        &format!("{name} decode logits @{pos}"),
+                        &format!("{name} {shapes:?} decode logits @{pos}"),
                         &got,
                         &g.values,
                         ATOL,
@@ -337,6 +350,7 @@ fn captured_attention_matches_cpu() {
             kv_cache: KvCache::F32,
             max_part_bytes: None,
             f16_weights: false,
+            shapes: None,
         };
         let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
         model.set_capture(true);
@@ -419,6 +433,7 @@ fn predictions_and_logit_lens_match_cpu() {
             kv_cache: KvCache::F32,
             max_part_bytes: None,
             f16_weights: false,
+            shapes: None,
         };
         let mut model = pollster::block_on(GpuModel::new(gpu, &m.weights, opts)).unwrap();
         model.set_capture(true);

@@ -8,6 +8,7 @@ mod common;
 use common::real::*;
 use common::{gpu, model_file};
 use lantern::chat::{Chat, DEFAULT_SYSTEM_PROMPT};
+use lantern::gpu::Shapes;
 use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::model::LoadedModel;
 use std::path::PathBuf;
@@ -65,6 +66,17 @@ fn chat_template_renders_like_jinja2() {
 
 #[test]
 fn gpu_logits_and_greedy_tokens_match_golden() {
+    logits_and_greedy_tokens_match_golden(None);
+}
+
+/// The kernel shapes a real GPU takes (matvec's 64 lanes an output with a reduction,
+/// prompts through the tiled matmul), here on a CPU adapter: the path no GPU here runs.
+#[test]
+fn gpu_shapes_match_golden() {
+    logits_and_greedy_tokens_match_golden(Some(Shapes::Gpu));
+}
+
+fn logits_and_greedy_tokens_match_golden(shapes: Option<Shapes>) {
     let (Some(m), Some(gpu)) = (model(), gpu()) else {
         return;
     };
@@ -73,6 +85,7 @@ fn gpu_logits_and_greedy_tokens_match_golden() {
         &m.weights,
         ModelOptions {
             context: Some(256),
+            shapes,
             ..Default::default()
         },
     ))
@@ -93,7 +106,7 @@ fn gpu_logits_and_greedy_tokens_match_golden() {
             next = pollster::block_on(model.prefill(gpu, &ids[range], GREEDY, 0.0)).unwrap();
             if let Some(want) = logits_at(end) {
                 check_logits(
-                    &format!("{:?} @{end}", case.text),
+                    &format!("{:?} {shapes:?} @{end}", case.text),
                     &pollster::block_on(model.read_logits(gpu)).unwrap(),
                     want,
                 );
@@ -109,7 +122,7 @@ fn gpu_logits_and_greedy_tokens_match_golden() {
         let last = ids.len() + greedy.len() - 1;
         let want = logits_at(last).expect("the golden file has logits at the last position");
         check_logits(
-            &format!("{:?} @{last} (decode)", case.text),
+            &format!("{:?} {shapes:?} @{last} (decode)", case.text),
             &pollster::block_on(model.read_logits(gpu)).unwrap(),
             want,
         );

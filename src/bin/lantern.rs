@@ -5,10 +5,10 @@ use lantern::chat::Chat;
 use lantern::cpu::SampleParams;
 use lantern::defaults;
 use lantern::generate::{GenerateOptions, Generation, check_prompt, generate_cpu};
-use lantern::gpu::Gpu;
 use lantern::gpu::attention::KvCache;
 use lantern::gpu::model::{GpuModel, ModelOptions};
 use lantern::gpu::profile::Profile;
+use lantern::gpu::{Gpu, Shapes};
 use lantern::model::gguf::Gguf;
 use lantern::model::{LoadedModel, Weights, list_tensors};
 use std::collections::BTreeMap;
@@ -217,6 +217,17 @@ enum WeightsArg {
     F16,
 }
 
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum ShapesArg {
+    /// The adapter's: CPU adapters' on lavapipe and SwiftShader, GPUs' elsewhere
+    #[default]
+    Auto,
+    /// One lane an output, several outputs an invocation
+    Cpu,
+    /// 64 lanes an output with a reduction, prompts through the tiled matmul
+    Gpu,
+}
+
 /// How the model sits on the GPU.
 #[derive(clap::Args)]
 struct GpuArgs {
@@ -229,6 +240,9 @@ struct GpuArgs {
     /// The GPU copy of an f32 GPT-2's matrices (16-bit and quantized weights stay as stored)
     #[arg(long, value_enum, default_value_t)]
     weights: WeightsArg,
+    /// The kernels' shapes (the other adapter kind's, to compare them)
+    #[arg(long, value_enum, default_value_t)]
+    shapes: ShapesArg,
 }
 
 #[derive(clap::Args)]
@@ -403,6 +417,11 @@ fn upload(gpu: &Gpu, m: &LoadedModel, g: &GpuArgs, capture: usize) -> Result<Gpu
         capture,
         kv_cache: kv_cache(g.kv_cache),
         f16_weights: matches!(g.weights, WeightsArg::F16),
+        shapes: match g.shapes {
+            ShapesArg::Auto => None,
+            ShapesArg::Cpu => Some(Shapes::Cpu),
+            ShapesArg::Gpu => Some(Shapes::Gpu),
+        },
         ..Default::default()
     };
     let mut model =
@@ -869,6 +888,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let mut report = serde_json::json!({
         "model": path.display().to_string(),
         "adapter": gpu.describe(),
+        "kernel_shapes": format!("{:?}", model.shapes()).to_lowercase(),
         "prompt_tokens": n_prompt,
         "gen_tokens": n_gen,
         "sampling": {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "repeat_penalty": s.repeat_penalty},
@@ -944,6 +964,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     }
     say!("model:     {}", path.display());
     say!("adapter:   {}", gpu.describe());
+    say!("shapes:    {:?} kernels", model.shapes());
     say!(
         "sampling:  temperature {}, top-k {}, top-p {}",
         s.temperature,

@@ -1,7 +1,7 @@
 //! `shaders/attention.wgsl`: causal softmax attention over the (f16) KV cache, split over
 //! the keys in decode; the next layer combines the splits (linear.wgsl, `Input::Attention`).
 
-use super::{Gpu, Kernel, Slot, reduce};
+use super::{Gpu, Kernel, Shapes, Slot, reduce};
 use crate::error::{LanternError, Result};
 
 pub const SOURCE: &str = include_str!("../../shaders/attention.wgsl");
@@ -169,10 +169,10 @@ impl Attention {
     /// split per 256 keys), fewer on a CPU adapter (one per 1,024), where a few workgroups
     /// already fill its threads and each split costs its own reductions; never more keys
     /// than a workgroup keeps the scores of.
-    pub fn splits(&self, gpu: &Gpu, n_keys: usize) -> u32 {
-        let per = match gpu.info.device_type {
-            wgpu::DeviceType::Cpu => 1024,
-            _ => 256,
+    pub fn splits(&self, shapes: Shapes, n_keys: usize) -> u32 {
+        let per = match shapes {
+            Shapes::Cpu => 1024,
+            Shapes::Gpu => 256,
         };
         let per = per.min(self.scores as usize);
         (n_keys.div_ceil(per) as u32).clamp(1, MAX_SPLITS)

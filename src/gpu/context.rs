@@ -89,7 +89,26 @@ pub struct Gpu {
 
 type UploadObserver = Box<dyn Fn(u64) + Send + Sync>;
 
+/// The kernel shapes a model's layers take: those for CPU implementations of WebGPU
+/// (lavapipe, SwiftShader: invocations run as SIMD lanes, barriers cost) or those for GPUs
+/// (matvec's 64 lanes an output with a reduction, prompts through the tiled matmul, decode
+/// attention split every 256 keys). The adapter's type picks them (`Gpu::shapes`); a test
+/// asks for the GPUs' on a CPU adapter to prove the path a real GPU takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shapes {
+    Cpu,
+    Gpu,
+}
+
 impl Gpu {
+    /// The kernel shapes for this adapter.
+    pub fn shapes(&self) -> Shapes {
+        match self.info.device_type {
+            wgpu::DeviceType::Cpu => Shapes::Cpu,
+            _ => Shapes::Gpu,
+        }
+    }
+
     /// Opens the default adapter with its own limits (a 128 MiB storage binding on Mesa's
     /// lavapipe, 1 GiB on SwiftShader), with subgroup reductions where it has them unless
     /// `LANTERN_SUBGROUPS=0` asks for the workgroup-tree ones.

@@ -7,7 +7,7 @@
 //! one bind group per layer serves prefill and decode.
 
 use super::attention::KvCache;
-use super::{Gpu, Kernel, Slot, reduce, weights};
+use super::{Gpu, Kernel, Shapes, Slot, reduce, weights};
 use crate::error::Result;
 use crate::model::quant::Format;
 
@@ -192,9 +192,9 @@ impl MatvecShape {
     }
 }
 
-/// matvec's shape for this adapter; `LANTERN_MATVEC` ("lanes,groups,outs,prompt") overrides
-/// it for experiments.
-fn matvec_shape(gpu: &Gpu) -> MatvecShape {
+/// matvec's shape for these shapes on this adapter; `LANTERN_MATVEC`
+/// ("lanes,groups,outs,prompt") overrides it for experiments.
+fn matvec_shape(gpu: &Gpu, shapes: Shapes) -> MatvecShape {
     #[cfg(not(target_arch = "wasm32"))]
     if let Ok(v) = std::env::var("LANTERN_MATVEC") {
         let n: Vec<u32> = v.split(',').filter_map(|x| x.parse().ok()).collect();
@@ -207,20 +207,20 @@ fn matvec_shape(gpu: &Gpu) -> MatvecShape {
             };
         }
     }
-    match gpu.info.device_type {
+    match shapes {
         // CPU adapters run invocations as SIMD lanes: one lane per output (no reduction,
         // no barrier), several outputs each (fewer gathers of x per weight).
         // Measured on lavapipe (benches/kernels.rs, SmolLM2's Q4_1 lm_head): 8 outputs per
         // invocation 4.3× faster than 1 (19 vs 82 ms), 1.5× faster than 4.
         // Prompt chunks through matvec only on lavapipe: there a 32-token prompt of SmolLM2
         // ran at 20 tokens/s against matmul's 12; on SwiftShader at 2.45 against 10-11.
-        wgpu::DeviceType::Cpu => MatvecShape {
+        Shapes::Cpu => MatvecShape {
             lanes: 1,
             groups: 32,
             outs: 8,
             prompt: gpu.info.name.contains("llvmpipe"),
         },
-        _ => MatvecShape {
+        Shapes::Gpu => MatvecShape {
             lanes: 64,
             groups: 4,
             outs: 1,
@@ -251,8 +251,9 @@ impl LinearBind {
 }
 
 impl Linear {
-    pub fn new(gpu: &Gpu) -> Result<Self> {
-        let s = matvec_shape(gpu);
+    /// With matvec in `shapes`' shape (the adapter's: `gpu.shapes()`).
+    pub fn new(gpu: &Gpu, shapes: Shapes) -> Result<Self> {
+        let s = matvec_shape(gpu, shapes);
         Self::with_matvec_shape(gpu, s.lanes, s.groups, s.outs, s.prompt)
     }
 

@@ -18,7 +18,7 @@ pub mod sample;
 pub mod top_k;
 pub mod weights;
 
-pub use context::{CounterSnapshot, Gpu};
+pub use context::{CounterSnapshot, Gpu, Shapes};
 pub use kernel::{Kernel, Slot};
 
 /// Values that change from one pass to the next, in one uniform buffer every kernel may bind.

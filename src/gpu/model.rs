@@ -9,7 +9,7 @@ use super::llama::LlamaBody;
 use super::matmul::LinearBind;
 use super::roofline::DecodeCost;
 use super::top_k::{self, K, TopK};
-use super::{Gpu, Kernel, Step, sample};
+use super::{Gpu, Kernel, Shapes, Step, sample};
 use crate::cpu::SampleParams;
 use crate::error::{LanternError, Result};
 use crate::model::Weights;
@@ -34,6 +34,8 @@ pub struct ModelOptions {
     /// A GPT-2's f32 matrices rounded to f16 on the GPU: half the memory and the reads, not
     /// exact (GPT-2 124M's own checkpoint is f32). 16-bit checkpoints stay 16-bit anyway.
     pub f16_weights: bool,
+    /// The kernels' shapes; `None`: the adapter's (`Gpu::shapes`).
+    pub shapes: Option<Shapes>,
 }
 
 impl Default for ModelOptions {
@@ -45,6 +47,7 @@ impl Default for ModelOptions {
             kv_cache: KvCache::default(),
             max_part_bytes: None,
             f16_weights: false,
+            shapes: None,
         }
     }
 }
@@ -296,6 +299,7 @@ pub struct GpuModel {
     /// The attention probabilities' buffers, and whether passes write them now.
     probs: Capture,
     capturing: bool,
+    shapes: Shapes,
     /// Bytes of GPU buffers this model made (weights, KV cache, activations).
     pub gpu_bytes: u64,
     /// Of which the KV cache.
@@ -303,6 +307,11 @@ pub struct GpuModel {
 }
 
 impl GpuModel {
+    /// The kernels' shapes this model was built with.
+    pub fn shapes(&self) -> Shapes {
+        self.shapes
+    }
+
     /// Uploads the weights and makes every buffer, pipeline and bind group the passes need.
     pub async fn new(gpu: &Gpu, weights: &Weights, opts: ModelOptions) -> Result<Self> {
         let before = gpu.snapshot();
@@ -354,6 +363,7 @@ impl GpuModel {
             last_sample: None,
             probs,
             capturing: false,
+            shapes: opts.shapes.unwrap_or(gpu.shapes()),
             gpu_bytes,
             kv_cache_bytes,
         })
@@ -507,7 +517,7 @@ impl GpuModel {
         // the capture's exact probabilities need every key in one workgroup.
         let capturing = self.capturing && self.pos < self.probs.rows;
         let splits = if n == 1 && !capturing {
-            self.body.attention().splits(gpu, self.pos + 1)
+            self.body.attention().splits(self.shapes, self.pos + 1)
         } else {
             1
         };
