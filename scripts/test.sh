@@ -2,6 +2,7 @@
 # Sets up what the tests need and runs all of them: formatting, lints (native and wasm32),
 # `cargo test` (kernels, golden models and quantized files, tokenizer, CLI) on whatever GPU wgpu finds (Mesa's
 # lavapipe on a machine without one), the fuzz targets for 60 s each (scripts/fuzz.sh),
+# scripts/bench-gpu.sh as a GPU machine without a network runs it (a few tokens per run),
 # the page's release build, and the browser tests in headless Chromium on WebGPU
 # (SwiftShader).
 # REQUIRE_GPU=1 makes a missing GPU adapter a failure instead of a skip, REQUIRE_MODEL=1 a
@@ -27,6 +28,12 @@ step "cargo fmt --check";          cargo fmt --check && cargo fmt --check --mani
 step "clippy (native)";            cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32)";            cargo clippy --target wasm32-unknown-unknown --lib --bin lantern-web -- -D warnings
 step "cargo test";                 cargo test
+step "bench-gpu.sh offline (SmolLM2's shape, random weights; a few tokens per run)"
+python3 scripts/make_smollm2_random.py
+shape() { target/debug/lantern info --model "$1" | grep -E '^  |^gpu memory' | sort; }
+diff <(shape models/SmolLM2-135M-Instruct.Q4_1.gguf) <(shape models/smollm2-shape-random.Q4_1.gguf)
+BENCH_OFFLINE=1 BENCH_QUICK=1 LANTERN=target/debug/lantern \
+    BENCH_SMOL=models/smollm2-shape-random.Q4_1.gguf ./scripts/bench-gpu.sh > /dev/null
 step "clippy (fuzz targets)";      cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 step "fuzz (60 s per target)";     ./scripts/fuzz.sh 60
 step "build the page (trunk)";     trunk build --release
