@@ -26,6 +26,7 @@ SMOL="${BENCH_SMOL:-}"
 
 if [ -n "$offline" ]; then
     LANTERN="${LANTERN:-.device/lantern}"
+    [ -f "$LANTERN" ] && [ ! -x "$LANTERN" ] && chmod +x "$LANTERN"  # a copy that lost its mode
     [ -x "$LANTERN" ] || { echo "bench-gpu: no $LANTERN: run scripts/device-bundle.sh on a machine with Rust first" >&2; exit 1; }
     # wgpu opens libvulkan.so.1 at run time; a bare machine may have the driver but not it.
     export PATH="$PATH:/usr/sbin:/sbin"  # ldconfig
