@@ -119,7 +119,8 @@ def main():
         ("tokenizer.ggml.bos_token_id", U32, VOCAB - 1),
         ("tokenizer.ggml.eos_token_id", U32, VOCAB - 1),
     ]
-    # (name, [columns, rows] as GGUF orders them, type, data), in the real file's order.
+    # (name, [columns, rows] as GGUF orders them, type, data); the order of the tensors is
+    # free (the real file's differs; test.sh compares the sorted lists).
     tensors = [("token_embd.weight", [C, VOCAB], Q8_0, q8_0(rng, VOCAB, C))]
     kv = KV_HEADS * HEAD
     for i in range(LAYERS):

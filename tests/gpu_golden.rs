@@ -43,11 +43,10 @@ fn gpu_prefill_logits_match_golden() {
         // every matrix split by rows into parts of at most 4 KiB (one dispatch each), as
         // matrices larger than one storage binding are (Llama: all; GPT-2: wte and lm_head);
         // and the kernel shapes a real GPU takes (prompts through the tiled matmul).
-        let gpu_shapes = Some(Shapes::Gpu);
         for (chunk, max_part_bytes, shapes) in [
             (128, None, None),
             (7, Some(4096), None),
-            (7, None, gpu_shapes),
+            (7, None, Some(Shapes::Gpu)),
         ] {
             let mut model = pollster::block_on(GpuModel::new(
                 gpu,

@@ -68,7 +68,7 @@ impl Gpt2Body {
             .min(gpu.max_binding());
         let cfg = &w.config;
         let (c, f, v) = (cfg.n_embd, cfg.n_inner, cfg.vocab_size);
-        let mut linear = Linear::new(gpu, opts.shapes.unwrap_or(gpu.shapes()))?.with_kv_cache(kv);
+        let mut linear = Linear::new(gpu, opts.shapes_on(gpu))?.with_kv_cache(kv);
         // The matrices in the checkpoint's format (16-bit ones stay 16-bit, a GGUF's
         // quantized ones stay in their blocks), or f32 ones rounded to f16 when asked.
         let wf = match w.format {

@@ -229,7 +229,7 @@ impl LlamaBody {
             true => (Input::PostNorm, Epilogue::Store),
             false => (Input::RmsNorm, Epilogue::Residual),
         };
-        let mut linear = Linear::new(gpu, opts.shapes.unwrap_or(gpu.shapes()))?.with_kv_cache(kv);
+        let mut linear = Linear::new(gpu, opts.shapes_on(gpu))?.with_kv_cache(kv);
         linear
             .prepare(gpu, w.output().format, stream_in, Epilogue::Store)
             .await?;

@@ -38,6 +38,13 @@ pub struct ModelOptions {
     pub shapes: Option<Shapes>,
 }
 
+impl ModelOptions {
+    /// The kernels' shapes on `gpu`: the ones asked for, else the adapter's.
+    pub fn shapes_on(&self, gpu: &Gpu) -> Shapes {
+        self.shapes.unwrap_or(gpu.shapes())
+    }
+}
+
 impl Default for ModelOptions {
     fn default() -> Self {
         Self {
@@ -363,7 +370,7 @@ impl GpuModel {
             last_sample: None,
             probs,
             capturing: false,
-            shapes: opts.shapes.unwrap_or(gpu.shapes()),
+            shapes: opts.shapes_on(gpu),
             gpu_bytes,
             kv_cache_bytes,
         })
