@@ -61,26 +61,46 @@ fn row_stats(tid: u32, t: u32) -> vec2f {
 // make 4× fewer of them per weight.
 override OUTS: u32 = 1u;
 
+// Σ x·q over weights k .. k + 7 of the row at word `base` (x in xa, xb).
+fn dot8(base: u32, k: u32, xa: vec4f, xb: vec4f) -> f32 {
+    let q = ints8(base, p.k, k);
+    return dot(xa, q.lo) + dot(xb, q.hi);
+}
+
+// s plus sub-block b's part of each output: scale · Σ x·q + offset · Σ x, from its rows'
+// (scale, offset).
+fn add_scaled(s_in: array<vec2f, 8>, base: array<vec2u, 8>, b: u32, xq: array<vec2f, 8>,
+              xs: f32) -> array<vec2f, 8> {
+    var s = s_in;
+    for (var o = 0u; o < OUTS; o++) {
+        let s0 = block_scale(base[o].x, p.k, b);
+        s[o].x += s0.x * xq[o].x + s0.y * xs;
+        if (paired()) {
+            let s1 = block_scale(base[o].y, p.k, b);
+            s[o].y += s1.x * xq[o].y + s1.y * xs;
+        }
+    }
+    return s;
+}
+
 // This lane's share of the dot products of input(x)[t] with the rows of outputs c0, c0 + cols, …
 // (OUTS of them; each its rows (col_row(c), col_row(c + 1)), the second only when paired).
-fn dots(t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> {
+fn dots(tid: u32, t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> {
     var s: array<vec2f, 8>;
     var base: array<vec2u, 8>;
-    var live: array<bool, 8>;
     let two = paired();
     let row_len = row_words(p.k);
+    // Outputs past the last (in the last workgroup) read the last output's rows, where a
+    // branch per output made matvec up to 4× slower on lavapipe (a masked branch it could not
+    // tell was taken), and the epilogue drops them.
     for (var o = 0u; o < OUTS; o++) {
-        let c = c0 + o * cols;
-        live[o] = c < p.n;
+        let c = min(c0 + o * cols, p.n - select(1u, 2u, two));
         base[o] = vec2u(col_row(c), col_row(c + 1u)) * row_len;
     }
     if (FLOAT) {
         for (var k = lane * 4u; k < p.k; k += LANES * 4u) {
             let xv = x4(t, k, stats);
             for (var o = 0u; o < OUTS; o++) {
-                if (!live[o]) {
-                    continue;
-                }
                 var wv = vec4f(0.0);
                 var wv2 = vec4f(0.0);
                 if (k + 3u < p.k) {
@@ -101,10 +121,32 @@ fn dots(t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> 
         }
         return s;
     }
-    // Lanes per sub-block (each taking 8 weights a step), and sub-blocks taken side by side.
     let sub = sub_len();
-    let per_block = min(LANES, sub / 8u);
     let nb = p.k / sub;
+    if (LANES == 1u && SHARE4) {
+        // One lane an output, whose subgroup's lanes read the same x: 16 values a step, each
+        // lane loading (and norming) 4 of them for all (share4), 4× fewer loads of x, each
+        // a loop over the lanes on lavapipe.
+        for (var b = 0u; b < nb; b++) {
+            var xq = array<vec2f, 8>();
+            var xs = 0.0;
+            for (var j = 0u; j < sub; j += 16u) {
+                let k = b * sub + j;
+                let xv = share4(x4(t, k + 4u * (tid % 4u), stats));
+                xs += dot(xv[0] + xv[1] + xv[2] + xv[3], vec4f(1.0));
+                for (var o = 0u; o < OUTS; o++) {
+                    xq[o].x += dot8(base[o].x, k, xv[0], xv[1]) + dot8(base[o].x, k + 8u, xv[2], xv[3]);
+                    if (two) {
+                        xq[o].y += dot8(base[o].y, k, xv[0], xv[1]) + dot8(base[o].y, k + 8u, xv[2], xv[3]);
+                    }
+                }
+            }
+            s = add_scaled(s, base, b, xq, xs);
+        }
+        return s;
+    }
+    // Lanes per sub-block (each taking 8 weights a step), and sub-blocks taken side by side.
+    let per_block = min(LANES, sub / 8u);
     for (var b = lane / per_block; b < nb; b += LANES / per_block) {
         // Σ x·q and Σ x over this lane's weights of the sub-block: w = scale · q + offset.
         // Zeroed explicitly: Chromium (Tint on SwiftShader) left a declaration-only array
@@ -117,26 +159,13 @@ fn dots(t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<vec2f, 8> 
             let xb = x4(t, k + 4u, stats);
             xs += dot(xa + xb, vec4f(1.0));
             for (var o = 0u; o < OUTS; o++) {
-                if (live[o]) {
-                    let q = ints8(base[o].x, p.k, k);
-                    xq[o].x += dot(xa, q.lo) + dot(xb, q.hi);
-                    if (two) {
-                        let q2 = ints8(base[o].y, p.k, k);
-                        xq[o].y += dot(xa, q2.lo) + dot(xb, q2.hi);
-                    }
-                }
-            }
-        }
-        for (var o = 0u; o < OUTS; o++) {
-            if (live[o]) {
-                let s0 = block_scale(base[o].x, p.k, b);
-                s[o].x += s0.x * xq[o].x + s0.y * xs;
+                xq[o].x += dot8(base[o].x, k, xa, xb);
                 if (two) {
-                    let s1 = block_scale(base[o].y, p.k, b);
-                    s[o].y += s1.x * xq[o].y + s1.y * xs;
+                    xq[o].y += dot8(base[o].y, k, xa, xb);
                 }
             }
         }
+        s = add_scaled(s, base, b, xq, xs);
     }
     return s;
 }
@@ -158,10 +187,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u
         store_stream(t, stats.x, tid, WG);  // before stage_input norms `staged`
     }
     stage_input(tid, WG, t, stats);
-    var y: array<vec2f, 8>;
-    if (c0 < p.n) {
-        y = dots(t, c0, stride, lane, stats);
-    }
+    // Every invocation, those past the last output too (dots reads the last output's rows
+    // for them, and nothing is written): dots may share loads across a subgroup.
+    let y = dots(tid, t, c0, stride, lane, stats);
     for (var o = 0u; o < OUTS; o++) {
         let v = lanes_sum(tid, y[o], LANES);
         let c = c0 + o * stride;
