@@ -89,7 +89,7 @@ fn lanes_sum(tid: u32, v: vec2f, lanes: u32) -> vec2f {
 // Four invocations' values shared with their neighbours: reduce_subgroup.wgsl's share4 gives
 // every invocation the vec4s of lanes 0-3 of its subgroup. A tree in workgroup memory
 // would need a barrier for it, which costs more than it saves, so here SHARE4 is false and
-// the kernels load for themselves; share4 is never called.
+// the kernels load for themselves: the calls to share4 sit behind it and never run.
 const SHARE4: bool = false;
 fn share4(v: vec4f) -> array<vec4f, 4> {
     return array(v, v, v, v);
