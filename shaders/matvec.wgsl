@@ -67,6 +67,11 @@ fn dot8(base: u32, k: u32, xa: vec4f, xb: vec4f) -> f32 {
     return dot(xa, q.lo) + dot(xb, q.hi);
 }
 
+// Σ x·q over weights k .. k + 15 of the row at word `base` (x in xv, 4 at a time).
+fn dot16(base: u32, k: u32, xv: array<vec4f, 4>) -> f32 {
+    return dot8(base, k, xv[0], xv[1]) + dot8(base, k + 8u, xv[2], xv[3]);
+}
+
 // s plus sub-block b's part of each output: scale · Σ x·q + offset · Σ x, from its rows'
 // (scale, offset).
 fn add_scaled(s_in: array<vec2f, 8>, base: array<vec2u, 8>, b: u32, xq: array<vec2f, 8>,
@@ -135,9 +140,9 @@ fn dots(tid: u32, t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<
                 let xv = share4(x4(t, k + 4u * (tid % 4u), stats));
                 xs += dot(xv[0] + xv[1] + xv[2] + xv[3], vec4f(1.0));
                 for (var o = 0u; o < OUTS; o++) {
-                    xq[o].x += dot8(base[o].x, k, xv[0], xv[1]) + dot8(base[o].x, k + 8u, xv[2], xv[3]);
+                    xq[o].x += dot16(base[o].x, k, xv);
                     if (two) {
-                        xq[o].y += dot8(base[o].y, k, xv[0], xv[1]) + dot8(base[o].y, k + 8u, xv[2], xv[3]);
+                        xq[o].y += dot16(base[o].y, k, xv);
                     }
                 }
             }

@@ -122,8 +122,8 @@ fn lanes_sum(tid: u32, v: vec2f, lanes: u32) -> vec2f {
 // The vec4s that lanes 0-3 of this invocation's subgroup hold, in every invocation of it
 // (SG >= 4). For values all of a subgroup's invocations read alike: each lane loads a
 // quarter and they share, a register move where an adapter runs a subgroup as SIMD lanes
-// (lavapipe, SwiftShader), against a load each on those adapters. Its callers see that
-// lanes 0-3 are in wherever any lane of the subgroup calls it.
+// (lavapipe, SwiftShader), against a load each on those adapters. Call it in uniform
+// control flow, so that lanes 0-3 are always in.
 override SHARE4: bool = SG >= 4u;
 fn share4(v: vec4f) -> array<vec4f, 4> {
     return array(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u),
