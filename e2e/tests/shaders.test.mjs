@@ -2,7 +2,7 @@
 // SwiftShader): Tint is stricter than naga in places (uniformity, aliasing), and it is what
 // users' browsers run. The kernels that reduce are compiled with both kinds of reductions
 // (reduce.wgsl, and reduce_subgroup.wgsl after `enable subgroups;` on a device with the
-// `subgroups` feature, which the page cannot ask for through wgpu 30 yet: gfx-rs/wgpu#10146).
+// `subgroups` feature, as the page asks for it).
 // The modules mirror gpu::MODULES (src/gpu/mod.rs).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -40,9 +40,10 @@ pub async fn describe(e: &Engine) -> DeviceInfo {
     };
     let subgroups = match e.gpu.subgroup_size {
         Some(sg) => format!("used: reductions in subgroups of {sg}"),
-        // wgpu 30 does not pass the browser's feature on (gfx-rs/wgpu#10146).
+        // Offered, but its sizes vary or the load-time probe found them out of order
+        // (gpu::Gpu::with_subgroups): the workgroup-tree reductions run.
         None if js.as_ref().is_some_and(|i| i.subgroups) => {
-            "offered by the browser, not used: wgpu 30 cannot request it".to_string()
+            "offered by the browser, not used: sizes vary or lanes out of order".to_string()
         }
         None => has(wgpu::Features::SUBGROUP),
     };

@@ -172,7 +172,7 @@ pub struct AdapterInfo {
     pub vendor: String,
     pub architecture: String,
     pub fallback: bool,
-    /// It offers the `subgroups` feature (which wgpu 30 cannot request: gfx-rs/wgpu#10146).
+    /// It offers the `subgroups` feature.
     pub subgroups: bool,
 }
 
