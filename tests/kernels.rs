@@ -1080,13 +1080,14 @@ fn fused_norms_and_epilogues_match_cpu() {
 }
 
 /// matvec in the shapes the adapters use (one lane per output with 8 outputs each on CPU
-/// adapters, 64 lanes with a tree reduction on GPUs) and odd ones, on every format.
+/// adapters, 8 invocations a workgroup; 64 lanes with a tree reduction on GPUs) and odd ones,
+/// on every format.
 #[test]
 fn matvec_shapes_all_match_cpu() {
     for gpu in gpus() {
         eprintln!("reductions: {}", gpu.describe());
         let mut rng = Rng(31);
-        for (lanes, groups, outs) in [(1, 32, 8), (64, 4, 1), (8, 8, 3), (2, 16, 5)] {
+        for (lanes, groups, outs) in [(1, 8, 8), (1, 32, 8), (64, 4, 1), (8, 8, 3), (2, 16, 5)] {
             // prompt: chunks of 6 tokens through matvec too.
             let prompt = true;
             for format in [Format::F32, Format::Q4_1, Format::Q3_K, Format::Q6_K] {
