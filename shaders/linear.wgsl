@@ -81,7 +81,8 @@ const NONE: u32 = 0xffffffffu;
 // INPUT = 3 and 4: a workgroup of one token may first put the input of the layer, combined
 // or resolved and normed, into staged (matvec.wgsl does, with STAGE = 2048 when K fits:
 // each value is then computed once per workgroup, not once per use; matmul.wgsl, whose
-// workgroups take many tokens, has STAGE = 1 and reads x).
+// workgroups take many tokens, has STAGE = 1 and reads x). The attention input is staged
+// only where its splits need combining: one split's values are read 4 at a time.
 override STAGE: u32 = 1u;
 var<workgroup> staged: array<f32, STAGE>;
 const RESIDUAL: u32 = 1u;
@@ -128,10 +129,14 @@ fn attention_at(t: u32, k: u32) -> f32 {
     return o / l;
 }
 
-// Whether x4 reads `staged` (INPUT = 3 and 4 in matvec, where K fits; never in matmul,
-// whose STAGE of 1 would otherwise pass for K = 1).
+// Whether x4 reads `staged` (INPUT = 4 in matvec, and 3 when its splits need combining,
+// where K fits; never in matmul, whose STAGE of 1 would otherwise pass for K = 1). A
+// prompt pass's attention has one split, which x4 reads straight from the partials,
+// 4 values a load (lavapipe's output projections in a 1,000-token prompt: 10.0-10.5 s
+// staged, 8.6-9.4 s read straight).
 fn is_staged() -> bool {
-    return (INPUT == ATTENTION || INPUT == POST_NORM) && STAGE > 1u && STAGE >= p.k;
+    let input = INPUT == POST_NORM || (INPUT == ATTENTION && step.splits > 1u);
+    return input && STAGE > 1u && STAGE >= p.k;
 }
 
 // INPUT = 4: value k of the residual stream's row t after the sublayer (inv_y: the
