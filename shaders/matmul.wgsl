@@ -1,12 +1,12 @@
 // The fused linear layer (linear.wgsl) for a prompt chunk of T tokens:
 //   y[t, c] = Σ_k norm(x)[t, k] · w[col_row(c), k] + bias,  then the epilogue.
-// Built as quant.wgsl + linear.wgsl + this file. Each workgroup computes a 64×128 tile
-// (tokens × columns), each of its 128 invocations an 8×8 block (16 vec4 accumulators),
-// staging 16-deep slices of norm(x) and of the dequantized weights in workgroup memory:
-// invocation i stages half of row i / 2 of x and column i of w, so a quantized slice's
-// scale is read once. With a norm, the two invocations of each row first compute its
-// statistics, and after a post norm (INPUT = 4) the first column tile's workgroups write
-// their rows of the stream.
+// Built as quant.wgsl + linear.wgsl + this file. Each workgroup computes a TILE_M×128 tile
+// (tokens × columns; TILE_M 64, or 32 for chunks of up to 32 tokens), each of its 2·TILE_M
+// invocations an 8×8 block (16 vec4 accumulators), staging 16-deep slices of norm(x) and
+// of the dequantized weights in workgroup memory: invocation i stages half of row i / 2 of
+// x and column i (and i + 64 in 32-row tiles) of w, so a quantized slice's scale is read once. With a
+// norm, the two invocations of each row first compute its statistics, and after a post
+// norm (INPUT = 4) the first column tile's workgroups write their rows of the stream.
 //
 // Shaped for CPU adapters as much as for GPUs (SwiftShader runs the prompt here): there
 // each load with a computed index is a gather, lane by lane, each barrier a switch per
@@ -15,9 +15,14 @@
 // row of x is loaded and normed by half as many workgroups as with 64), a quantized slice
 // dequantized whole, and a fallback behind a constant condition (behind a run-time one,
 // both sides ran and cost ~10%): the prompt on SwiftShader went from 5.5 to 10–11 tokens/s.
+// A 32-token prompt in 64-row tiles left half of each workgroup staging rows of zeros and
+// waiting at its barriers: 32-row tiles took SwiftShader's prompt GPU time from 4.05 to
+// 3.26 s; from 64 tokens on, the 64-row tiles read each weight half as often (a 128-token
+// chunk 8% faster).
 
-const TILE_M: u32 = 64u;   // rows (tokens) of the product per workgroup
-const TILE_N: u32 = 128u;  // and columns
+override TILE_M: u32 = 64u;  // rows (tokens) of the product per workgroup: 64 or 32
+override WG: u32 = 2u * TILE_M;  // invocations: two for each row
+const TILE_N: u32 = 128u;  // columns of the product per workgroup
 const BK: u32 = 16u;       // depth of one staged slice
 var<workgroup> x_tile: array<f32, 1024>;  // [BK][TILE_M]: norm(x)[row0 + r, k0 + kk] at kk * TILE_M + r
 var<workgroup> w_tile: array<f32, 2048>;  // [BK][TILE_N]: w[col_row(col0 + c), k0 + kk] at kk * TILE_N + c
@@ -137,7 +142,20 @@ fn w_tile4(kk: u32, c: u32) -> vec4f {
     return vec4f(w_tile[i], w_tile[i + 1u], w_tile[i + 2u], w_tile[i + 3u]);
 }
 
-@compute @workgroup_size(128)
+// Stages column c of the tile's w slice at depth k0.
+fn stage_w(c: u32, col0: u32, k0: u32) {
+    var wv: array<vec4f, 4>;
+    if (col0 + c < p.n) {
+        wv = w16(col_row(col0 + c), k0);
+    }
+    // (Unrolled: a private array indexed by a loop variable is a gather on SwiftShader.)
+    put_w(c, 0u, wv[0]);
+    put_w(c, 4u, wv[1]);
+    put_w(c, 8u, wv[2]);
+    put_w(c, 12u, wv[3]);
+}
+
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: u32) {
     let m = step.n_tokens;
     let row0 = wg.y * TILE_M;
@@ -148,10 +166,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     var acc: array<vec4f, 16>;
     let in_range = row0 + tr < m && col0 + tc < p.n;
     // Invocation tid stages half of row tid / 2 of x (depths 8h .. 8h + 7 of each slice,
-    // h = tid % 2) and column tid of w.
+    // h = tid % 2) and column tid (and tid + WG) of w.
     let own_row = row0 + tid / 2u;
     let half = tid % 2u;
-    let own_col = col0 + tid;
     let stats = row_stats(tid, own_row, own_row < m);
     // The first column tile's workgroups write the resolved stream of their rows.
     if (INPUT == POST_NORM && wg.x == 0u && own_row < m) {
@@ -159,21 +176,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     }
 
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
-        var wv: array<vec4f, 4>;
-        if (own_col < p.n) {
-            wv = w16(col_row(own_col), k0);
+        stage_w(tid, col0, k0);
+        if (WG < TILE_N) {
+            stage_w(tid + WG, col0, k0);
         }
-        // (Unrolled: a private array indexed by a loop variable is a gather on SwiftShader.)
-        put_w(tid, 0u, wv[0]);
-        put_w(tid, 4u, wv[1]);
-        put_w(tid, 8u, wv[2]);
-        put_w(tid, 12u, wv[3]);
         let kx = 8u * half;
         put_x(tid / 2u, kx, x4_of(own_row, k0 + kx, stats));
         put_x(tid / 2u, kx + 4u, x4_of(own_row, k0 + kx + 4u, stats));
         workgroupBarrier();
-        // Invocations whose rows or columns lie past the end (a short prompt in a 64-row
-        // tile) only help load: skipping their multiply-adds matters on CPU adapters.
+        // Invocations whose rows or columns lie past the end (a short prompt in a tile)
+        // only help load: skipping their multiply-adds matters on CPU adapters.
         if (in_range) {
             for (var kk = 0u; kk < BK; kk++) {
                 let a0 = x_tile4(kk, tr);

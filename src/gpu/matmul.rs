@@ -26,8 +26,11 @@ pub const MATVEC_MODULE: &str = concat!(
     include_str!("../../shaders/linear.wgsl"),
     include_str!("../../shaders/matvec.wgsl")
 );
-/// matmul.wgsl's TILE_M × TILE_N: tokens × columns per workgroup.
+/// matmul.wgsl's TILE_M × TILE_N: tokens × columns per workgroup. Chunks of up to
+/// `SHORT_TILE_M` tokens take the short tiles (a pipeline of their own): a 32-token prompt
+/// in 64-row tiles left half of each workgroup idle.
 const TILE_M: u32 = 64;
+const SHORT_TILE_M: u32 = 32;
 const TILE_N: u32 = 128;
 
 /// Mirrors `struct Params` in linear.wgsl.
@@ -158,6 +161,8 @@ const SLOTS: [Slot; 10] = [
 struct Variant {
     key: (u32, Input, Epilogue),
     matmul: Kernel,
+    /// matmul in `SHORT_TILE_M`-row tiles.
+    matmul_short: Kernel,
     matvec: Kernel,
 }
 
@@ -321,6 +326,15 @@ impl Linear {
             &common,
         )
         .await?;
+        let short = [&common[..], &[("TILE_M", SHORT_TILE_M as f64)]].concat();
+        let matmul_short = Kernel::with_layout(
+            gpu,
+            &name("matmul"),
+            MATMUL_MODULE,
+            self.layout.clone(),
+            &short,
+        )
+        .await?;
         let mut constants = common.to_vec();
         constants.extend([
             ("WG", (shape.lanes * shape.groups) as f64),
@@ -344,6 +358,7 @@ impl Linear {
         self.variants.push(Variant {
             key,
             matmul,
+            matmul_short,
             matvec,
         });
         Ok(())
@@ -457,7 +472,12 @@ impl Linear {
     }
 
     fn matmul_part(gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &PartBind, rows: u32) {
-        let groups = [l.cols.div_ceil(TILE_N), rows.div_ceil(TILE_M), 1];
-        l.variant.matmul.dispatch(gpu, pass, &l.bind, groups);
+        let (kernel, tile_m) = if rows <= SHORT_TILE_M {
+            (&l.variant.matmul_short, SHORT_TILE_M)
+        } else {
+            (&l.variant.matmul, TILE_M)
+        };
+        let groups = [l.cols.div_ceil(TILE_N), rows.div_ceil(tile_m), 1];
+        kernel.dispatch(gpu, pass, &l.bind, groups);
     }
 }
