@@ -16,9 +16,9 @@
 // dequantized whole, and a fallback behind a constant condition (behind a run-time one,
 // both sides ran and cost ~10%): the prompt on SwiftShader went from 5.5 to 10–11 tokens/s.
 // A 32-token prompt in 64-row tiles left half of each workgroup staging rows of zeros and
-// waiting at its barriers: 32-row tiles took SwiftShader's prompt GPU time from 4.05 to
-// 3.26 s; from 64 tokens on, the 64-row tiles read each weight half as often (a 128-token
-// chunk 8% faster).
+// waiting at its barriers: 32-row tiles took SwiftShader's 32-token prompt from 3.9–4.05
+// to 3.35–3.5 s of GPU time; from 33 tokens on, the 64-row tiles read each weight half as
+// often (a 128-token chunk in 32-row tiles ran 5–8% slower).
 
 override TILE_M: u32 = 64u;  // rows (tokens) of the product per workgroup: 64 or 32
 override WG: u32 = 2u * TILE_M;  // invocations: two for each row
