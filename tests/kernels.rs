@@ -951,7 +951,7 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
 fn linear_matches_cpu_on_odd_shapes() {
     for gpu in gpus() {
         eprintln!("reductions: {}", gpu.describe());
-        let mut lin = Linear::new(gpu, gpu.shapes()).unwrap();
+        let mut lin = Linear::new(gpu, gpu.shapes()).unwrap().with_matmul();
         let mut rng = Rng(3);
         // (T, K, N, bias): odd sizes, sizes below one tile, sizes across tile edges; f32 rows of
         // any length.
@@ -985,7 +985,7 @@ fn linear_matches_cpu_on_odd_shapes() {
 fn quantized_linear_matches_cpu_dequantization() {
     for gpu in gpus() {
         eprintln!("reductions: {}", gpu.describe());
-        let mut lin = Linear::new(gpu, gpu.shapes()).unwrap();
+        let mut lin = Linear::new(gpu, gpu.shapes()).unwrap().with_matmul();
         let mut rng = Rng(11);
         for format in QUANTIZED {
             // K a whole number of blocks (K-quants: one to three super-blocks); N and T odd,
@@ -1050,7 +1050,7 @@ fn fused_norms_and_epilogues_match_cpu() {
         ];
         for (fi, format) in formats.into_iter().enumerate() {
             for (input, ep, bias) in fused {
-                let mut lin = Linear::new(gpu, gpu.shapes()).unwrap();
+                let mut lin = Linear::new(gpu, gpu.shapes()).unwrap().with_matmul();
                 // N: 96 = q 48 (6 heads of 8) + k 24 + v 24 for QKV; 2 × 48 for SwiGLU.
                 let shapes = if format.block_len() == 256 {
                     [(1usize, 256usize), (3, 512), (67, 256)]
@@ -1100,8 +1100,9 @@ fn matvec_shapes_all_match_cpu() {
                     (Input::PostNorm, Epilogue::Store),
                 ] {
                     for t in [1, 6] {
-                        let mut lin =
-                            Linear::with_matvec_shape(gpu, lanes, groups, outs, prompt).unwrap();
+                        let mut lin = Linear::with_matvec_shape(gpu, lanes, groups, outs, prompt)
+                            .unwrap()
+                            .with_matmul();
                         let c = LinearCase {
                             format,
                             input,
@@ -1153,7 +1154,7 @@ fn layers_in_parts_match_cpu() {
     for gpu in gpus() {
         eprintln!("reductions: {}", gpu.describe());
         let mut rng = Rng(41);
-        let mut lin = Linear::new(gpu, gpu.shapes()).unwrap();
+        let mut lin = Linear::new(gpu, gpu.shapes()).unwrap().with_matmul();
         let cases = [
             (Format::Q4_K, Format::Q6_K, Epilogue::Qkv, 256, 96, 1 << 20),
             (Format::Q5_0, Format::Q8_0, Epilogue::Qkv, 96, 96, 1 << 20),

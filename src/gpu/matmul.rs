@@ -160,10 +160,16 @@ const SLOTS: [Slot; 10] = [
 #[derive(Clone)]
 struct Variant {
     key: (u32, Input, Epilogue),
-    matmul: Kernel,
-    /// matmul in `SHORT_TILE_M`-row tiles.
-    matmul_short: Kernel,
+    /// Where prompts run matmul (or a test asks for it).
+    matmul: Option<Matmul>,
     matvec: Kernel,
+}
+
+/// matmul in `TILE_M`- and in `SHORT_TILE_M`-row tiles.
+#[derive(Clone)]
+struct Matmul {
+    tall: Kernel,
+    short: Kernel,
 }
 
 /// Every linear-layer pipeline a model uses, made at load.
@@ -176,6 +182,9 @@ pub struct Linear {
     unused_k: wgpu::Buffer,
     unused_v: wgpu::Buffer,
     matvec_shape: MatvecShape,
+    /// Whether to build the matmul pipelines: where prompts run matvec (lavapipe), no
+    /// model dispatches them.
+    matmul: bool,
     /// The format the QKV epilogue stores the KV cache in.
     kv: KvCache,
 }
@@ -288,8 +297,15 @@ impl Linear {
                 outs: outs.clamp(1, 8),
                 prompt,
             },
+            matmul: !prompt,
             kv: KvCache::default(),
         })
+    }
+
+    /// Builds the matmul pipelines even where prompts run matvec (for `dispatch_matmul`).
+    pub fn with_matmul(mut self) -> Self {
+        self.matmul = true;
+        self
     }
 
     /// Stores the KV cache (the QKV epilogue) in `kv` (f16 unless told).
@@ -318,23 +334,19 @@ impl Linear {
             self.kv.constant(),
         ];
         let name = |kind: &str| format!("{kind} {format:?} {input:?}+{ep:?}");
-        let matmul = Kernel::with_layout(
-            gpu,
-            &name("matmul"),
-            MATMUL_MODULE,
-            self.layout.clone(),
-            &common,
-        )
-        .await?;
-        let short = [&common[..], &[("TILE_M", SHORT_TILE_M as f64)]].concat();
-        let matmul_short = Kernel::with_layout(
-            gpu,
-            &name("matmul"),
-            MATMUL_MODULE,
-            self.layout.clone(),
-            &short,
-        )
-        .await?;
+        let matmul = if self.matmul {
+            let short = [&common[..], &[("TILE_M", SHORT_TILE_M as f64)]].concat();
+            let name = name("matmul");
+            let build = |constants| {
+                Kernel::with_layout(gpu, &name, MATMUL_MODULE, self.layout.clone(), constants)
+            };
+            Some(Matmul {
+                tall: build(&common).await?,
+                short: build(&short).await?,
+            })
+        } else {
+            None
+        };
         let mut constants = common.to_vec();
         constants.extend([
             ("WG", (shape.lanes * shape.groups) as f64),
@@ -358,7 +370,6 @@ impl Linear {
         self.variants.push(Variant {
             key,
             matmul,
-            matmul_short,
             matvec,
         });
         Ok(())
@@ -458,7 +469,7 @@ impl Linear {
         }
     }
 
-    /// The matmul kernel even for one row (for its test).
+    /// The matmul kernel even for one row (for its test; the Linear built `with_matmul`).
     pub fn dispatch_matmul(
         &self,
         gpu: &Gpu,
@@ -472,10 +483,15 @@ impl Linear {
     }
 
     fn matmul_part(gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &PartBind, rows: u32) {
+        let m = l
+            .variant
+            .matmul
+            .as_ref()
+            .expect("matmul built (Linear::with_matmul)");
         let (kernel, tile_m) = if rows <= SHORT_TILE_M {
-            (&l.variant.matmul_short, SHORT_TILE_M)
+            (&m.short, SHORT_TILE_M)
         } else {
-            (&l.variant.matmul, TILE_M)
+            (&m.tall, TILE_M)
         };
         let groups = [l.cols.div_ceil(TILE_N), rows.div_ceil(tile_m), 1];
         kernel.dispatch(gpu, pass, &l.bind, groups);
