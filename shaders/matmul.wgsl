@@ -4,9 +4,10 @@
 // (tokens × columns; TILE_M 64, or 32 for chunks of up to 32 tokens), each of its 2·TILE_M
 // invocations an 8×8 block (16 vec4 accumulators), staging 16-deep slices of norm(x) and
 // of the dequantized weights in workgroup memory: invocation i stages half of row i / 2 of
-// x and column i (and i + 64 in 32-row tiles) of w, so a quantized slice's scale is read once. With a
-// norm, the two invocations of each row first compute its statistics, and after a post
-// norm (INPUT = 4) the first column tile's workgroups write their rows of the stream.
+// x and column i (and i + 64 in 32-row tiles) of w, so a quantized slice's scale is read
+// once. With a norm, the two invocations of each row first compute its statistics, and
+// after a post norm (INPUT = 4) the first column tile's workgroups write their rows of
+// the stream. Rust sets TILE_M (src/gpu/matmul.rs).
 //
 // Shaped for CPU adapters as much as for GPUs (SwiftShader runs the prompt here): there
 // each load with a computed index is a gather, lane by lane, each barrier a switch per

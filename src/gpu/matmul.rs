@@ -335,14 +335,14 @@ impl Linear {
         ];
         let name = |kind: &str| format!("{kind} {format:?} {input:?}+{ep:?}");
         let matmul = if self.matmul {
-            let short = [&common[..], &[("TILE_M", SHORT_TILE_M as f64)]].concat();
             let name = name("matmul");
+            let tiles = |tile_m: u32| [&common[..], &[("TILE_M", tile_m as f64)]].concat();
             let build = |constants| {
                 Kernel::with_layout(gpu, &name, MATMUL_MODULE, self.layout.clone(), constants)
             };
             Some(Matmul {
-                tall: build(&common).await?,
-                short: build(&short).await?,
+                tall: build(&tiles(TILE_M)).await?,
+                short: build(&tiles(SHORT_TILE_M)).await?,
             })
         } else {
             None
