@@ -7,8 +7,24 @@ use lantern::LanternError;
 use lantern::model::LoadedModel;
 use std::path::{Path, PathBuf};
 
-/// A copy of a fixture in a fresh folder, to spoil.
-fn copy_fixture(name: &str, test: &str) -> PathBuf {
+/// A copy of a fixture in a fresh folder, to spoil; the folder goes when the test ends,
+/// passed or failed.
+struct BadDir(PathBuf);
+
+impl std::ops::Deref for BadDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for BadDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn copy_fixture(name: &str, test: &str) -> BadDir {
     let dir = std::env::temp_dir().join(format!("lantern-bad-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -16,7 +32,7 @@ fn copy_fixture(name: &str, test: &str) -> PathBuf {
         let p = entry.unwrap().path();
         std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
-    dir
+    BadDir(dir)
 }
 
 fn load_err(dir: &Path) -> LanternError {
