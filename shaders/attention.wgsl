@@ -28,13 +28,15 @@
 
 // The heads of a workgroup (attention.rs writes this block for each kernel: HEADS divides
 // n_head / n_kv_head, SCORES fits the workgroup memory). hv(v, i): head i's component;
-// hv_set: sets it.
+// hv_set: sets it; hv4 and from4: to and from a vec4f (unused components 0).
 // heads {
 alias Hv = vec4f;
 const HEADS: u32 = 4u;
 const SCORES: u32 = 128u;
 fn hv(v: Hv, i: u32) -> f32 { return v[i]; }
 fn hv_set(v: ptr<function, Hv>, i: u32, x: f32) { (*v)[i] = x; }
+fn hv4(v: Hv) -> vec4f { return v; }
+fn from4(v: vec4f) -> Hv { return v; }
 // } heads
 
 struct Params {
@@ -152,13 +154,9 @@ fn kept_score(j: u32, j0: u32, kv_base: u32) -> Hv {
     return score(j, kv_base);
 }
 
-// The sum (or max) over the workgroup, head by head.
+// The sum (or max) over the workgroup, head by head: one reduction for all of them.
 fn reduce_hv(tid: u32, v: Hv, is_max: bool) -> Hv {
-    var r: Hv;
-    for (var i = 0u; i < HEADS; i++) {
-        hv_set(&r, i, reduce_f(tid, hv(v, i), is_max));
-    }
-    return r;
+    return from4(reduce_4(tid, hv4(v), HEADS, is_max));
 }
 
 // QK_NORM: the key of position pos (a token of this pass) normed, rotated, into the cache.
@@ -177,12 +175,13 @@ fn store_key(pos: u32, kv_base: u32, tid: u32) {
     }
 }
 
-fn value(j: u32, kv_base: u32, d: u32) -> f32 {
+// Values d and d + 1 of key j's value (d even).
+fn value2(j: u32, kv_base: u32, d: u32) -> vec2f {
     let e = j * p.kv_stride + kv_base + d;
     if (KV_F16) {
-        return unpack2x16float(v_cache[e / 2u])[e & 1u];
+        return unpack2x16float(v_cache[e / 2u]);
     }
-    return bitcast<f32>(v_cache[e]);
+    return vec2f(bitcast<f32>(v_cache[e]), bitcast<f32>(v_cache[e + 1u]));
 }
 
 @compute @workgroup_size(WG)
@@ -255,10 +254,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
     let max_score = reduce_hv(tid, m, true);
 
     // Pass 2: WG exponentials at a time into workgroup memory (each invocation adding its
-    // own to the sum), then each invocation d < head_size accumulates its dimension of the
-    // weighted values.
-    var acc = Hv(0.0);
+    // own to the sum), then each invocation d < head_size / 2 accumulates dimensions 2d and
+    // 2d + 1 of the weighted values (one load of an f16 pair; the invocations past them
+    // skip the loop, which a CPU adapter does by whole subgroups).
+    var acc0 = Hv(0.0);
+    var acc1 = Hv(0.0);
     var l = Hv(0.0);
+    let d2 = 2u * tid;
     for (var j0 = j_begin; j0 < j_end; j0 += WG) {
         let j = j0 + tid;
         var e = Hv(0.0);
@@ -268,11 +270,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
         }
         p_sh[tid] = e;
         workgroupBarrier();
-        if (tid < hs) {
-            let count = min(WG, j_end - j0);
-            for (var jj = 0u; jj < count; jj++) {
-                acc += p_sh[jj] * value(j0 + jj, kv_base, tid);
-            }
+        let count = select(0u, min(WG, j_end - j0), d2 < hs);
+        for (var jj = 0u; jj < count; jj++) {
+            let v = value2(j0 + jj, kv_base, d2);
+            let pj = p_sh[jj];
+            acc0 += pj * v.x;
+            acc1 += pj * v.y;
         }
         workgroupBarrier();
     }
@@ -286,8 +289,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) tid: 
             out[at] = hv(max_score, i);
             out[at + 1u] = select(hv(sum, i), 1.0, one);
         }
-        if (tid < hs) {
-            out[at + 2u + tid] = select(hv(acc, i), hv(acc, i) / hv(sum, i), one);
+        if (d2 < hs) {
+            out[at + 2u + d2] = select(hv(acc0, i), hv(acc0, i) / hv(sum, i), one);
+            out[at + 3u + d2] = select(hv(acc1, i), hv(acc1, i) / hv(sum, i), one);
         }
     }
 

@@ -23,6 +23,14 @@ fn reduce_f(tid: u32, v: f32, is_max: bool) -> f32 {
     workgroupBarrier();
     return r;
 }
+// reduce_f for the first n components of v (the rest 0), one at a time.
+fn reduce_4(tid: u32, v: vec4f, n: u32, is_max: bool) -> vec4f {
+    var r = vec4f(0.0);
+    for (var i = 0u; i < n; i++) {
+        r[i] = reduce_f(tid, v[i], is_max);
+    }
+    return r;
+}
 fn reduce_sum(tid: u32, v: f32) -> f32 {
     return reduce_f(tid, v, false);
 }

@@ -1,8 +1,9 @@
 // The functions of reduce.wgsl on subgroup operations: a subgroup reduces in registers, then
 // one partial per subgroup goes through workgroup memory (two barriers, where the tree takes
-// log2(WG) + 2). Only for adapters whose subgroups all have SG invocations and are runs of
-// consecutive local_invocation_index (invocation tid is lane tid % SG of subgroup tid / SG):
-// gpu::Gpu checks both at load with subgroup_probe.wgsl, else it uses reduce.wgsl.
+// log2(WG) + 2). Only for adapters whose subgroups all have SG invocations, at least 4
+// (WebGPU's minimum), and are runs of consecutive local_invocation_index (invocation tid is
+// lane tid % SG of subgroup tid / SG): gpu::Gpu checks at load with subgroup_probe.wgsl,
+// else it uses reduce.wgsl.
 // (In the page the module starts with `enable subgroups;`, which Chromium asks for and naga
 // refuses: Rust adds it there.)
 
@@ -41,6 +42,35 @@ fn reduce_f(tid: u32, v: f32, is_max: bool) -> f32 {
     }
     workgroupBarrier();
     return r;
+}
+// reduce_f for the first n components of v at once (the rest 0), each of its two steps one
+// subgroup operation on the vec4: two barriers in all, where reduce_f takes two for each
+// component. A subgroup's partial takes two entries of red_v (WG / SG <= WG / 4 of them).
+fn reduce_4(tid: u32, v: vec4f, n: u32, is_max: bool) -> vec4f {
+    var s: vec4f;
+    if (is_max) {
+        s = subgroupMax(v);
+    } else {
+        s = subgroupAdd(v);
+    }
+    if (tid % SG == 0u) {
+        red_v[2u * (tid / SG)] = s.xy;
+        red_v[2u * (tid / SG) + 1u] = s.zw;
+    }
+    workgroupBarrier();
+    var t = select(vec4f(0.0), vec4f(-3.4e38), is_max);
+    for (var j = tid % SG; j < n_subgroups(); j += SG) {
+        let u = vec4f(red_v[2u * j], red_v[2u * j + 1u]);
+        t = select(t + u, max(t, u), is_max);
+    }
+    var r: vec4f;
+    if (is_max) {
+        r = subgroupMax(t);
+    } else {
+        r = subgroupAdd(t);
+    }
+    workgroupBarrier();
+    return select(vec4f(0.0), r, vec4u(0u, 1u, 2u, 3u) < vec4u(n));
 }
 fn reduce_sum(tid: u32, v: f32) -> f32 {
     return reduce_f(tid, v, false);
@@ -120,11 +150,11 @@ fn lanes_sum(tid: u32, v: vec2f, lanes: u32) -> vec2f {
 }
 
 // The vec4s that lanes 0-3 of this invocation's subgroup hold, in every invocation of it
-// (SG >= 4). For values all of a subgroup's invocations read alike: each lane loads a
+// For values all of a subgroup's invocations read alike: each lane loads a
 // quarter and they share, a register move where an adapter runs a subgroup as SIMD lanes
 // (lavapipe, SwiftShader), against a load each on those adapters. Call it in uniform
 // control flow, so that lanes 0-3 are always in.
-override SHARE4: bool = SG >= 4u;
+const SHARE4: bool = true;
 fn share4(v: vec4f) -> array<vec4f, 4> {
     return array(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u),
                  subgroupBroadcast(v, 3u));

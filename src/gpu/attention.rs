@@ -58,8 +58,8 @@ pub struct Attention {
 }
 
 /// Slots: params, step, q, k_cache, v_cache, out, probs, rope table, norm. The workgroup is
-/// as wide as the head (at least 64), so that each invocation owns one dimension of the
-/// output; `group` query heads share each key/value head (n_head / n_kv_head), and each
+/// as wide as the head (at least 64), so that its invocations cover the head's dimensions
+/// (the output's in pairs); `group` query heads share each key/value head (n_head / n_kv_head), and each
 /// workgroup scores up to 4 of them at once. `qk_norm` (Qwen 3, Gemma 3): q holds q and k
 /// raw, each head RMS-normed (gains in norm) and rotated here, and this pass's keys written
 /// to the cache here (attention.wgsl, QK_NORM); else the table and norm slots take
@@ -153,10 +153,18 @@ pub fn source(heads: u32, scores: u32) -> String {
         1 => ("f32".to_string(), "v", "*v"),
         _ => (format!("vec{heads}f"), "v[i]", "(*v)[i]"),
     };
+    let (to4, from4) = match heads {
+        1 => ("vec4f(v, 0.0, 0.0, 0.0)", "v.x"),
+        2 => ("vec4f(v, 0.0, 0.0)", "v.xy"),
+        3 => ("vec4f(v, 0.0)", "v.xyz"),
+        _ => ("v", "v"),
+    };
     let block = format!(
         "alias Hv = {ty};\nconst HEADS: u32 = {heads}u;\nconst SCORES: u32 = {scores}u;\n\
          fn hv(v: Hv, i: u32) -> f32 {{ return {get}; }}\n\
-         fn hv_set(v: ptr<function, Hv>, i: u32, x: f32) {{ {set} = x; }}\n"
+         fn hv_set(v: ptr<function, Hv>, i: u32, x: f32) {{ {set} = x; }}\n\
+         fn hv4(v: Hv) -> vec4f {{ return {to4}; }}\n\
+         fn from4(v: vec4f) -> Hv {{ return {from4}; }}\n"
     );
     format!("{}{block}{}", &SOURCE[..at], &SOURCE[to..])
 }

@@ -40,7 +40,8 @@ fn enable() -> &'static str {
 const PROBE_WG: u32 = 256;
 
 /// The subgroup size reduce_subgroup.wgsl may assume on `gpu` (whose device has subgroups):
-/// every invocation reports the same size `sg`, and invocation `tid` is lane `tid % sg`.
+/// every invocation reports the same size `sg`, at least 4 (WebGPU's minimum, which
+/// `share4` and `reduce_4` take for granted), and invocation `tid` is lane `tid % sg`.
 /// `None` where the adapter does otherwise; the tree reductions are used there.
 pub async fn probe(gpu: &Gpu) -> Result<Option<u32>> {
     let source = format!("{}{PROBE_SOURCE}", enable());
@@ -66,10 +67,11 @@ pub async fn probe(gpu: &Gpu) -> Result<Option<u32>> {
 }
 
 /// The subgroup size when `(size, lane)` pairs (one per invocation, in index order) show one
-/// power-of-two size and lanes in index order.
+/// power-of-two size of at least 4 and lanes in index order.
 fn linear_subgroups(pairs: &[u32]) -> Option<u32> {
     let sg = *pairs.first()?;
     let ok = sg.is_power_of_two()
+        && sg >= 4
         && pairs
             .chunks(2)
             .enumerate()
@@ -93,6 +95,7 @@ mod tests {
         shuffled.swap(3, 5);
         assert_eq!(linear_subgroups(&shuffled), None);
         assert_eq!(linear_subgroups(&pairs(6, 12)), None);
+        assert_eq!(linear_subgroups(&pairs(2, 16)), None);
         assert_eq!(linear_subgroups(&[]), None);
     }
 }
