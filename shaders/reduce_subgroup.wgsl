@@ -149,9 +149,9 @@ fn lanes_sum(tid: u32, v: vec2f, lanes: u32) -> vec2f {
     return r;
 }
 
-// The vec4s that lanes 0-3 of this invocation's subgroup hold, in every invocation of it
-// For values all of a subgroup's invocations read alike: each lane loads a
-// quarter and they share, a register move where an adapter runs a subgroup as SIMD lanes
+// The vec4s that lanes 0-3 of this invocation's subgroup hold, in every invocation of it.
+// For values all of a subgroup's invocations read alike: each lane loads a quarter and they
+// share, a register move where an adapter runs a subgroup as SIMD lanes
 // (lavapipe, SwiftShader), against a load each on those adapters. Call it in uniform
 // control flow, so that lanes 0-3 are always in.
 const SHARE4: bool = true;
