@@ -236,6 +236,15 @@ fn missing_or_malformed_tokenizer() {
             "`zzz` is not in the vocabulary",
         ],
     );
+
+    // An end-of-text id past the tokenizer would never stop a reply (or, cut to 32 bits,
+    // stop it on the wrong token).
+    std::fs::write(dir.join("tokenizer.json"), &good).unwrap();
+    edit_config(&dir, |c| c["eos_token_id"] = serde_json::json!(1u64 << 32));
+    assert_mentions(
+        &load_err(&dir),
+        &["config.json", "eos_token_id is 4294967296", "outside"],
+    );
 }
 
 #[test]

@@ -445,6 +445,17 @@ fn tokenizers_beyond_the_limits_are_refused() {
     let unknown = spm_tokens(llama_metadata()).u32("tokenizer.ggml.unknown_token_id", 9999);
     let msg = error_of(&with_tensors(unknown, (0, &f32s)));
     assert_mentions(&msg, &["unknown_token_id", "9999"]);
+    // Found by the `gguf` fuzz target (CI, 2026-12-07): a BOS id past the vocabulary went
+    // into every prompt, past the embedding's rows.
+    let bos = spm_tokens(llama_metadata()).u32("tokenizer.ggml.bos_token_id", 259);
+    let msg = error_of(&with_tensors(bos, (0, &f32s)));
+    assert_mentions(&msg, &["tokenizer.ggml.bos_token_id is 259", "259 tokens"]);
+    // 2^32 + 2 would have wrapped to 2, a valid id, had it been cut to 32 bits first.
+    let mut eos = spm_tokens(llama_metadata());
+    eos.key("tokenizer.ggml.eos_token_id", 10)
+        .extend(((1u64 << 32) + 2).to_le_bytes());
+    let msg = error_of(&with_tensors(eos, (0, &f32s)));
+    assert_mentions(&msg, &["tokenizer.ggml.eos_token_id is 4294967298"]);
 
     // (The tokenizer alone: a model's tensors would need a row per token.)
     let tokenizer_error = |tokens: &[&str]| {

@@ -204,10 +204,18 @@ impl LoadedModel {
             check_vocab(&tokenizer, c.vocab_size)?;
             Weights::Llama(llama::load_safetensors(c, &reader)?)
         };
-        let eos = config
-            .get("eos_token_id")
-            .and_then(Value::as_u64)
-            .map(|id| id as u32);
+        let eos = match config.get("eos_token_id").and_then(Value::as_u64) {
+            Some(id) if id >= tokenizer.vocab_size() as u64 => {
+                return Err(LanternError::Config {
+                    file: "config.json".into(),
+                    reason: format!(
+                        "eos_token_id is {id}, outside the tokenizer's {} tokens",
+                        tokenizer.vocab_size()
+                    ),
+                });
+            }
+            id => id.map(|id| id as u32),
+        };
         let tok_config: Option<Value> = f
             .tokenizer_config_json
             .and_then(|t| serde_json::from_str(t).ok());
@@ -264,10 +272,23 @@ impl LoadedModel {
         };
         let tokenizer = Tokenizer::from_gguf(&g)?;
         check_vocab(&tokenizer, weights.vocab_size())?;
-        let id = |key: &str| g.get(key).and_then(|v| v.as_u64()).map(|v| v as u32);
+        // An id past the vocabulary would index past the embedding on the GPU: refused.
+        let id = |key: &str| -> Result<Option<u32>> {
+            match g.get(key).and_then(|v| v.as_u64()) {
+                Some(id) if id >= tokenizer.vocab_size() as u64 => Err(LanternError::Tokenizer {
+                    file: file.to_string(),
+                    reason: format!(
+                        "{key} is {id}, outside the vocabulary of {} tokens; the file is \
+                         corrupt or was written for another vocabulary",
+                        tokenizer.vocab_size()
+                    ),
+                }),
+                id => Ok(id.map(|id| id as u32)),
+            }
+        };
         let (bos, eos) = (
-            id("tokenizer.ggml.bos_token_id"),
-            id("tokenizer.ggml.eos_token_id"),
+            id("tokenizer.ggml.bos_token_id")?,
+            id("tokenizer.ggml.eos_token_id")?,
         );
         // Absent, llama.cpp's default: BOS for SentencePiece vocabularies, none for BPE.
         let spm = g.get("tokenizer.ggml.model").and_then(|v| v.as_str()) == Some("llama");
