@@ -1,5 +1,7 @@
 //! Inputs the fuzz targets (fuzz/, scripts/fuzz.sh) crashed on, each committed under
-//! tests/data/fuzz/ with its fix: each must now give its clear error.
+//! tests/data/fuzz/ with its fix: each must now give its clear error. (The `gguf` target's
+//! find in CI of 2026-12-07, a BOS id past the vocabulary, left no input behind with its
+//! clone: `tokenizers_beyond_the_limits_are_refused` in gguf_bad_input.rs rebuilds it.)
 
 use lantern::model::LoadedModel;
 use lantern::model::gguf::Gguf;
