@@ -207,6 +207,10 @@ def safetensors_seeds(out):
         vocab = config["vocab_size"]
         layers_key = "n_layer" if "n_layer" in config else "num_hidden_layers"
         config[layers_key], config["vocab_size"] = 1, 256
+        # Its special ids cut with it: an id past the vocabulary is refused at load.
+        for key in ("bos_token_id", "eos_token_id"):
+            if isinstance(config.get(key), int) and config[key] >= 256:
+                config[key] = 255
         keep = {n: i for n, i in header.items() if not re.search(r"(^|\.)(h|layers)\.[1-9]", n)}
         names += list(keep) + list(config)
         for dtype, size in [("F32", 4), ("F16", 2), ("BF16", 2)]:

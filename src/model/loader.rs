@@ -204,13 +204,15 @@ impl LoadedModel {
             check_vocab(&tokenizer, c.vocab_size)?;
             Weights::Llama(llama::load_safetensors(c, &reader)?)
         };
+        // Checked against the model's vocabulary (the ids it can produce), which may be padded
+        // past the tokenizer's; as 64 bits, so that 2^32 + 2 does not stop on token 2.
         let eos = match config.get("eos_token_id").and_then(Value::as_u64) {
-            Some(id) if id >= tokenizer.vocab_size() as u64 => {
+            Some(id) if id >= weights.vocab_size() as u64 => {
                 return Err(LanternError::Config {
                     file: "config.json".into(),
                     reason: format!(
-                        "eos_token_id is {id}, outside the tokenizer's {} tokens",
-                        tokenizer.vocab_size()
+                        "eos_token_id is {id}, outside the model's vocabulary of {} tokens",
+                        weights.vocab_size()
                     ),
                 });
             }
