@@ -237,8 +237,8 @@ fn missing_or_malformed_tokenizer() {
         ],
     );
 
-    // An end-of-text id past the tokenizer would never stop a reply (or, cut to 32 bits,
-    // stop it on the wrong token).
+    // An end-of-text id past the model's vocabulary would never stop a reply (or, cut to
+    // 32 bits, stop it on the wrong token).
     std::fs::write(dir.join("tokenizer.json"), &good).unwrap();
     edit_config(&dir, |c| c["eos_token_id"] = serde_json::json!(1u64 << 32));
     assert_mentions(

@@ -60,10 +60,10 @@ pub struct Attention {
 /// Slots: params, step, q, k_cache, v_cache, out, probs, rope table, norm. The workgroup is
 /// as wide as the head (at least 64), so that its invocations cover the head's dimensions
 /// (the output's in pairs); `group` query heads share each key/value head (n_head /
-/// n_kv_head), and each workgroup scores up to 4 of them at once. `qk_norm` (Qwen 3, Gemma 3): q holds q and k
-/// raw, each head RMS-normed (gains in norm) and rotated here, and this pass's keys written
-/// to the cache here (attention.wgsl, QK_NORM); else the table and norm slots take
-/// placeholders.
+/// n_kv_head), and each workgroup scores up to 4 of them at once. `qk_norm` (Qwen 3,
+/// Gemma 3): q holds q and k raw, each head RMS-normed (gains in norm) and rotated here, and
+/// this pass's keys written to the cache here (attention.wgsl, QK_NORM); else the table and
+/// norm slots take placeholders.
 pub async fn kernel(
     gpu: &Gpu,
     head_size: u32,

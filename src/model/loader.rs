@@ -204,20 +204,18 @@ impl LoadedModel {
             check_vocab(&tokenizer, c.vocab_size)?;
             Weights::Llama(llama::load_safetensors(c, &reader)?)
         };
-        // Checked against the model's vocabulary (the ids it can produce), which may be padded
-        // past the tokenizer's; as 64 bits, so that 2^32 + 2 does not stop on token 2.
-        let eos = match config.get("eos_token_id").and_then(Value::as_u64) {
-            Some(id) if id >= weights.vocab_size() as u64 => {
-                return Err(LanternError::Config {
+        // Against the model's vocabulary (the ids it can produce), which may be padded past
+        // the tokenizer's.
+        let vocab = weights.vocab_size();
+        let eos =
+            id_below(config.get("eos_token_id").and_then(Value::as_u64), vocab).map_err(|id| {
+                LanternError::Config {
                     file: "config.json".into(),
                     reason: format!(
-                        "eos_token_id is {id}, outside the model's vocabulary of {} tokens",
-                        weights.vocab_size()
+                        "eos_token_id is {id}, outside the model's vocabulary of {vocab} tokens"
                     ),
-                });
-            }
-            id => id.map(|id| id as u32),
-        };
+                }
+            })?;
         let tok_config: Option<Value> = f
             .tokenizer_config_json
             .and_then(|t| serde_json::from_str(t).ok());
@@ -275,18 +273,17 @@ impl LoadedModel {
         let tokenizer = Tokenizer::from_gguf(&g)?;
         check_vocab(&tokenizer, weights.vocab_size())?;
         // An id past the vocabulary would index past the embedding on the GPU: refused.
-        let id = |key: &str| -> Result<Option<u32>> {
-            match g.get(key).and_then(|v| v.as_u64()) {
-                Some(id) if id >= tokenizer.vocab_size() as u64 => Err(LanternError::Tokenizer {
+        let id = |key: &str| {
+            let vocab = tokenizer.vocab_size();
+            id_below(g.get(key).and_then(|v| v.as_u64()), vocab).map_err(|id| {
+                LanternError::Tokenizer {
                     file: file.to_string(),
                     reason: format!(
-                        "{key} is {id}, outside the vocabulary of {} tokens; the file is \
-                         corrupt or was written for another vocabulary",
-                        tokenizer.vocab_size()
+                        "{key} is {id}, outside the vocabulary of {vocab} tokens; the file is \
+                         corrupt or was written for another vocabulary"
                     ),
-                }),
-                id => Ok(id.map(|id| id as u32)),
-            }
+                }
+            })
         };
         let (bos, eos) = (
             id("tokenizer.ggml.bos_token_id")?,
@@ -408,6 +405,15 @@ pub fn weights_file(path: &std::path::Path) -> (std::path::PathBuf, bool) {
         return (dir.join("model.gguf"), true);
     }
     (dir.join("model.safetensors"), false)
+}
+
+/// A special token's id as a file gives it, if below `vocab`; else `Err` with the id.
+/// Compared as 64 bits, so that 2^32 + 2 does not pass as token 2.
+fn id_below(id: Option<u64>, vocab: usize) -> std::result::Result<Option<u32>, u64> {
+    match id {
+        Some(id) if id >= vocab as u64 => Err(id),
+        id => Ok(id.map(|id| id as u32)),
+    }
 }
 
 fn check_vocab(tokenizer: &Tokenizer, vocab_size: usize) -> Result<()> {
