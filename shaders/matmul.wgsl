@@ -9,7 +9,8 @@
 // after a post norm (INPUT = 4) the first column tile's workgroups write their rows of
 // the stream. Rust sets TILE_M (src/gpu/matmul.rs).
 //
-// Shaped for CPU adapters as much as for GPUs (SwiftShader runs the prompt here): there
+// Shaped for CPU adapters as much as for GPUs (SwiftShader ran the prompt here until matvec.wgsl's
+// 16-token blocks took over): there
 // each load with a computed index is a gather, lane by lane, each barrier a switch per
 // subgroup, and both sides of every `if` run, masked. So an 8×8 block (4 multiply-adds
 // per value loaded from the tiles, against 2 for 4×4), 128 columns per workgroup (each
@@ -77,18 +78,6 @@ fn row_stats(tid: u32, row: u32, live: bool) -> vec2f {
         sq += d * d;
     }
     return vec2f(mean, inverseSqrt(pair_sum(tid, sq) / f32(p.k) + p.eps));
-}
-
-// w[row, k .. k + 3], zero past the end of the row.
-fn w4(row: u32, k: u32) -> vec4f {
-    if (k + 3u < p.k) {
-        return weight4(row, k, p.k);
-    }
-    var v = vec4f(0.0);
-    for (var j = 0u; j < 4u && k + j < p.k; j++) {
-        v[j] = weight(row, k + j, p.k);
-    }
-    return v;
 }
 
 // w[row, k .. k + 15] (k a multiple of 16), as 4 vec4s. A quantized row is whole blocks

@@ -1,5 +1,6 @@
-// The fused linear layer (linear.wgsl) for one token, as decode runs it (and, on CPU
-// adapters, for each token of a prompt chunk: token wg.z):
+// The fused linear layer (linear.wgsl) for one token, as decode runs it (and, on lavapipe,
+// for each token of a prompt chunk: token wg.z; on SwiftShader, for a prompt chunk in blocks
+// of 16 tokens: main_blocks):
 //   y[t, r] = Σ_k input(x)[t, k] · w[r, k] + bias[r],  then the epilogue.
 // Built as reduce.wgsl + quant.wgsl + linear.wgsl + this file. LANES invocations share one
 // output (its one or two rows of w) and sum their parts (lanes_sum); a workgroup computes
@@ -175,6 +176,104 @@ fn dots(tid: u32, t: u32, c0: u32, cols: u32, lane: u32, stats: vec2f) -> array<
     return s;
 }
 
+// Prompt chunks on SwiftShader (BLOCKS): each invocation computes a block of 16 tokens × 16
+// columns (z: the tokens' block of 16), its 256 sums in private memory at constant indices
+// (which a CPU adapter keeps like registers), 8 multiply-adds for every value it loads. CPU
+// adapters run invocations as SIMD lanes, where a load costs as much as 4-15 multiply-adds
+// (measured on SwiftShader and lavapipe: a load from workgroup memory, even at a constant
+// index, or a gather from a buffer), so the block is as large as the code allows: 32 matrix
+// products a step, written out, because an index computed at run time, into the sums or
+// the weights, is itself such a load. The workgroup stages the tokens' input (normed) 8
+// depths at a time. 4 × 4 parts of the block are matrices: acc += w · x.
+override BLOCKS: bool = false;
+var<workgroup> xt: array<vec4f, 32>;         // token t's depths 4h .. 4h + 3 at 2t + h
+var<workgroup> tok_stats: array<vec2f, 16>;  // the tokens' row_stats
+
+// Weights k .. k + 7 of column c's row (the last row past the end), as two vec4s.
+fn w8(c: u32, k: u32) -> array<vec4f, 2> {
+    let row = col_row(min(c, p.n - 1u));
+    if (FLOAT) {
+        return array(w4(row, k), w4(row, k + 4u));
+    }
+    let base = row * row_words(p.k);
+    let s = block_scale(base, p.k, k / sub_len());
+    let q = ints8(base, p.k, k);
+    return array(s.x * q.lo + s.y, s.x * q.hi + s.y);
+}
+
+// Columns c .. c + 3 at depths k .. k + 3 ([0]) and k + 4 .. k + 7 ([1]): matrices whose
+// columns are depths (rows: the product's columns).
+fn w_cols(c: u32, k: u32) -> array<mat4x4f, 2> {
+    let a = w8(c, k);
+    let b = w8(c + 1u, k);
+    let d = w8(c + 2u, k);
+    let e = w8(c + 3u, k);
+    return array(transpose(mat4x4f(a[0], b[0], d[0], e[0])),
+                 transpose(mat4x4f(a[1], b[1], d[1], e[1])));
+}
+
+// Staged depths 4h .. 4h + 3 of tokens 4g .. 4g + 3: a matrix whose columns are tokens.
+fn x_toks(g: u32, h: u32) -> mat4x4f {
+    return mat4x4f(xt[8u * g + h], xt[8u * g + 2u + h], xt[8u * g + 4u + h], xt[8u * g + 6u + h]);
+}
+
+// The block's sums over 4 staged depths (h), w: the 4 column groups' weights there.
+// acc[4g + j]: tokens 4g .. 4g + 3 (its columns) × columns 4j .. 4j + 3 (its rows). Every
+// index is a constant once inlined (h too, at each call).
+fn mac(acc: ptr<function, array<mat4x4f, 16>>, h: u32, w: array<mat4x4f, 4>) {
+    let x0 = x_toks(0u, h);
+    let x1 = x_toks(1u, h);
+    let x2 = x_toks(2u, h);
+    let x3 = x_toks(3u, h);
+    (*acc)[0] += w[0] * x0;   (*acc)[1] += w[1] * x0;   (*acc)[2] += w[2] * x0;   (*acc)[3] += w[3] * x0;
+    (*acc)[4] += w[0] * x1;   (*acc)[5] += w[1] * x1;   (*acc)[6] += w[2] * x1;   (*acc)[7] += w[3] * x1;
+    (*acc)[8] += w[0] * x2;   (*acc)[9] += w[1] * x2;   (*acc)[10] += w[2] * x2;  (*acc)[11] += w[3] * x2;
+    (*acc)[12] += w[0] * x3;  (*acc)[13] += w[1] * x3;  (*acc)[14] += w[2] * x3;  (*acc)[15] += w[3] * x3;
+}
+
+fn main_blocks(tid: u32, group: u32, z: u32) {
+    let c0 = (group * WG + tid) * 16u;  // this invocation's first column
+    let t0 = z * 16u;
+    let n = step.n_tokens;
+    for (var t = 0u; t < 16u; t++) {
+        let row = min(t0 + t, n - 1u);
+        let s = row_stats(tid, row);
+        if (INPUT == POST_NORM && group == 0u && t0 + t < n) {
+            store_stream(row, s.x, tid, WG);
+        }
+        if (tid == 0u) {
+            tok_stats[t] = s;
+        }
+    }
+    var acc: array<mat4x4f, 16>;
+    for (var k0 = 0u; k0 < p.k; k0 += 8u) {
+        workgroupBarrier();
+        for (var i = tid; i < 32u; i += WG) {
+            let t = i / 2u;
+            var v = vec4f(0.0);
+            if (t0 + t < n) {
+                v = x4(t0 + t, k0 + 4u * (i % 2u), tok_stats[t]);
+            }
+            xt[i] = v;
+        }
+        workgroupBarrier();
+        let w0 = w_cols(c0, k0);
+        let w1 = w_cols(c0 + 4u, k0);
+        let w2 = w_cols(c0 + 8u, k0);
+        let w3 = w_cols(c0 + 12u, k0);
+        mac(&acc, 0u, array(w0[0], w1[0], w2[0], w3[0]));
+        mac(&acc, 1u, array(w0[1], w1[1], w2[1], w3[1]));
+    }
+    // Paired epilogues take columns (c, c + 1) together.
+    let step_c = select(1u, 2u, paired());
+    for (var t = 0u; t < 16u && t0 + t < n; t++) {
+        for (var c = 0u; c < 16u && c0 + c < p.n; c += step_c) {
+            let m = acc[(t / 4u) * 4u + c / 4u];
+            epilogue(t0 + t, c0 + c, vec2f(m[t % 4u][c % 4u], m[t % 4u][(c + 1u) % 4u]));
+        }
+    }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u,
         @builtin(local_invocation_index) tid: u32) {
@@ -186,6 +285,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u
     let first = (wg.x + wg.y * groups.x) * per_wg * OUTS + tid / LANES;
     let c0 = first * cols;
     let stride = per_wg * cols;
+    if (BLOCKS) {
+        main_blocks(tid, wg.x + wg.y * groups.x, wg.z);
+        return;
+    }
     let t = wg.z;
     let stats = row_stats(tid, t);
     if (INPUT == POST_NORM && wg.x == 0u && wg.y == 0u) {

@@ -895,18 +895,20 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
             c.format, c.input, c.ep, c.bias, c.parts
         )
     };
-    // The path the model takes (matvec for one token; for more, matmul, or matvec over a
-    // few tokens at a time where the Linear says so), then matmul for every shape.
-    let kernels: &[(&str, bool)] = &[("model's path", false), ("matmul", true)];
-    for &(kernel, matmul) in kernels {
+    // The path the model takes (matvec for one token; for more, matmul, matvec per token or
+    // matvec's 16-token blocks, as the Linear says), then matmul for every shape, and the
+    // 16-token blocks where the Linear has them.
+    let mut kernels = vec!["model's path", "matmul"];
+    if lin.has_blocks() {
+        kernels.push("16-token blocks");
+    }
+    for kernel in kernels {
         gpu.queue.write_buffer(&out, 0, bytemuck::cast_slice(&out0));
         gpu.queue.write_buffer(&xb, 0, bytemuck::cast_slice(&x_in));
-        run(gpu, |pass| {
-            if matmul {
-                lin.dispatch_matmul(gpu, pass, &bg, t as u32)
-            } else {
-                lin.dispatch(gpu, pass, &bg, t as u32)
-            }
+        run(gpu, |pass| match kernel {
+            "matmul" => lin.dispatch_matmul(gpu, pass, &bg, t as u32),
+            "16-token blocks" => lin.dispatch_blocks(gpu, pass, &bg, t as u32),
+            _ => lin.dispatch(gpu, pass, &bg, t as u32),
         });
         assert_close(&name(kernel), &read(gpu, &out, out_len), &want, tol, 1e-4);
         if c.input == Input::PostNorm {
@@ -951,7 +953,10 @@ fn check_linear(gpu: &Gpu, lin: &mut Linear, c: &LinearCase, rng: &mut Rng) {
 fn linear_matches_cpu_on_odd_shapes() {
     for gpu in gpus() {
         eprintln!("reductions: {}", gpu.describe());
-        let mut lin = Linear::new(gpu, gpu.shapes()).unwrap().with_matmul();
+        let mut lin = Linear::new(gpu, gpu.shapes())
+            .unwrap()
+            .with_matmul()
+            .with_blocks();
         let mut rng = Rng(3);
         // (T, K, N, bias): odd sizes, sizes below one tile, sizes across tile edges; f32 rows of
         // any length.
@@ -985,7 +990,10 @@ fn linear_matches_cpu_on_odd_shapes() {
 fn quantized_linear_matches_cpu_dequantization() {
     for gpu in gpus() {
         eprintln!("reductions: {}", gpu.describe());
-        let mut lin = Linear::new(gpu, gpu.shapes()).unwrap().with_matmul();
+        let mut lin = Linear::new(gpu, gpu.shapes())
+            .unwrap()
+            .with_matmul()
+            .with_blocks();
         let mut rng = Rng(11);
         for format in QUANTIZED {
             // K a whole number of blocks (K-quants: one to three super-blocks); N and T odd,
@@ -1051,6 +1059,11 @@ fn fused_norms_and_epilogues_match_cpu() {
         for (fi, format) in formats.into_iter().enumerate() {
             for (input, ep, bias) in fused {
                 let mut lin = Linear::new(gpu, gpu.shapes()).unwrap().with_matmul();
+                // The 16-token blocks for a float, a 32-weight and a K-quant format (every
+                // format's are checked above): each of their pipelines takes lavapipe ~1 s.
+                if matches!(format, Format::F32 | Format::Q4_1 | Format::Q6_K) {
+                    lin = lin.with_blocks();
+                }
                 // N: 96 = q 48 (6 heads of 8) + k 24 + v 24 for QKV; 2 × 48 for SwiGLU.
                 let shapes = if format.block_len() == 256 {
                     [(1usize, 256usize), (3, 512), (67, 256)]
@@ -1154,7 +1167,10 @@ fn layers_in_parts_match_cpu() {
     for gpu in gpus() {
         eprintln!("reductions: {}", gpu.describe());
         let mut rng = Rng(41);
-        let mut lin = Linear::new(gpu, gpu.shapes()).unwrap().with_matmul();
+        let mut lin = Linear::new(gpu, gpu.shapes())
+            .unwrap()
+            .with_matmul()
+            .with_blocks();
         let cases = [
             (Format::Q4_K, Format::Q6_K, Epilogue::Qkv, 256, 96, 1 << 20),
             (Format::Q5_0, Format::Q8_0, Epilogue::Qkv, 96, 96, 1 << 20),

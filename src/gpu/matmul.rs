@@ -32,6 +32,10 @@ pub const MATVEC_MODULE: &str = concat!(
 const TILE_M: u32 = 64;
 const SHORT_TILE_M: u32 = 32;
 const TILE_N: u32 = 128;
+/// matvec.wgsl's 16-token blocks (BLOCKS): tokens and columns of an invocation's block, and
+/// invocations per workgroup.
+const BLOCK: u32 = 16;
+const BLOCK_WG: u32 = 8;
 
 /// Mirrors `struct Params` in linear.wgsl.
 #[repr(C)]
@@ -163,6 +167,8 @@ struct Variant {
     /// Where prompts run matmul (or a test asks for it).
     matmul: Option<Matmul>,
     matvec: Kernel,
+    /// matvec in 16-token blocks, where prompts run it (or a test asks for it).
+    blocks: Option<Kernel>,
 }
 
 /// matmul in `TILE_M`- and in `SHORT_TILE_M`-row tiles.
@@ -182,9 +188,10 @@ pub struct Linear {
     unused_k: wgpu::Buffer,
     unused_v: wgpu::Buffer,
     matvec_shape: MatvecShape,
-    /// Whether to build the matmul pipelines: where prompts run matvec (lavapipe), no
-    /// model dispatches them.
+    /// Whether to build the matmul pipelines (where prompts run matmul, or a test asks).
     matmul: bool,
+    /// Whether to build the pipelines of matvec's 16-token blocks (likewise).
+    blocks: bool,
     /// The format the QKV epilogue stores the KV cache in.
     kv: KvCache,
 }
@@ -196,8 +203,19 @@ struct MatvecShape {
     lanes: u32,
     groups: u32,
     outs: u32,
-    /// Prompt passes run matvec once per token (a dispatch's z) instead of matmul.
-    prompt: bool,
+    /// How prompt passes (chunks of more than one token) run.
+    prompt: Prompt,
+}
+
+/// How prompt chunks run: the kernel each layer dispatches for more than one token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prompt {
+    /// matmul.wgsl's tiles (GPUs).
+    Matmul,
+    /// matvec once per token, a dispatch's z (lavapipe).
+    PerToken,
+    /// matvec's 16-token blocks (BLOCKS: SwiftShader).
+    Blocks,
 }
 
 impl MatvecShape {
@@ -207,7 +225,8 @@ impl MatvecShape {
 }
 
 /// matvec's shape for these shapes on this adapter; `LANTERN_MATVEC`
-/// ("lanes,groups,outs,prompt") overrides it for experiments.
+/// ("lanes,groups,outs,prompt", prompt 0: matmul, 1: matvec per token, 2: matvec's 16-token
+/// blocks) overrides it for experiments.
 fn matvec_shape(gpu: &Gpu, shapes: Shapes) -> MatvecShape {
     #[cfg(not(target_arch = "wasm32"))]
     if let Ok(v) = std::env::var("LANTERN_MATVEC") {
@@ -217,7 +236,7 @@ fn matvec_shape(gpu: &Gpu, shapes: Shapes) -> MatvecShape {
                 lanes,
                 groups,
                 outs,
-                prompt: prompt != 0,
+                prompt: [Prompt::Matmul, Prompt::PerToken, Prompt::Blocks][prompt.min(2) as usize],
             };
         }
     }
@@ -226,8 +245,11 @@ fn matvec_shape(gpu: &Gpu, shapes: Shapes) -> MatvecShape {
         // no barrier), several outputs each (fewer gathers of x per weight).
         // Measured on lavapipe (benches/kernels.rs, SmolLM2's Q4_1 lm_head): 8 outputs per
         // invocation 4.3× faster than 1 (19 vs 82 ms), 1.5× faster than 4.
-        // Prompt chunks through matvec only on lavapipe: there a 32-token prompt of SmolLM2
-        // ran at 20 tokens/s against matmul's 12; on SwiftShader at 2.45 against 10-11.
+        // Prompt chunks: on lavapipe through matvec once per token (a 32-token prompt of
+        // SmolLM2 ran at 20 tokens/s against matmul's 12); elsewhere (SwiftShader) in
+        // matvec's 16-token blocks (32-token prompt, alternating rounds: 8.4-10.8 tokens/s
+        // against matmul's 6.3-9.2). lavapipe's blocks ran its prompts 1.0-1.5x faster, but
+        // its compiler took 3.4 s more to build them at load (1.95 → 5.39 s for SmolLM2).
         // 8 invocations a workgroup (64 outputs): layers of 576 outputs fill 9 workgroups,
         // where 256 a workgroup left a third of the last of 3 computing nothing (every
         // invocation runs the dot products). SmolLM2's down projection 1.3x faster on
@@ -236,13 +258,20 @@ fn matvec_shape(gpu: &Gpu, shapes: Shapes) -> MatvecShape {
             lanes: 1,
             groups: 8,
             outs: 8,
-            prompt: gpu.info.name.contains("llvmpipe"),
+            prompt: if gpu.info.name.contains("llvmpipe") {
+                Prompt::PerToken
+            } else if cfg!(target_arch = "wasm32") {
+                // The page keeps matmul until the browser tests have run the blocks there.
+                Prompt::Matmul
+            } else {
+                Prompt::Blocks
+            },
         },
         Shapes::Gpu => MatvecShape {
             lanes: 64,
             groups: 4,
             outs: 1,
-            prompt: false,
+            prompt: Prompt::Matmul,
         },
     }
 }
@@ -272,7 +301,11 @@ impl Linear {
     /// With matvec in `shapes`' shape (the adapter's: `gpu.shapes()`).
     pub fn new(gpu: &Gpu, shapes: Shapes) -> Result<Self> {
         let s = matvec_shape(gpu, shapes);
-        Self::with_matvec_shape(gpu, s.lanes, s.groups, s.outs, s.prompt)
+        let mut lin = Self::with_matvec_shape(gpu, s.lanes, s.groups, s.outs, false)?;
+        lin.matvec_shape.prompt = s.prompt;
+        lin.matmul = s.prompt == Prompt::Matmul;
+        lin.blocks = s.prompt == Prompt::Blocks;
+        Ok(lin)
     }
 
     /// With matvec's shape given: `lanes` invocations per output (a power of two), `groups`
@@ -295,9 +328,14 @@ impl Linear {
                 lanes,
                 groups,
                 outs: outs.clamp(1, 8),
-                prompt,
+                prompt: if prompt {
+                    Prompt::PerToken
+                } else {
+                    Prompt::Matmul
+                },
             },
             matmul: !prompt,
+            blocks: false,
             kv: KvCache::default(),
         })
     }
@@ -305,6 +343,13 @@ impl Linear {
     /// Builds the matmul pipelines even where prompts run matvec (for `dispatch_matmul`).
     pub fn with_matmul(mut self) -> Self {
         self.matmul = true;
+        self
+    }
+
+    /// Builds the pipelines of matvec's 16-token blocks wherever prompts run (for
+    /// `dispatch_blocks`).
+    pub fn with_blocks(mut self) -> Self {
+        self.blocks = true;
         self
     }
 
@@ -347,6 +392,20 @@ impl Linear {
         } else {
             None
         };
+        let blocks = if self.blocks {
+            let mut constants = common.to_vec();
+            constants.extend([
+                ("WG", BLOCK_WG as f64),
+                ("LANES", 1.0),
+                ("OUTS", 1.0),
+                ("BLOCKS", 1.0),
+            ]);
+            let (source, constants) = reduce::with_reductions(gpu, MATVEC_MODULE, &constants);
+            let name = name("matvec16");
+            Some(Kernel::with_layout(gpu, &name, &source, self.layout.clone(), &constants).await?)
+        } else {
+            None
+        };
         let mut constants = common.to_vec();
         constants.extend([
             ("WG", (shape.lanes * shape.groups) as f64),
@@ -371,6 +430,7 @@ impl Linear {
             key,
             matmul,
             matvec,
+            blocks,
         });
         Ok(())
     }
@@ -445,9 +505,8 @@ impl Linear {
         LinearBind { parts }
     }
 
-    /// y[rows, ·] for `rows` rows of x: matvec for one row; for more, matmul, or on CPU
-    /// adapters matvec for each row (measured on lavapipe, SmolLM2, 64-token prompt: 13.0
-    /// and 14.1 tokens/s against matmul's 10.0 and 13.4 in alternating runs).
+    /// y[rows, ·] for `rows` rows of x: matvec for one row; for more, as `Prompt` says
+    /// (matmul on GPUs, matvec per row on lavapipe, matvec's 16-token blocks elsewhere).
     pub fn dispatch(&self, gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &LinearBind, rows: u32) {
         for part in &l.parts {
             self.dispatch_part(gpu, pass, part, rows);
@@ -460,13 +519,45 @@ impl Linear {
             .div_ceil(self.matvec_shape.outputs_per_workgroup());
         if rows == 1 {
             l.variant.matvec.dispatch_linear(gpu, pass, &l.bind, groups);
-        } else if self.matvec_shape.prompt {
-            l.variant
-                .matvec
-                .dispatch(gpu, pass, &l.bind, [groups, 1, rows]);
-        } else {
-            Self::matmul_part(gpu, pass, l, rows);
+            return;
         }
+        match self.matvec_shape.prompt {
+            Prompt::PerToken => l
+                .variant
+                .matvec
+                .dispatch(gpu, pass, &l.bind, [groups, 1, rows]),
+            Prompt::Blocks => Self::blocks_part(gpu, pass, l, rows),
+            Prompt::Matmul => Self::matmul_part(gpu, pass, l, rows),
+        }
+    }
+
+    /// Whether the 16-token blocks' pipelines are built.
+    pub fn has_blocks(&self) -> bool {
+        self.blocks
+    }
+
+    /// matvec's 16-token blocks even where prompts run otherwise (for their test; the
+    /// Linear built `with_blocks`).
+    pub fn dispatch_blocks(
+        &self,
+        gpu: &Gpu,
+        pass: &mut wgpu::ComputePass,
+        l: &LinearBind,
+        rows: u32,
+    ) {
+        for part in &l.parts {
+            Self::blocks_part(gpu, pass, part, rows);
+        }
+    }
+
+    fn blocks_part(gpu: &Gpu, pass: &mut wgpu::ComputePass, l: &PartBind, rows: u32) {
+        let k = l
+            .variant
+            .blocks
+            .as_ref()
+            .expect("blocks built (Linear::with_blocks)");
+        let groups = [l.cols.div_ceil(BLOCK * BLOCK_WG), 1, rows.div_ceil(BLOCK)];
+        k.dispatch(gpu, pass, &l.bind, groups);
     }
 
     /// The matmul kernel even for one row (for its test; the Linear built `with_matmul`).
