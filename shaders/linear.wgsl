@@ -249,18 +249,6 @@ fn x4(t: u32, k: u32, stats: vec2f) -> vec4f {
     return (v - stats.x) * (stats.y * g) + b;
 }
 
-// w[row, k .. k + 3], zero past the end of the row.
-fn w4(row: u32, k: u32) -> vec4f {
-    if (k + 3u < p.k) {
-        return weight4(row, k, p.k);
-    }
-    var v = vec4f(0.0);
-    for (var j = 0u; j < 4u && k + j < p.k; j++) {
-        v[j] = weight(row, k + j, p.k);
-    }
-    return v;
-}
-
 fn bias_at(r: u32) -> f32 {
     return select(0.0, bias[r], p.has_bias != 0u);
 }

@@ -85,7 +85,7 @@ fn row_stats(tid: u32, row: u32, live: bool) -> vec2f {
 // or 32 weights, whose scale is read once; a float row (any K) is read 4 at a time.
 fn w16(row: u32, k: u32) -> array<vec4f, 4> {
     if (FLOAT) {
-        return array(w4(row, k), w4(row, k + 4u), w4(row, k + 8u), w4(row, k + 12u));
+        return array(w4(row, k, p.k), w4(row, k + 4u, p.k), w4(row, k + 8u, p.k), w4(row, k + 12u, p.k));
     }
     let base = row * row_words(p.k);
     let s = block_scale(base, p.k, k / sub_len());

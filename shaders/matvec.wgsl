@@ -193,7 +193,7 @@ var<workgroup> tok_stats: array<vec2f, 16>;  // the tokens' row_stats
 fn w8(c: u32, k: u32) -> array<vec4f, 2> {
     let row = col_row(min(c, p.n - 1u));
     if (FLOAT) {
-        return array(w4(row, k), w4(row, k + 4u));
+        return array(w4(row, k, p.k), w4(row, k + 4u, p.k));
     }
     let base = row * row_words(p.k);
     let s = block_scale(base, p.k, k / sub_len());

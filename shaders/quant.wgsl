@@ -199,3 +199,15 @@ fn weight(row: u32, k: u32, k_len: u32) -> f32 {
     }
     return weight4(row, k & ~3u, k_len)[k & 3u];
 }
+
+// Weights k .. k + 3 of row `row` (k a multiple of 4), zero past k_len.
+fn w4(row: u32, k: u32, k_len: u32) -> vec4f {
+    if (k + 3u < k_len) {
+        return weight4(row, k, k_len);
+    }
+    var v = vec4f(0.0);
+    for (var j = 0u; j < 4u && k + j < k_len; j++) {
+        v[j] = weight(row, k + j, k_len);
+    }
+    return v;
+}
